@@ -1,0 +1,72 @@
+"""Plain value types passed between the pipeline stages.
+
+Every stage takes and returns these; none of them knows about Prefect or DuckDB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredURL:
+    """An article URL found in a feed, a sitemap, or given by hand."""
+
+    url: str  # canonical form (see extractors.urls.canonical_url)
+    source: str
+    published_at: datetime | None = None  # the feed's or sitemap's date, timezone-aware
+    title: str | None = None
+    found_in: str | None = None  # the feed or sitemap URL
+
+
+@dataclass(slots=True)
+class FetchedPage:
+    """The outcome of fetching one URL (one row of the `fetches` log, plus the body when it succeeded)."""
+
+    url: str  # canonical URL that was asked for
+    source: str
+    fetched_at: datetime
+    status: int | None = None  # HTTP status of the last response, None when there was no response
+    error: str | None = None  # None when the page is usable
+    final_url: str | None = None  # after redirects
+    content_type: str | None = None
+    body: bytes | None = None  # raw bytes, only when error is None
+    encoding: str | None = None  # charset declared by the HTTP header, if any
+    elapsed_ms: float | None = None
+    hint_published_at: datetime | None = None  # date from the feed or sitemap
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.body is not None
+
+
+@dataclass(slots=True)
+class ExtractedArticle:
+    """Clean body and metadata of one article page."""
+
+    url: str
+    title: str | None
+    author: str | None
+    published_at: datetime | None  # timezone-aware, or None when there is no evidence
+    language: str | None
+    text: str
+    credit: str | None = None  # agency credits such as «(وكالات)», kept out of the body
+    description: str | None = None
+    categories: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    image: str | None = None
+    modified_at: datetime | None = None
+    published_evidence: str | None = None  # where published_at came from: jsonld, meta, feed, text, ...
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One entity mention; start/end are Python string indices into the article text (end exclusive)."""
+
+    entity_type: str  # PERS, LOC, ORG, MISC
+    text: str  # as written
+    canonical: str  # normalised form used for grouping
+    start: int
+    end: int
