@@ -20,6 +20,17 @@ class DiscoveredURL:
     found_in: str | None = None  # the feed or sitemap URL
 
 
+@dataclass(frozen=True, slots=True)
+class FetchAttempt:
+    """One HTTP attempt that did not produce the final answer (e.g. a 503 that was retried)."""
+
+    url: str
+    status: int | None
+    error: str
+    fetched_at: datetime
+    elapsed_ms: float | None = None
+
+
 @dataclass(slots=True)
 class FetchedPage:
     """The outcome of fetching one URL (one row of the `fetches` log, plus the body when it succeeded)."""
@@ -35,7 +46,7 @@ class FetchedPage:
     encoding: str | None = None  # charset declared by the HTTP header, if any
     elapsed_ms: float | None = None
     hint_published_at: datetime | None = None  # date from the feed or sitemap
-    attempts: int = 1
+    earlier_attempts: list[FetchAttempt] = field(default_factory=list)  # retried attempts, oldest first
 
     @property
     def ok(self) -> bool:
@@ -70,3 +81,34 @@ class Mention:
     canonical: str  # normalised form used for grouping
     start: int
     end: int
+
+
+@dataclass(slots=True)
+class ProcessedArticle:
+    """An article ready for the warehouse: extraction output plus ids, provenance and entity mentions."""
+
+    article_id: str
+    url: str  # canonical
+    source: str
+    article: ExtractedArticle
+    content_hash: str
+    fetched_at: datetime
+    final_url: str | None
+    mentions: list[Mention] | None  # None: not tagged (not Arabic)
+    backend: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLogRow:
+    """One row of the `fetches` log."""
+
+    url: str
+    source: str | None
+    kind: str
+    status: int | None
+    error: str | None
+    fetched_at: datetime
+    elapsed_ms: float | None = None
+    final_url: str | None = None
+    content_type: str | None = None
+    bytes: int | None = None

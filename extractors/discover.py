@@ -1,0 +1,231 @@
+"""Discover article URLs from RSS/Atom feeds, sitemaps, sitemap indexes, Google News sitemaps and robots.txt.
+
+Parsing functions are pure (bytes in, values out); `discover_source` fetches through a Fetcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import gzip
+import io
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, time, timezone
+from zoneinfo import ZoneInfo
+
+import feedparser
+from lxml import etree
+
+from extractors.config import Source
+from extractors.fetch import Fetcher
+from extractors.types import DiscoveredURL, FetchedPage
+from extractors.urls import BadURL, canonical_url
+
+MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit, uncompressed
+MAX_CHILD_SITEMAPS = 8  # newest children of a sitemap index followed per run
+MAX_SITEMAP_DEPTH = 2
+
+
+class DiscoveryError(ValueError):
+    """A feed or sitemap that cannot be parsed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    url: str
+    published_at: datetime | None = None
+    title: str | None = None
+
+
+@dataclass(slots=True)
+class SitemapContent:
+    urls: list[Link] = field(default_factory=list)
+    sitemaps: list[Link] = field(default_factory=list)  # children of a sitemap index
+
+
+@dataclass(slots=True)
+class DiscoveryResult:
+    source: str
+    urls: list[DiscoveredURL] = field(default_factory=list)
+    fetches: list[FetchedPage] = field(default_factory=list)  # feed, sitemap requests (for the fetch log)
+    errors: list[str] = field(default_factory=list)
+
+
+def _refuse_entities(body: bytes) -> None:
+    head = body[:65536].upper()
+    if b"<!ENTITY" in head:
+        raise DiscoveryError("XML declares entities; refused (external entities and entity expansion are not resolved)")
+
+
+def parse_date(value: str | None, tz: str = "UTC") -> datetime | None:
+    """W3C/ISO datetime or date from a sitemap; a date alone is midnight in `tz`."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        if len(value) == 10:
+            d = datetime.fromisoformat(value).date()
+            return datetime.combine(d, time(0), ZoneInfo(tz)).astimezone(timezone.utc)
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=ZoneInfo(tz))
+    return dt.astimezone(timezone.utc)
+
+
+def parse_feed(body: bytes, feed_url: str) -> list[Link]:
+    """Entries of an RSS 0.9x/1.0/2.0 or Atom feed, in feed order."""
+    _refuse_entities(body)
+    parsed = feedparser.parse(io.BytesIO(body), response_headers={"content-location": feed_url})
+    if not parsed.entries and parsed.get("bozo"):
+        raise DiscoveryError(f"not a readable feed: {parsed.get('bozo_exception')}")
+    links: list[Link] = []
+    for entry in parsed.entries:
+        href = entry.get("link") or next(
+            (l.get("href") for l in entry.get("links", []) if l.get("rel") in (None, "alternate")), None)
+        if not href:
+            continue
+        when = entry.get("published_parsed") or entry.get("updated_parsed")
+        published = datetime.fromtimestamp(calendar.timegm(when), timezone.utc) if when else None
+        links.append(Link(url=href, published_at=published, title=(entry.get("title") or None)))
+    return links
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+def _maybe_gunzip(body: bytes) -> bytes:
+    if body[:2] != b"\x1f\x8b":
+        return body
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = d.decompress(body, MAX_SITEMAP_BYTES + 1)
+    if len(out) > MAX_SITEMAP_BYTES or d.unconsumed_tail:
+        raise DiscoveryError(f"gzipped sitemap expands beyond {MAX_SITEMAP_BYTES} bytes; refused")
+    return out
+
+
+def parse_sitemap(body: bytes, tz: str = "UTC") -> SitemapContent:
+    """URLs (with news:publication_date or lastmod) of a sitemap, or the children of a sitemap index."""
+    body = _maybe_gunzip(body)
+    _refuse_entities(body)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False, recover=False,
+                             load_dtd=False)
+    try:
+        root = etree.fromstring(body, parser=parser)
+    except etree.XMLSyntaxError as exc:
+        raise DiscoveryError(f"not a readable sitemap: {exc}") from None
+    out = SitemapContent()
+    kind = _local(root.tag)
+    if kind not in ("urlset", "sitemapindex"):
+        raise DiscoveryError(f"not a sitemap: root element <{kind}>")
+    for item in root:
+        name = _local(item.tag)
+        if name not in ("url", "sitemap"):
+            continue
+        loc = lastmod = news_date = title = None
+        for child in item.iter():
+            cname = _local(child.tag)
+            text = (child.text or "").strip()
+            if cname == "loc" and loc is None:
+                loc = text
+            elif cname == "lastmod":
+                lastmod = text
+            elif cname == "publication_date":
+                news_date = text
+            elif cname == "title" and child is not item:
+                title = text or None
+        if not loc:
+            continue
+        link = Link(url=loc, published_at=parse_date(news_date or lastmod, tz), title=title)
+        (out.sitemaps if name == "sitemap" else out.urls).append(link)
+    return out
+
+
+def newest_first(urls: list[DiscoveredURL]) -> list[DiscoveredURL]:
+    """Dated URLs newest first, then undated ones in discovery order."""
+    floor = datetime.min.replace(tzinfo=timezone.utc)
+    indexed = list(enumerate(urls))
+    indexed.sort(key=lambda p: (p[1].published_at is None, -(p[1].published_at or floor).timestamp(), p[0]))
+    return [u for _, u in indexed]
+
+
+def merge_links(source: str, found: list[tuple[str, Link]]) -> list[DiscoveredURL]:
+    """Canonicalise and deduplicate; when a URL is found twice keep the first date and title seen."""
+    merged: dict[str, DiscoveredURL] = {}
+    for where, link in found:
+        try:
+            url = canonical_url(link.url)
+        except BadURL:
+            continue
+        prev = merged.get(url)
+        if prev is None:
+            merged[url] = DiscoveredURL(url=url, source=source, published_at=link.published_at,
+                                        title=link.title, found_in=where)
+        elif prev.published_at is None and link.published_at is not None:
+            merged[url] = DiscoveredURL(url=url, source=source, published_at=link.published_at,
+                                        title=prev.title or link.title, found_in=prev.found_in)
+    return list(merged.values())
+
+
+async def discover_source(fetcher: Fetcher, source: Source, limit: int | None = None) -> DiscoveryResult:
+    """All article URLs a source offers now, canonical, deduplicated and newest first (at most `limit`).
+
+    The caller applies `max_articles` after dropping URLs it already stored, so a run always gets new ones.
+    """
+    result = DiscoveryResult(source=source.name)
+    seeds = [*source.feeds, *source.sitemaps] + ([source.homepage] if source.homepage else [])
+    for url in seeds:
+        fetcher.set_host_limits(url, source.requests_per_second, source.max_concurrency)
+    found: list[tuple[str, Link]] = []
+    sitemap_queue: list[tuple[str, int]] = [(u, 0) for u in source.sitemaps]
+    if source.homepage:
+        try:
+            rules = await fetcher.robots(canonical_url(source.homepage))
+            for sm in rules.sitemaps:
+                if sm not in source.sitemaps:
+                    sitemap_queue.append((sm, 0))
+        except Exception as exc:  # noqa: BLE001 - a robots problem must not stop discovery
+            result.errors.append(f"robots.txt of {source.homepage}: {exc}")
+
+    async def get(url: str) -> bytes | None:
+        page = await fetcher.fetch(url, source.name, kind="feed")
+        result.fetches.append(page)
+        if not page.ok:
+            result.errors.append(f"{url}: {page.error}")
+            return None
+        return page.body
+
+    feed_bodies = await asyncio.gather(*(get(u) for u in source.feeds))
+    for feed_url, body in zip(source.feeds, feed_bodies):
+        if body is None:
+            continue
+        try:
+            found.extend((feed_url, link) for link in parse_feed(body, feed_url))
+        except DiscoveryError as exc:
+            result.errors.append(f"{feed_url}: {exc}")
+            result.fetches[-1].error = f"unreadable feed: {exc}"
+    seen_sitemaps: set[str] = set()
+    while sitemap_queue:
+        sm_url, depth = sitemap_queue.pop(0)
+        if sm_url in seen_sitemaps:
+            continue
+        seen_sitemaps.add(sm_url)
+        body = await get(sm_url)
+        if body is None:
+            continue
+        try:
+            content = parse_sitemap(body, source.timezone)
+        except DiscoveryError as exc:
+            result.errors.append(f"{sm_url}: {exc}")
+            continue
+        found.extend((sm_url, link) for link in content.urls)
+        if content.sitemaps and depth < MAX_SITEMAP_DEPTH:
+            children = sorted(content.sitemaps, key=lambda l: l.published_at or datetime.min.replace(tzinfo=timezone.utc),
+                              reverse=True)[:MAX_CHILD_SITEMAPS]
+            sitemap_queue.extend((c.url, depth + 1) for c in children)
+    urls = newest_first(merge_links(source.name, found))
+    result.urls = urls if limit is None else urls[:limit]
+    return result

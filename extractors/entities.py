@@ -1,0 +1,184 @@
+"""Named entities in Arabic news text: backends, mentions with exact offsets, canonical forms.
+
+Public API (the pipeline and the ``akhbar ner`` command call exactly this):
+
+* ``get_backend(name="auto") -> NERBackend`` with ``.name`` ("crf" or "camel") and
+  ``.tag(sentences: list[list[str]]) -> list[list[str]]`` (strict IOB2 over PERS, LOC, ORG, MISC).
+  ``auto`` picks ``camel`` when a CAMeLBERT NER model folder is found (``AKHBAR_CAMEL_MODEL`` or the
+  camel-tools data directory, where ``camel_data -i ner`` installs it), else ``crf``. Backends are loaded
+  once per process.
+* ``find_mentions(text, backend) -> list[Mention]``: sentence split, tokenise with offsets, tag in one
+  batched call; ``Mention.text == text[start:end]``.
+* ``canonical_entity(surface) -> str``: grouping form («لسوريا» and «سوريا» -> «سوريا»).
+* ``tag_conll(lines, backend) -> Iterator[str]``: CoNLL tokens in, ``token<TAB>tag`` lines out (each
+  yielded string is one line without its newline; an empty string is the blank line between sentences).
+* ``is_arabic(text) -> bool``: whether an article should be tagged at all.
+
+The ``crf`` path imports neither torch nor transformers; only the ``camel`` backend does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Iterable, Iterator, Protocol, Sequence, runtime_checkable
+
+from extractors.ner_canon import canonical_entity, known_forms, normalize_form
+from extractors.ner_features import spans
+from extractors.ner_metrics import to_iob2
+from extractors.ner_text import MAX_SENTENCE_TOKENS, Token, is_arabic, split_sentences, tokenize
+from extractors.types import Mention
+
+__all__ = [
+    "EntityError",
+    "ModelNotFoundError",
+    "NERBackend",
+    "BACKENDS",
+    "get_backend",
+    "find_mentions",
+    "canonical_entity",
+    "normalize_form",
+    "known_forms",
+    "tag_conll",
+    "is_arabic",
+    "to_iob2",
+    "split_sentences",
+    "tokenize",
+    "Token",
+    "MAX_SENTENCE_TOKENS",
+]
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "crf", "camel")
+ENTITY_TYPES = ("PERS", "LOC", "ORG", "MISC")
+
+
+class EntityError(Exception):
+    """Any failure of the entity stage (bad backend name, unusable model)."""
+
+
+class ModelNotFoundError(EntityError):
+    """A backend's model is not installed (message says how to install it)."""
+
+
+@runtime_checkable
+class NERBackend(Protocol):
+    name: str
+
+    def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]: ...
+
+
+_CACHE: dict[tuple[str, str], NERBackend] = {}
+_LOCK = threading.Lock()
+
+
+def get_backend(name: str = "auto") -> NERBackend:
+    """The named backend (``auto``, ``crf`` or ``camel``), loaded once per process and model."""
+    key = (name or "auto").strip().lower()
+    if key not in BACKENDS:
+        raise EntityError(f"unknown NER backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    from extractors import ner_camel  # light: no torch until a CamelTagger is built
+
+    if key in ("auto", "camel"):
+        model = ner_camel.find_camel_model(strict=key == "camel")
+        if model is not None:
+            cache_key = ("camel", str(model))
+            with _LOCK:
+                if cache_key not in _CACHE:
+                    _CACHE[cache_key] = ner_camel.CamelTagger(model)
+                return _CACHE[cache_key]
+        if key == "camel":  # find_camel_model(strict=True) raises instead; kept for safety
+            raise ModelNotFoundError(ner_camel.INSTALL_HINT)
+    cache_key = ("crf", "")
+    with _LOCK:
+        if cache_key not in _CACHE:
+            from extractors.ner_crf import CRFTagger
+
+            _CACHE[cache_key] = CRFTagger()
+        return _CACHE[cache_key]
+
+
+def _is_word(tok: str) -> bool:
+    return any(c.isalnum() for c in tok)
+
+
+def find_mentions(text: str, backend: NERBackend) -> list[Mention]:
+    """Entity mentions in ``text`` with 0-based, end-exclusive offsets; ``m.text == text[m.start:m.end]``."""
+    if not text or not text.strip():
+        return []
+    sentences = split_sentences(text)
+    if not sentences:
+        return []
+    tags = backend.tag([[t.text for t in s] for s in sentences])
+    mentions: list[Mention] = []
+    for sent, sent_tags in zip(sentences, tags):
+        for etype, s, e in spans(to_iob2(sent_tags)):
+            # a mention never starts or ends with punctuation or quotes
+            while s < e and not _is_word(sent[s].text):
+                s += 1
+            while e > s and not _is_word(sent[e - 1].text):
+                e -= 1
+            if s >= e or etype not in ENTITY_TYPES:
+                continue
+            start, end = sent[s].start, sent[e - 1].end
+            surface = text[start:end]
+            canonical = canonical_entity(surface) or normalize_form(surface) or surface
+            mentions.append(Mention(etype, surface, canonical, start, end))
+    return mentions
+
+
+def _conll_token(line: str) -> str:
+    """The token of a CoNLL line: everything before the first space or tab."""
+    line = line.rstrip("\r\n")
+    for i, ch in enumerate(line):
+        if ch in " \t":
+            return line[:i] if i else line.strip().split()[0]
+    return line
+
+
+def tag_conll(lines: Iterable[str], backend: NERBackend, batch_sentences: int = 256) -> Iterator[str]:
+    """Tag CoNLL-style input; yield ``token\\ttag`` lines with an empty line between sentences.
+
+    Input: one token per line, optionally followed by a space or tab and anything (ignored); a blank line
+    ends a sentence (several blank lines count as one). The output has the same sentences in the same
+    order; a trailing blank line is written when the input ended with one. Sentences are tagged in
+    batches, so the tags are exactly those ``backend.tag`` gives for the same sentences.
+    """
+    batch: list[list[str]] = []
+    current: list[str] = []
+    first = True
+    trailing_blank = False
+
+    def flush():
+        nonlocal first
+        if not batch:
+            return
+        tagged = backend.tag(batch)
+        for toks, tags in zip(batch, tagged):
+            tags = to_iob2(tags)
+            if len(tags) != len(toks):
+                raise EntityError(f"backend {backend.name} returned {len(tags)} tags for {len(toks)} tokens")
+            if not first:
+                yield ""
+            first = False
+            for tok, tag in zip(toks, tags):
+                yield f"{tok}\t{tag}"
+        batch.clear()
+
+    for line in lines:
+        if not line.strip():
+            trailing_blank = True
+            if current:
+                batch.append(current)
+                current = []
+                if len(batch) >= batch_sentences:
+                    yield from flush()
+            continue
+        trailing_blank = False
+        current.append(_conll_token(line))
+    if current:
+        batch.append(current)
+    yield from flush()
+    if trailing_blank and not first:
+        yield ""

@@ -1,0 +1,314 @@
+"""Feature extraction for the CRF named-entity tagger (no torch, no camel-tools data).
+
+Per-word features are computed once per distinct word string and cached; a sentence's feature lists are
+then assembled from the cached per-word parts with position prefixes (-2..+2). Resources (gazetteer of
+entity phrases and per-word label statistics from the training data, word clusters) are plain dicts in a
+:class:`Resources` object, so the training script can build them from part of the data (jackknifing).
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+TYPES = ("PERS", "LOC", "ORG", "MISC")
+
+_DIAC = dict.fromkeys(
+    [*range(0x0610, 0x061B), *range(0x064B, 0x0660), 0x0670, *range(0x06D6, 0x06DD), *range(0x06DF, 0x06E9),
+     *range(0x06EA, 0x06EE), 0x0640, 0x200C, 0x200D, 0x200E, 0x200F]
+)
+_NORM_TABLE = str.maketrans(
+    {
+        **{k: None for k in _DIAC},
+        "\u0622": "\u0627", "\u0623": "\u0627", "\u0625": "\u0627", "\u0671": "\u0627",  # alef variants
+        "\u0649": "\u064a",  # alef maqsura -> yaa
+        "\u0629": "\u0647",  # taa marbuta -> haa
+        **{chr(0x0660 + i): str(i) for i in range(10)},
+        **{chr(0x06F0 + i): str(i) for i in range(10)},
+    }
+)
+
+
+def norm(word: str) -> str:
+    """Comparison form of one word: no diacritics/tatweel, unified alef, yaa, taa marbuta, ASCII digits, lower case."""
+    out = word.translate(_NORM_TABLE)
+    if not out.isascii():
+        out = unicodedata.normalize("NFKC", out).translate(_NORM_TABLE)
+    return out.lower()
+
+
+AL = "\u0627\u0644"  # ال
+_CONJ = ("\u0648", "\u0641")  # و ف
+_PREP = ("\u0628", "\u0644", "\u0643")  # ب ل ك
+
+
+def split_clitics(w: str) -> tuple[str, str, bool]:
+    """Aggressively split a normalised word into (proclitics, stem, had_article). For features only."""
+    pre = ""
+    if len(w) >= 4 and w[0] in _CONJ:
+        pre, w = w[0], w[1:]
+    if w.startswith("\u0644\u0644") and len(w) >= 4:  # لل = ل + ال
+        return pre + "\u0644", w[2:], True
+    if len(w) >= 5 and w[0] in _PREP and w[1:3] == AL:
+        pre, w = pre + w[0], w[1:]
+    if w.startswith(AL) and len(w) >= 4:
+        return pre, w[2:], True
+    if not pre and len(w) >= 5 and w[0] in _PREP:
+        return w[0], w[1:], False
+    return pre, w, False
+
+
+def article_form(w: str) -> str:
+    """Strip only conjunction/preposition proclitics, keeping or restoring the article: للامم -> الامم."""
+    pre, stem, had_al = split_clitics(w)
+    if not pre:
+        return w
+    return AL + stem if had_al else stem
+
+
+# Trigger words (normalised, without the article): the words around names in news text.
+TRIGGERS: dict[str, str] = {}
+for _t, _words in {
+    "PT": "رئيس رييس وزير ملك امير شيخ سيد سيده دكتور د مستشار نائب متحدث ناطق جنرال عقيد لواء زعيم بابا مدرب "
+    "لاعب فنان فنانه كاتب شاعر مخرج مغني مطرب ممثل ممثله سفير مبعوث امين مساعد مدير رئيسه وزيره قائد مراسل "
+    "حاكم ولي مفتي اسقف بطريرك نجم بطل محامي قاضي مسؤول عضو السيدين ابن بن ابو ام",
+    "SAY": "قال قالت اعلن اعلنت اكد اكدت صرح اضاف اضافت اوضح اشار ذكر افاد نقل دعا طالب التقي استقبل",
+    "OT": "شركه وكاله جامعه منظمه حزب حركه مجلس وزاره بنك مصرف صحيفه جريده مجله اتحاد هيئه مؤسسه لجنه نادي "
+    "فريق منتخب جبهه جمعيه معهد مركز محكمه قناه اذاعه تلفزيون مجموعه امم صندوق برلمان حكومه جيش قوات "
+    "مؤتمر منتدي اكاديميه مستشفي مصنع مكتب دائره سلطه",
+    "LT": "مدينه بلده قريه منطقه محافظه ولايه عاصمه اقليم جزيره جزر نهر بحر خليج جبل شمال جنوب شرق غرب شمالي "
+    "جنوبي شرقي غربي حدود مطار ميناء دوله مخيم بلاد ضاحيه حي شارع ساحه وادي",
+    "MT": "جائزه مهرجان كاس بطوله دوري اولمبياد مسلسل فيلم كتاب روايه عمليه حرب معركه اتفاقيه اتفاق لغه",
+}.items():
+    for _w in _words.split():
+        TRIGGERS[_w] = _t
+
+
+@dataclass
+class Resources:
+    """Lexical resources used by the features."""
+
+    phrases: dict[tuple[str, ...], str] = field(default_factory=dict)  # entity phrase -> "LOC" or "LOC|PERS"
+    word_stats: dict[str, str] = field(default_factory=dict)  # word -> "LOC:hi" style label-share features
+    clusters: dict[str, str] = field(default_factory=dict)  # word -> bit-string / cluster id
+    max_phrase: int = 4
+
+    @classmethod
+    def from_sentences(cls, sentences: Iterable[tuple[Sequence[str], Sequence[str]]], clusters=None) -> "Resources":
+        phrase_types: dict[tuple[str, ...], Counter] = defaultdict(Counter)
+        word_counts: dict[str, Counter] = defaultdict(Counter)
+        for tokens, tags in sentences:
+            ns = [norm(t) for t in tokens]
+            for n, tag in zip(ns, tags):
+                word_counts[n][tag[2:] if tag != "O" else "O"] += 1
+            for etype, s, e in spans(tags):
+                key = tuple(ns[s:e])
+                if e - s <= 6:
+                    phrase_types[key][etype] += 1
+                    first = article_form(key[0])
+                    if first != key[0]:
+                        phrase_types[(first, *key[1:])][etype] += 1
+        phrases = {}
+        for key, cnt in phrase_types.items():
+            if len(key) == 1 and len(key[0]) < 2:
+                continue
+            total = sum(cnt.values())
+            phrases[key] = "|".join(sorted(t for t, c in cnt.items() if c / total >= 0.25))
+        stats = {}
+        for w, cnt in word_counts.items():
+            total = sum(cnt.values())
+            feats = []
+            for t in TYPES:
+                share = cnt.get(t, 0) / total
+                if share >= 0.5:
+                    feats.append(f"{t}:hi")
+                elif share >= 0.1:
+                    feats.append(f"{t}:lo")
+            if feats:
+                if total < 3:
+                    feats = [f + "1" for f in feats]
+                stats[w] = "|".join(feats)
+        return cls(phrases=phrases, word_stats=stats, clusters=dict(clusters or {}),
+                   max_phrase=max((len(k) for k in phrases), default=1))
+
+    # -- persistence -------------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {
+            "phrases": [[" ".join(k), v] for k, v in sorted(self.phrases.items())],
+            "word_stats": self.word_stats,
+            "clusters": self.clusters,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Resources":
+        phrases = {tuple(k.split(" ")): v for k, v in data["phrases"]}
+        return cls(phrases=phrases, word_stats=data.get("word_stats", {}), clusters=data.get("clusters", {}),
+                   max_phrase=max((len(k) for k in phrases), default=1))
+
+    @classmethod
+    def load(cls, path) -> "Resources":
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_json(json.load(fh))
+
+
+def spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
+    """Entity spans (type, start, end) of an IOB2 (or loose IOB) tag sequence; an I- that does not continue starts one."""
+    out = []
+    etype, start = None, 0
+    for i, tag in enumerate(tags):
+        if tag == "O" or not tag:
+            if etype:
+                out.append((etype, start, i))
+            etype = None
+            continue
+        bio, t = tag[0], tag[2:]
+        if bio == "B" or t != etype:
+            if etype:
+                out.append((etype, start, i))
+            etype, start = t, i
+    if etype:
+        out.append((etype, start, len(tags)))
+    return out
+
+
+@dataclass
+class FeatureConfig:
+    window: int = 2
+    affixes: int = 4
+    gazetteer: bool = True
+    word_stats: bool = True
+    clusters: bool = True
+    triggers: bool = True
+    bigrams: bool = True
+
+    def to_json(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _shape(w: str) -> str:
+    if w.isdigit():
+        return "D"
+    if any(c.isdigit() for c in w):
+        return "dx"
+    if w.isascii():
+        if w.isalpha():
+            return "L" if w[:1].isupper() else "l"
+        return "P"
+    if w.isalpha():
+        return "A"
+    if len(w) == 1:
+        return "p"
+    return "x"
+
+
+class Featurizer:
+    """Turns token sentences into CRFsuite feature lists; caches per-word parts."""
+
+    def __init__(self, resources: Resources, config: FeatureConfig | None = None):
+        self.res = resources
+        self.cfg = config or FeatureConfig()
+        self._word_cache: dict[str, tuple[list[str], list[str], str]] = {}
+
+    def _word(self, tok: str):
+        hit = self._word_cache.get(tok)
+        if hit is not None:
+            return hit
+        cfg, res = self.cfg, self.res
+        n = norm(tok)
+        pre, stem, had_al = split_clitics(n)
+        shape = _shape(n)
+        own = [f"w={n}", f"st={stem}", f"pc={pre}{'+al' if had_al else ''}", f"sh={shape}",
+               f"len={min(len(stem), 8)}"]
+        if n != tok:
+            own.append(f"raw={tok}")
+        for k in range(1, cfg.affixes + 1):
+            if len(n) > k:
+                own.append(f"p{k}={n[:k]}")
+                own.append(f"s{k}={n[-k:]}")
+            if len(stem) > k + 1:
+                own.append(f"sp{k}={stem[:k]}")
+                own.append(f"ss{k}={stem[-k:]}")
+        ctx = [f"w={n}", f"st={stem}", f"sh={shape}"]
+        if cfg.triggers:
+            trig = TRIGGERS.get(stem) or TRIGGERS.get(n)
+            if trig:
+                own.append("T=" + trig)
+                ctx.append("T=" + trig)
+        if cfg.word_stats:
+            ws = res.word_stats.get(n)
+            if ws is None and stem != n:
+                ws = res.word_stats.get(stem)
+                if ws is not None:
+                    ws = "st" + ws
+            if ws:
+                own.append("R=" + ws)
+                ctx.append("R=" + ws)
+        if cfg.clusters and res.clusters:
+            c = res.clusters.get(n) or res.clusters.get(stem)
+            if c:
+                coarse, _, fine = c.partition(":")
+                own.append("c=" + fine)
+                own.append("cc=" + coarse)
+                ctx.append("c=" + fine)
+                ctx.append("cc=" + coarse)
+        hit = (own, ctx, n)
+        if len(self._word_cache) < 500_000:
+            self._word_cache[tok] = hit
+        return hit
+
+    def _gazetteer(self, ns: list[str]) -> list[str | None]:
+        """Longest-match tagging of the sentence against entity phrases: 'B-LOC', 'I-ORG|PERS', ..."""
+        phrases, m = self.res.phrases, self.res.max_phrase
+        out: list[str | None] = [None] * len(ns)
+        i, n = 0, len(ns)
+        while i < n:
+            found = 0
+            for L in range(min(m, n - i), 0, -1):
+                key = tuple(ns[i : i + L])
+                t = phrases.get(key)
+                if t is None:
+                    first = article_form(key[0])
+                    if first != key[0]:
+                        t = phrases.get((first, *key[1:]))
+                if t is not None:
+                    out[i] = "B-" + t
+                    for j in range(i + 1, i + L):
+                        out[j] = "I-" + t
+                    found = L
+                    break
+            i += found or 1
+        return out
+
+    def sentence(self, tokens: Sequence[str]) -> list[list[str]]:
+        cfg = self.cfg
+        words = [self._word(t) for t in tokens]
+        ns = [w[2] for w in words]
+        gaz = self._gazetteer(ns) if cfg.gazetteer and self.res.phrases else None
+        n = len(tokens)
+        out = []
+        win = cfg.window
+        for i in range(n):
+            f = ["b"]
+            f.extend(words[i][0])
+            if gaz is not None and gaz[i]:
+                f.append("G=" + gaz[i])
+            for d in range(1, win + 1):
+                for j, sign in ((i - d, "-"), (i + d, "+")):
+                    pfx = f"{sign}{d}"
+                    if 0 <= j < n:
+                        ctx = words[j][1] if d == 1 else words[j][1][:2] + words[j][1][3:]
+                        f.extend(pfx + x for x in ctx)
+                        if gaz is not None and gaz[j]:
+                            f.append(f"{pfx}G={gaz[j]}")
+                    elif j == -1 or j == n:
+                        f.append(pfx + "BOUND")
+            if cfg.bigrams:
+                if i > 0:
+                    f.append(f"bg-={ns[i - 1]}|{ns[i]}")
+                if i + 1 < n:
+                    f.append(f"bg+={ns[i]}|{ns[i + 1]}")
+            out.append(f)
+        return out

@@ -1,0 +1,154 @@
+"""Canonical URLs and article ids.
+
+The canonical form (DESIGN.md 3.3) is an IRI: percent-encoding is decoded where the bytes are valid UTF-8 and
+the character is not reserved, so `/%D8%B3%D9%88%D8%B1%D9%8A%D8%A7` and `/سوريا` are the same article.
+Tracking parameters, fragments, default ports and trailing slashes are removed; scheme and host are lower-cased.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MAX_URL_LENGTH = 2048
+
+# Query parameters that only track where a click came from; they never select content.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid",
+        "_ga", "_gl", "ref_src", "ref_url", "cmpid", "ocid", "ito", "at_medium", "at_campaign", "spm",
+        "__twitter_impression", "smid", "xtor",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "at_", "pk_", "mtm_", "hsa_")
+
+# Characters whose percent-encoding must stay, because decoding them changes what the URL means.
+_KEEP_ENCODED = set(":/?#[]@!$&'()*+,;=% \"<>\\^`{|}")
+_PCT_RUN = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+
+
+class BadURL(ValueError):
+    """A URL that cannot be fetched (wrong scheme, no host, too long, malformed)."""
+
+
+def _decode_percent_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    raw = bytes(int(run[i + 1 : i + 3], 16) for i in range(0, len(run), 3))
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        # Find the longest valid UTF-8 sequence starting at i (1..4 bytes).
+        for width in (1, 2, 3, 4):
+            chunk = raw[i : i + width]
+            try:
+                ch = chunk.decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            if len(ch) == 1 and ch not in _KEEP_ENCODED and ch.isprintable():
+                out.append(ch)
+            else:
+                out.append("".join(f"%{b:02X}" for b in chunk))
+            i += width
+            break
+        else:
+            out.append(f"%{raw[i]:02X}")
+            i += 1
+    return "".join(out)
+
+
+def _iri_component(part: str) -> str:
+    return _PCT_RUN.sub(_decode_percent_run, part)
+
+
+def _is_tracking(key: str) -> bool:
+    k = key.lower()
+    return k in TRACKING_PARAMS or k.startswith(TRACKING_PREFIXES)
+
+
+def canonical_url(url: str) -> str:
+    """Return the canonical IRI form of an http(s) URL, or raise BadURL."""
+    if not isinstance(url, str):
+        raise BadURL("URL must be a string")
+    url = url.strip()
+    if not url:
+        raise BadURL("empty URL")
+    if len(url) > MAX_URL_LENGTH:
+        raise BadURL(f"URL longer than {MAX_URL_LENGTH} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+        raise BadURL("URL contains control characters")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise BadURL(f"malformed URL: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise BadURL(f"unsupported scheme {parts.scheme!r} (only http and https)")
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise BadURL("URL has no host")
+    try:
+        host = host.encode("idna").decode("ascii").lower() if not host.isascii() else host.lower()
+    except UnicodeError:
+        raise BadURL(f"invalid host name {parts.hostname!r}") from None
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host
+    if port is not None and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        netloc = f"{host}:{port}"
+    path = _iri_component(parts.path) or "/"
+    path = re.sub(r"/{2,}", "/", path)
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
+    query_pairs = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)
+    ]
+    query = _iri_component(urlencode(query_pairs, safe=":/@!$'()*,;")) if query_pairs else ""
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def article_id(canonical: str) -> str:
+    """Hex SHA-256 of the canonical URL (callers pass canonical_url(url))."""
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def to_request_url(iri: str) -> str:
+    """Percent-encode an IRI's non-ASCII characters so it can go on the wire."""
+    from urllib.parse import quote
+
+    parts = urlsplit(iri)
+    path = quote(parts.path, safe="/%:@!$&'()*+,;=-._~")
+    query = quote(parts.query, safe="=&%:/@!$'()*+,;-._~?")
+    return urlunsplit((parts.scheme, parts.netloc, path, query, ""))
+
+
+def host_of(url: str) -> str:
+    """Host (with non-default port) used as the politeness key."""
+    parts = urlsplit(url)
+    return parts.netloc.lower()
+
+
+def is_private_host(host: str) -> bool | None:
+    """True when `host` is an IP literal in a private, loopback, link-local or reserved range.
+
+    Returns None for host names (they must be resolved first; see extractors.fetch).
+    """
+    h = host.strip("[]")
+    try:
+        ip = ipaddress.ip_address(h)
+    except ValueError:
+        if h in ("localhost",) or h.endswith(".localhost"):
+            return True
+        return None
+    return is_private_ip(ip)
+
+
+def is_private_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return bool(
+        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
+        or ip.is_unspecified
+    )

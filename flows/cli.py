@@ -1,0 +1,244 @@
+"""The `akhbar` command line (DESIGN.md 3.1)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import flows  # noqa: F401  (telemetry defaults before Prefect loads)
+
+from extractors.config import ConfigError, load_config
+from warehouse.store import DEFAULT_DB_PATH, WarehouseError
+
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
+DEMO_DB_PATH = "data/demo.duckdb"
+
+
+def _err(msg: str) -> None:
+    print(f"akhbar: error: {msg}", file=sys.stderr)
+
+
+def _print_summary(summary, *, max_failures: int = 10) -> None:  # noqa: ANN001
+    print()
+    print(f"run {summary.run_id} finished in {summary.seconds:.1f}s")
+    print(f"  discovered {summary.discovered}, fetched {summary.fetched}, stored {summary.stored}, "
+          f"failed {summary.failed}, mentions {summary.mentions}")
+    for name, st in summary.per_source.items():
+        extra = f"  ({'; '.join(st.errors)})" if st.errors else ""
+        print(f"  source {name}: discovered {st.discovered}, stored {st.stored}, failed {st.failed}{extra}")
+    if summary.failures:
+        print(f"  failures ({len(summary.failures)}; all are in the fetches table):")
+        for url, reason in summary.failures[:max_failures]:
+            print(f"    {url}: {reason}")
+        if len(summary.failures) > max_failures:
+            print(f"    ... and {len(summary.failures) - max_failures} more")
+    print(f"  database: {Path(summary.db_path).resolve()}")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    try:
+        load_config(args.sources)  # fail fast with exit 2, before starting Prefect
+    except ConfigError as exc:
+        _err(str(exc))
+        return EXIT_CONFIG
+    from flows.ingest import ingest
+
+    summary = ingest(sources_file=args.sources, db_path=args.db, limit=args.limit,
+                     allow_private_addresses=args.allow_private_addresses, backend=args.backend)
+    _print_summary(summary)
+    return EXIT_OK
+
+
+def cmd_ingest_urls(args: argparse.Namespace) -> int:
+    from flows.ingest import ingest_urls
+
+    summary = ingest_urls(urls=args.urls, db_path=args.db, source=args.source,
+                          allow_private_addresses=args.allow_private_addresses, backend=args.backend)
+    _print_summary(summary)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from flows.ingest import ingest
+    from flows.sample_site import StaticSite
+    from warehouse.formatting import to_table
+    from warehouse.queries import run_query
+
+    db = Path(args.db)
+    for p in (db, Path(str(db) + ".wal")):
+        p.unlink(missing_ok=True)  # the demo database is replaced on each run
+    with StaticSite() as site, tempfile.TemporaryDirectory() as tmp:
+        sources = Path(tmp) / "sources.toml"
+        sources.write_text(site.sources_toml(), encoding="utf-8")
+        print(f"serving the bundled sample site at {site.base_url}")
+        summary = ingest(sources_file=str(sources), db_path=str(db), allow_private_addresses=True,
+                         backend=args.backend)
+    _print_summary(summary)
+    cols, rows = run_query(db, "top-entities", {"limit": "10"})
+    print("\ntop entities (akhbar query top-entities --db %s):" % db)
+    print(to_table(cols, rows))
+    print("\ntry:")
+    print(f"  akhbar query articles-per-day --db {db}")
+    print(f"  akhbar query \"SELECT title, published_at, author FROM articles ORDER BY published_at DESC\" --db {db}")
+    print(f"  duckdb -readonly {db}")
+    return EXIT_OK
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from extractors.article import ExtractionError, article_to_json, extract_article
+
+    path = Path(args.file)
+    if not path.is_file():
+        _err(f"no such file: {path}")
+        return EXIT_ERROR
+    fetched_at = None
+    if args.fetched_at:
+        try:
+            fetched_at = datetime.fromisoformat(args.fetched_at.replace("Z", "+00:00"))
+        except ValueError:
+            _err(f"--fetched-at must be an ISO 8601 date-time, got {args.fetched_at!r}")
+            return EXIT_CONFIG
+        if fetched_at.tzinfo is None:
+            fetched_at = fetched_at.replace(tzinfo=timezone.utc)
+    url = args.url or path.resolve().as_uri()
+    try:
+        article = extract_article(path.read_bytes(), url, fetched_at=fetched_at, timezone=args.timezone)
+    except ExtractionError as exc:
+        _err(f"{path}: no article found ({exc})")
+        return EXIT_ERROR
+    print(json.dumps(article_to_json(article), ensure_ascii=False, indent=1))
+    return EXIT_OK
+
+
+def cmd_ner(args: argparse.Namespace) -> int:
+    from extractors.entities import EntityError, get_backend, tag_conll
+
+    try:
+        backend = get_backend(args.backend)
+    except EntityError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    stream = open(args.input, encoding="utf-8") if args.input else sys.stdin
+    try:
+        out = sys.stdout
+        for line in tag_conll(stream, backend):
+            out.write(line + "\n")
+    finally:
+        if args.input:
+            stream.close()
+    return EXIT_OK
+
+
+def _params(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for p in pairs:
+        key, sep, value = p.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--param must look like KEY=VALUE, got {p!r}")
+        out[key.strip()] = value
+    return out
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from warehouse.formatting import render
+    from warehouse.queries import named_queries, run_query
+
+    if args.list:
+        for q in named_queries().values():
+            params = ", ".join(f"{k}={v}" if v else k for k, v in q.defaults.items())
+            print(f"{q.name:20} {q.description}" + (f"  [params: {params}]" if params else ""))
+        return EXIT_OK
+    if not args.query:
+        _err("give a named query or SQL (see `akhbar query --list`)")
+        return EXIT_CONFIG
+    try:
+        params = _params(args.param)
+    except ValueError as exc:
+        _err(str(exc))
+        return EXIT_CONFIG
+    cols, rows = run_query(args.db, args.query, params)
+    print(render(cols, rows, args.format))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="akhbar", description="Arabic news into DuckDB: discover, fetch, extract, "
+                                "find entities, query.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def db_opt(sp: argparse.ArgumentParser, default: str = DEFAULT_DB_PATH) -> None:
+        sp.add_argument("--db", default=default, help=f"DuckDB file (default: {default})")
+
+    def backend_opt(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--backend", default="auto", choices=["auto", "crf", "camel"],
+                        help="entity recogniser (default: auto = camel when its model is installed, else crf)")
+
+    sp = sub.add_parser("ingest", help="run the ingest flow for every source in a sources.toml")
+    sp.add_argument("--sources", required=True, help="sources.toml file")
+    db_opt(sp)
+    sp.add_argument("--limit", type=int, default=None, help="at most N new articles per source this run")
+    sp.add_argument("--allow-private-addresses", action="store_true",
+                    help="allow private, loopback and link-local addresses (local test sites)")
+    backend_opt(sp)
+    sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("ingest-urls", help="fetch and process the given article URLs")
+    sp.add_argument("urls", nargs="+", metavar="URL")
+    db_opt(sp)
+    sp.add_argument("--source", default="adhoc", help="source name to record (default: adhoc)")
+    sp.add_argument("--allow-private-addresses", action="store_true")
+    backend_opt(sp)
+    sp.set_defaults(func=cmd_ingest_urls)
+
+    sp = sub.add_parser("demo", help="serve the bundled sample site and ingest it into data/demo.duckdb")
+    db_opt(sp, DEMO_DB_PATH)
+    backend_opt(sp)
+    sp.set_defaults(func=cmd_demo)
+
+    sp = sub.add_parser("extract", help="extract one saved HTML file and print it as JSON")
+    sp.add_argument("file")
+    sp.add_argument("--url", default=None, help="the page's URL (for relative links and metadata)")
+    sp.add_argument("--fetched-at", default=None, help="when the page was fetched (ISO 8601), for relative dates")
+    sp.add_argument("--timezone", default="UTC", help="zone for dates written without one (default: UTC)")
+    sp.set_defaults(func=cmd_extract)
+
+    sp = sub.add_parser("ner", help="tag CoNLL-style tokens (one per line, blank line between sentences)")
+    backend_opt(sp)
+    sp.add_argument("--input", default=None, help="input file (default: standard input)")
+    sp.set_defaults(func=cmd_ner)
+
+    sp = sub.add_parser("query", help="run a named query or SQL against the database, read-only")
+    sp.add_argument("query", nargs="?", metavar="NAME_OR_SQL")
+    sp.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    db_opt(sp)
+    sp.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    sp.add_argument("--list", action="store_true", help="list the named queries")
+    sp.set_defaults(func=cmd_query)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        _err(str(exc))
+        return EXIT_CONFIG
+    except WarehouseError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _err("interrupted; what was loaded is kept, run the same command again to continue")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

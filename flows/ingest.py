@@ -1,0 +1,294 @@
+"""The ingest flows: thin Prefect orchestration over the plain library in `extractors/` and `warehouse/`.
+
+Per run: one discover task per source, then batches of URLs go fetch (I/O, in the flow's process, one shared
+httpx client) -> process (extract + entities, CPU, submitted to the task runner so it overlaps the next
+fetch) -> load (one writer, bulk, DuckDB open only while writing). A run of 5,000 articles has tens of task
+runs, not thousands.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import zip_longest
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from extractors.config import Config, CrawlSettings, Source, load_config
+from extractors.discover import discover_source
+from extractors.fetch import BackgroundFetcher
+from extractors.process import ProcessedBatch, fetch_log_rows, process_pages
+from extractors.types import DiscoveredURL, FetchedPage, FetchLogRow
+from extractors.urls import BadURL, article_id, canonical_url
+from warehouse.store import DEFAULT_DB_PATH, Warehouse
+
+DEFAULT_BATCH_SIZE = 200
+MAX_BATCHES_IN_FLIGHT = 3
+
+
+@dataclass(slots=True)
+class SourceStats:
+    discovered: int = 0
+    fetched: int = 0
+    stored: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    run_id: str
+    db_path: str
+    discovered: int = 0
+    fetched: int = 0
+    stored: int = 0
+    failed: int = 0
+    mentions: int = 0
+    seconds: float = 0.0
+    per_source: dict[str, SourceStats] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason), all of them
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _run_id() -> str:
+    rid = flow_run.id
+    return str(rid) if rid else f"local-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}"
+
+
+@task(name="prepare-warehouse", cache_policy=NO_CACHE)
+def prepare_warehouse(db_path: str, sources: Sequence[Source], run_id: str, flow_name: str,
+                      parameters: dict[str, object]) -> None:
+    wh = Warehouse(db_path, on_wait=get_run_logger().warning)
+    wh.migrate()
+    wh.upsert_sources(sources)
+    wh.start_run(run_id, flow_name, parameters)
+
+
+@task(name="discover", cache_policy=NO_CACHE, task_run_name="discover-{source.name}")
+def discover_task(fetcher: BackgroundFetcher, source: Source, db_path: str, limit: int | None,
+                  run_id: str) -> list[DiscoveredURL]:
+    """Feeds and sitemaps of one source -> new article URLs, newest first, at most max_articles/limit."""
+    logger = get_run_logger()
+    result = fetcher.run(discover_source(fetcher.fetcher, source))
+    for err in result.errors:
+        logger.warning("%s: %s", source.name, err)
+    wh = Warehouse(db_path, on_wait=logger.warning)
+    known = wh.known_article_ids([article_id(u.url) for u in result.urls])
+    new = [u for u in result.urls if article_id(u.url) not in known]
+    cap = source.max_articles if limit is None else min(limit, source.max_articles)
+    chosen = new[:cap]
+    rows: list[FetchLogRow] = []
+    for page in result.fetches:
+        rows.extend(fetch_log_rows(page, kind="feed"))
+    wh.load([], rows, run_id)
+    logger.info("%s: %d URLs found, %d already stored, %d to fetch now", source.name, len(result.urls),
+                len(result.urls) - len(new), len(chosen))
+    if not result.urls and result.errors:
+        raise SourceUnavailable(f"{source.name}: nothing discovered ({'; '.join(result.errors[:3])})")
+    return chosen
+
+
+class SourceUnavailable(RuntimeError):
+    pass
+
+
+@task(name="fetch-batch", cache_policy=NO_CACHE)
+def fetch_batch(fetcher: BackgroundFetcher, items: list[DiscoveredURL]) -> list[FetchedPage]:
+    return fetcher.fetch_many(items)
+
+
+@task(name="process-batch", cache_policy=NO_CACHE)
+def process_batch(pages: list[FetchedPage], backend: str, timezones: dict[str, str]) -> ProcessedBatch:
+    return process_pages(pages, backend_name=backend, timezones=timezones)
+
+
+@task(name="load-batch", cache_policy=NO_CACHE)
+def load_batch(db_path: str, batch: ProcessedBatch, run_id: str) -> int:
+    wh = Warehouse(db_path, on_wait=get_run_logger().warning)
+    return wh.load(batch.articles, batch.fetch_rows, run_id).mentions
+
+
+def interleave(lists: Sequence[Sequence[DiscoveredURL]]) -> list[DiscoveredURL]:
+    """Round-robin over sources so per-host delays overlap instead of queueing one host at a time."""
+    seen: set[str] = set()
+    out: list[DiscoveredURL] = []
+    for group in zip_longest(*lists):
+        for item in group:
+            if item is not None and item.url not in seen:
+                seen.add(item.url)
+                out.append(item)
+    return out
+
+
+def chunks(items: Sequence[DiscoveredURL], size: int) -> Iterator[list[DiscoveredURL]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def run_batches(
+    fetcher: BackgroundFetcher,
+    items: Sequence[DiscoveredURL],
+    *,
+    db_path: str,
+    run_id: str,
+    backend: str,
+    timezones: dict[str, str],
+    batch_size: int,
+    summary: RunSummary,
+) -> None:
+    """Stream URLs through fetch -> process -> load, keeping a few batches in flight."""
+    logger = get_run_logger()
+    pending: deque = deque()
+    stage = summary.stage_seconds
+
+    def drain_one() -> None:
+        batch: ProcessedBatch = pending.popleft().result()
+        t0 = time.perf_counter()
+        summary.mentions += load_batch(db_path, batch, run_id)
+        stage["load"] = stage.get("load", 0.0) + time.perf_counter() - t0
+        stage["extract"] = stage.get("extract", 0.0) + batch.seconds_extract
+        stage["entities"] = stage.get("entities", 0.0) + batch.seconds_entities
+        summary.fetched += batch.fetched
+        summary.stored += len(batch.articles)
+        summary.failed += len(batch.failures)
+        summary.failures.extend(batch.failures)
+        for art in batch.articles:
+            summary.per_source.setdefault(art.source, SourceStats()).stored += 1
+        for row in batch.fetch_rows:
+            st = summary.per_source.setdefault(row.source or "?", SourceStats())
+            if row.error is None:
+                st.fetched += 1
+            elif not row.error.endswith("(retried)"):
+                st.failed += 1
+        logger.info("progress: %d/%d URLs done, %d stored, %d failed", summary.stored + summary.failed,
+                    summary.discovered, summary.stored, summary.failed)
+
+    for chunk in chunks(items, batch_size):
+        t0 = time.perf_counter()
+        pages = fetch_batch(fetcher, chunk)
+        stage["fetch"] = stage.get("fetch", 0.0) + time.perf_counter() - t0
+        pending.append(process_batch.submit(pages, backend, timezones))
+        del pages
+        while len(pending) >= MAX_BATCHES_IN_FLIGHT:
+            drain_one()
+    while pending:
+        drain_one()
+
+
+def _finish(db_path: str, summary: RunSummary, started: float, status: str) -> RunSummary:
+    summary.seconds = time.perf_counter() - started
+    Warehouse(db_path, on_wait=get_run_logger().warning).finish_run(
+        summary.run_id, discovered=summary.discovered, fetched=summary.fetched, stored=summary.stored,
+        failed=summary.failed, status=status)
+    get_run_logger().info(
+        "run %s: discovered %d, fetched %d, stored %d, failed %d, mentions %d in %.1fs (db: %s)",
+        summary.run_id, summary.discovered, summary.fetched, summary.stored, summary.failed, summary.mentions,
+        summary.seconds, db_path)
+    return summary
+
+
+@flow(name="ingest", log_prints=True)
+def ingest(
+    sources_file: str = "sources.toml",
+    db_path: str = DEFAULT_DB_PATH,
+    limit: int | None = None,
+    allow_private_addresses: bool = False,
+    backend: str = "auto",
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> RunSummary:
+    """Discover, fetch, extract, tag and store the articles of every source in a sources.toml file.
+
+    Args:
+        sources_file: Path of the sources.toml file (relative to the working directory).
+        db_path: Path of the DuckDB file to load into.
+        limit: At most this many new articles per source in this run (default: each source's max_articles).
+        allow_private_addresses: Allow fetching from private, loopback and link-local addresses.
+        backend: Entity recogniser: auto, crf or camel.
+        batch_size: URLs per fetch/process/load batch.
+    """
+    started = time.perf_counter()
+    config: Config = load_config(sources_file)
+    run_id = _run_id()
+    summary = RunSummary(run_id=run_id, db_path=str(Path(db_path)))
+    params = {"sources_file": sources_file, "db_path": db_path, "limit": limit,
+              "allow_private_addresses": allow_private_addresses, "backend": backend}
+    prepare_warehouse(db_path, config.sources, run_id, "ingest", params)
+    logger = get_run_logger()
+    status = "failed"
+    try:
+        with BackgroundFetcher(config.crawl, allow_private_addresses=allow_private_addresses) as fetcher:
+            found: list[list[DiscoveredURL]] = []
+            for source in config.sources:
+                st = summary.per_source.setdefault(source.name, SourceStats())
+                state = discover_task(fetcher, source, db_path, limit, run_id, return_state=True)
+                if state.is_completed():
+                    urls = state.result()
+                    st.discovered = len(urls)
+                    found.append(urls)
+                else:  # one dead source must not fail the run
+                    st.errors.append(str(state.message or "discovery failed"))
+                    logger.error("source %s skipped: %s", source.name, state.message)
+            items = interleave(found)
+            summary.discovered = len(items)
+            run_batches(fetcher, items, db_path=db_path, run_id=run_id, backend=backend,
+                        timezones={s.name: s.timezone for s in config.sources}, batch_size=batch_size,
+                        summary=summary)
+        status = "completed"
+    finally:
+        _finish(db_path, summary, started, status)
+    return summary
+
+
+@flow(name="ingest-urls", log_prints=True)
+def ingest_urls(
+    urls: list[str],
+    db_path: str = DEFAULT_DB_PATH,
+    source: str = "adhoc",
+    allow_private_addresses: bool = False,
+    backend: str = "auto",
+) -> RunSummary:
+    """Fetch, extract, tag and store the given article URLs (already stored ones are refreshed).
+
+    Args:
+        urls: Article URLs to fetch.
+        db_path: Path of the DuckDB file to load into.
+        source: Source name recorded for these articles.
+        allow_private_addresses: Allow fetching from private, loopback and link-local addresses.
+        backend: Entity recogniser: auto, crf or camel.
+    """
+    started = time.perf_counter()
+    run_id = _run_id()
+    summary = RunSummary(run_id=run_id, db_path=str(Path(db_path)))
+    src = Source(name=source, feeds=())
+    params = {"urls": list(urls), "db_path": db_path, "source": source,
+              "allow_private_addresses": allow_private_addresses, "backend": backend}
+    prepare_warehouse(db_path, [src], run_id, "ingest-urls", params)
+    items: list[DiscoveredURL] = []
+    bad: list[FetchLogRow] = []
+    for raw in urls:
+        try:
+            items.append(DiscoveredURL(url=canonical_url(raw), source=source))
+        except BadURL as exc:
+            bad.append(FetchLogRow(url=str(raw)[:2048], source=source, kind="article", status=None,
+                                   error=f"bad URL: {exc}", fetched_at=datetime.now(timezone.utc)))
+            summary.failures.append((str(raw)[:200], f"bad URL: {exc}"))
+    summary.failed = len(bad)
+    if bad:
+        Warehouse(db_path).load([], bad, run_id)
+    items = interleave([items])
+    summary.discovered = len(items)
+    status = "failed"
+    try:
+        with BackgroundFetcher(CrawlSettings(), allow_private_addresses=allow_private_addresses) as fetcher:
+            run_batches(fetcher, items, db_path=db_path, run_id=run_id, backend=backend, timezones={},
+                        batch_size=DEFAULT_BATCH_SIZE, summary=summary)
+        status = "completed"
+    finally:
+        _finish(db_path, summary, started, status)
+    return summary

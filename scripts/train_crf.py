@@ -1,0 +1,151 @@
+#!/usr/bin/env python
+"""Train the shipped CRF named-entity model on ANERcorp (CAMeL Lab train split).
+
+    python scripts/train_crf.py                 # the shipped model: whole train file -> extractors/models/
+    python scripts/train_crf.py --dev           # train on the first 90%, report P/R/F1 on the last 10%
+    python scripts/train_crf.py --dev --out /tmp/devmodel   # keep the 90% model for benchmarks/ner_eval.py --model
+
+Gazetteer and per-word label statistics are features; to keep the model from trusting them blindly they
+are computed by jackknifing during training (the features of fold k come from the other folds), and the
+shipped resources come from all training sentences. Word clusters are learned from the training text only
+(ANERcorp; with --dev from the 90% part only). Nothing else is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import pycrfsuite  # noqa: E402
+
+from extractors.ner_clusters import learn_clusters  # noqa: E402
+from extractors.ner_features import FeatureConfig, Featurizer, Resources, norm  # noqa: E402
+from extractors.ner_metrics import format_scores, read_conll, score, split_dev  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ner" / "ANERCorp_CamelLab_train.txt"
+MODEL_DIR = ROOT / "extractors" / "models"
+
+BEST = {"c1": 0.05, "c2": 0.02, "max_iterations": 300, "folds": 5, "clusters": 256,
+        "features": FeatureConfig().to_json()}
+
+
+def build_training_items(train, cfg: FeatureConfig, folds: int, clusters: dict):
+    """Features for every training sentence, with jackknifed lexical resources."""
+    items = []
+    if folds <= 1:
+        feat = Featurizer(Resources.from_sentences(train, clusters), cfg)
+        return [feat.sentence(toks) for toks, _ in train]
+    size = (len(train) + folds - 1) // folds
+    for k in range(folds):
+        held = train[k * size : (k + 1) * size]
+        rest = train[: k * size] + train[(k + 1) * size :]
+        feat = Featurizer(Resources.from_sentences(rest, clusters), cfg)
+        items.extend(feat.sentence(toks) for toks, _ in held)
+    return items
+
+
+def train_model(train, out_dir: Path, params: dict, log=print) -> tuple[Path, float]:
+    cfg = FeatureConfig(**params["features"])
+    t0 = time.time()
+    clusters = learn_clusters([toks for toks, _ in train], n_clusters=params["clusters"]) if (
+        cfg.clusters and params.get("clusters")) else {}
+    log(f"clusters: {len(clusters)} words, {time.time() - t0:.1f}s")
+    items = build_training_items(train, cfg, params["folds"], clusters)
+    log(f"features: {time.time() - t0:.1f}s")
+    trainer = pycrfsuite.Trainer(algorithm="lbfgs", verbose=False)
+    for xseq, (_, tags) in zip(items, train):
+        trainer.append(xseq, tags)
+    trainer.set_params({"c1": params["c1"], "c2": params["c2"], "max_iterations": params["max_iterations"],
+                        "feature.possible_transitions": True, "feature.minfreq": params.get("minfreq", 0)})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = out_dir / "ner_crf.crfsuite"
+    trainer.train(str(model_path))
+    seconds = time.time() - t0
+    resources = Resources.from_sentences(train, clusters)
+    with open(out_dir / "ner_crf_resources.json", "w", encoding="utf-8") as fh:
+        json.dump({**resources.to_json(), "features": cfg.to_json()}, fh, ensure_ascii=False, separators=(",", ":"))
+    write_gazetteer(train, out_dir / "ner_gazetteer.tsv")
+    log(f"trained in {seconds:.1f}s -> {model_path} ({model_path.stat().st_size / 1e6:.2f} MB)")
+    return model_path, seconds
+
+
+def write_gazetteer(train, path: Path) -> None:
+    """Known entity forms (normalised) with their type counts, for canonical_entity()."""
+    from collections import Counter, defaultdict
+
+    from extractors.ner_features import spans
+
+    forms: dict[str, Counter] = defaultdict(Counter)
+    for toks, tags in train:
+        for etype, s, e in spans(tags):
+            forms[" ".join(norm(t) for t in toks[s:e])][etype] += 1
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("# form\ttype counts  (normalised entity forms from ANERcorp, CC BY-SA 4.0)\n")
+        for form in sorted(forms):
+            counts = ",".join(f"{t}:{c}" for t, c in forms[form].most_common())
+            fh.write(f"{form}\t{counts}\n")
+
+
+def evaluate(model_dir: Path, dev) -> tuple[dict, float]:
+    from extractors.ner_crf import CRFTagger
+
+    tagger = CRFTagger(model_dir)
+    sents = [toks for toks, _ in dev]
+    t0 = time.time()
+    pred = tagger.tag(sents)
+    secs = time.time() - t0
+    n_tok = sum(len(s) for s in sents)
+    return score([tags for _, tags in dev], pred), n_tok / secs
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(DEFAULT_DATA), help="ANERcorp train file (token TAG per line)")
+    ap.add_argument("--dev", action="store_true", help="train on the first 90%% and score the last 10%%")
+    ap.add_argument("--out", help="output folder (default: extractors/models, or a temp folder with --dev)")
+    ap.add_argument("--c1", type=float, default=BEST["c1"])
+    ap.add_argument("--c2", type=float, default=BEST["c2"])
+    ap.add_argument("--iterations", type=int, default=BEST["max_iterations"])
+    ap.add_argument("--folds", type=int, default=BEST["folds"], help="jackknife folds for lexical features (1 = none)")
+    ap.add_argument("--clusters", type=int, default=BEST["clusters"], help="number of word clusters (0 = none)")
+    ap.add_argument("--features", default="{}", help="JSON overrides of FeatureConfig, e.g. '{\"window\": 3}'")
+    ap.add_argument("--log", help="append a JSON line with the settings and scores to this file")
+    args = ap.parse_args(argv)
+
+    data = read_conll(args.data)
+    features = {**BEST["features"], **json.loads(args.features)}
+    params = {"c1": args.c1, "c2": args.c2, "max_iterations": args.iterations, "folds": args.folds,
+              "clusters": args.clusters, "features": features}
+    if args.dev:
+        train, dev = split_dev(data)
+        out = Path(args.out) if args.out else Path("/tmp/akhbar-crf-dev")
+    else:
+        train, dev = data, []
+        out = Path(args.out) if args.out else MODEL_DIR
+    print(f"train {len(train)} sentences, dev {len(dev)}; params {json.dumps(params)}")
+    model_path, seconds = train_model(train, out, params)
+    record = {"params": params, "train_seconds": round(seconds, 1), "train_sentences": len(train),
+              "model_bytes": model_path.stat().st_size}
+    if dev:
+        result, tps = evaluate(out, dev)
+        print(format_scores(result))
+        print(f"tagging speed: {tps:,.0f} tokens/s (features included)")
+        record.update({"dev": {k: {m: round(v[m], 4) for m in ("precision", "recall", "f1")} for k, v in result.items()},
+                       "tokens_per_second": round(tps)})
+    else:
+        with open(out / "ner_crf_meta.json", "w", encoding="utf-8") as fh:
+            json.dump({**record, "data": "ANERcorp CAMeL Lab train split (CC BY-SA 4.0)"}, fh, indent=1)
+    if args.log:
+        with open(args.log, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

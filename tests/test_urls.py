@@ -1,0 +1,58 @@
+import pytest
+
+from extractors.urls import BadURL, article_id, canonical_url, is_private_host, to_request_url
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("HTTP://Example.COM:80/a/b/?utm_source=x&id=3#frag", "http://example.com/a/b?id=3"),
+        ("https://example.com:443/", "https://example.com/"),
+        ("https://example.com", "https://example.com/"),
+        ("https://example.com:8443/x", "https://example.com:8443/x"),
+        ("https://example.com/news//2024/", "https://example.com/news/2024"),
+        ("https://example.com/a?fbclid=1&gclid=2&utm_medium=rss", "https://example.com/a"),
+        ("https://example.com/a?b=2&a=1", "https://example.com/a?b=2&a=1"),
+    ],
+)
+def test_canonical_forms(raw, expected):
+    assert canonical_url(raw) == expected
+
+
+def test_percent_encoded_arabic_becomes_iri_and_same_id():
+    encoded = "https://example.com/%D8%B3%D9%88%D8%B1%D9%8A%D8%A7?q=%D8%B3"
+    iri = "https://example.com/سوريا?q=س"
+    assert canonical_url(encoded) == iri
+    assert article_id(canonical_url(encoded)) == article_id(canonical_url(iri))
+    # on the wire it is encoded again
+    assert to_request_url(iri) == encoded
+
+
+def test_reserved_and_invalid_utf8_stay_encoded():
+    assert canonical_url("https://e.com/a%2Fb%3Fc") == "https://e.com/a%2Fb%3Fc"
+    assert canonical_url("https://e.com/%FF%FE") == "https://e.com/%FF%FE"
+
+
+def test_canonical_is_idempotent():
+    for u in ["https://e.com/%D8%B3%20x/?utm_id=1&k=%D8%B3", "http://E.com:80//a//"]:
+        once = canonical_url(u)
+        assert canonical_url(once) == once
+
+
+def test_article_id_is_sha256_hex():
+    aid = article_id("https://e.com/")
+    assert len(aid) == 64 and int(aid, 16) >= 0
+
+
+@pytest.mark.parametrize("bad", ["", "ftp://e.com/x", "javascript:alert(1)", "http://", "https://e.com/" + "a" * 3000,
+                                 "http://e.com:99999/", "http://e.com/\x00"])
+def test_bad_urls_are_refused(bad):
+    with pytest.raises(BadURL):
+        canonical_url(bad)
+
+
+def test_private_hosts():
+    assert is_private_host("127.0.0.1") and is_private_host("10.1.2.3") and is_private_host("169.254.169.254")
+    assert is_private_host("[::1]") and is_private_host("localhost")
+    assert is_private_host("8.8.8.8") is False
+    assert is_private_host("example.com") is None

@@ -1,0 +1,94 @@
+"""Named queries (warehouse/queries/*.sql) and read-only query execution.
+
+A named query file starts with a comment line describing it and a `-- params: a=default, b=` line; its SQL
+uses DuckDB named parameters ($a, $b). Values always travel as query parameters, never into the SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from warehouse.store import WarehouseError, connect
+
+_PARAMS_LINE = re.compile(r"^--\s*params:\s*(.*)$", re.M)
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class QueryError(WarehouseError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class NamedQuery:
+    name: str
+    description: str
+    sql: str
+    defaults: dict[str, str]
+
+
+def _parse(name: str, sql: str) -> NamedQuery:
+    first = sql.lstrip().splitlines()[0] if sql.strip() else ""
+    description = first[2:].strip() if first.startswith("--") else ""
+    defaults: dict[str, str] = {}
+    m = _PARAMS_LINE.search(sql)
+    if m:
+        for item in filter(None, (p.strip() for p in m.group(1).split(","))):
+            key, _, value = item.partition("=")
+            defaults[key.strip()] = value.strip()
+    return NamedQuery(name=name, description=description, sql=sql, defaults=defaults)
+
+
+def named_queries() -> dict[str, NamedQuery]:
+    folder = resources.files("warehouse").joinpath("queries")
+    out = {}
+    for p in folder.iterdir():
+        if p.name.endswith(".sql"):
+            name = p.name[:-4]
+            out[name] = _parse(name, p.read_text(encoding="utf-8"))
+    return dict(sorted(out.items()))
+
+
+def resolve(name_or_sql: str, params: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """SQL and parameter values for a named query (defaults filled in) or raw SQL."""
+    queries = named_queries()
+    if name_or_sql in queries:
+        q = queries[name_or_sql]
+        unknown = set(params) - set(q.defaults)
+        if unknown:
+            raise QueryError(f"query {q.name!r} has no parameter {', '.join(sorted(unknown))}; "
+                             f"its parameters are: {', '.join(q.defaults) or 'none'}")
+        values = {**q.defaults, **params}
+        missing = [k for k, v in values.items() if v == "" and k in _required(q)]
+        if missing:
+            raise QueryError(f"query {q.name!r} needs --param {missing[0]}=VALUE")
+        return q.sql, values
+    if _NAME.match(name_or_sql):
+        raise QueryError(f"no named query {name_or_sql!r}; named queries: {', '.join(queries)} (or pass SQL)")
+    return name_or_sql, dict(params)
+
+
+def _required(q: NamedQuery) -> set[str]:
+    m = re.search(r"^--\s*required:\s*(.*)$", q.sql, re.M)
+    return {p.strip() for p in m.group(1).split(",")} if m else set()
+
+
+def run_query(db_path: str | Path, name_or_sql: str, params: dict[str, str] | None = None,
+              wait_seconds: float = 30.0) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run a named query or raw SQL on a read-only connection; returns (column names, rows)."""
+    sql, values = resolve(name_or_sql, params or {})
+    con = connect(db_path, read_only=True, wait_seconds=wait_seconds)
+    try:
+        try:
+            cur = con.execute(sql, values or None)
+        except Exception as exc:  # duckdb raises many error types; all are the user's query problem here
+            raise QueryError(f"query failed: {exc}") from None
+        if cur.description is None:
+            return [], []
+        cols = [d[0] for d in cur.description]
+        return cols, cur.fetchall()
+    finally:
+        con.close()
