@@ -93,7 +93,8 @@ class Resources:
 
     phrases: dict[tuple[str, ...], str] = field(default_factory=dict)  # entity phrase -> "LOC" or "LOC|PERS"
     word_stats: dict[str, str] = field(default_factory=dict)  # word -> "LOC:hi" style label-share features
-    clusters: dict[str, str] = field(default_factory=dict)  # word -> bit-string / cluster id
+    clusters: dict[str, str] = field(default_factory=dict)  # word -> "coarse:fine" cluster ids
+    freq: dict[str, int] = field(default_factory=dict)  # word -> frequency in the training text
     max_phrase: int = 4
 
     @classmethod
@@ -131,7 +132,8 @@ class Resources:
                 if total < 3:
                     feats = [f + "1" for f in feats]
                 stats[w] = "|".join(feats)
-        return cls(phrases=phrases, word_stats=stats, clusters=dict(clusters or {}),
+        freq = {w: sum(c.values()) for w, c in word_counts.items()}
+        return cls(phrases=phrases, word_stats=stats, clusters=dict(clusters or {}), freq=freq,
                    max_phrase=max((len(k) for k in phrases), default=1))
 
     # -- persistence -------------------------------------------------------------------------------
@@ -140,13 +142,14 @@ class Resources:
             "phrases": [[" ".join(k), v] for k, v in sorted(self.phrases.items())],
             "word_stats": self.word_stats,
             "clusters": self.clusters,
+            "freq": self.freq,
         }
 
     @classmethod
     def from_json(cls, data: dict) -> "Resources":
         phrases = {tuple(k.split(" ")): v for k, v in data["phrases"]}
         return cls(phrases=phrases, word_stats=data.get("word_stats", {}), clusters=data.get("clusters", {}),
-                   max_phrase=max((len(k) for k in phrases), default=1))
+                   freq=data.get("freq", {}), max_phrase=max((len(k) for k in phrases), default=1))
 
     @classmethod
     def load(cls, path) -> "Resources":
@@ -183,6 +186,8 @@ class FeatureConfig:
     clusters: bool = True
     triggers: bool = True
     bigrams: bool = True
+    freq: bool = True
+    char_ngrams: int = 0  # n of character n-grams inside the stem (0 = none)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -246,6 +251,15 @@ class Featurizer:
             if ws:
                 own.append("R=" + ws)
                 ctx.append("R=" + ws)
+        if cfg.freq:
+            f = res.freq.get(n, 0)
+            fb = "0" if f == 0 else "1" if f == 1 else "2-4" if f < 5 else "5-19" if f < 20 else "20+"
+            own.append("fq=" + fb)
+            ctx.append("fq=" + fb)
+        if cfg.char_ngrams and len(stem) > cfg.char_ngrams:
+            k = cfg.char_ngrams
+            padded = f"<{stem}>"
+            own.extend("cg=" + padded[i : i + k] for i in range(len(padded) - k + 1))
         if cfg.clusters and res.clusters:
             c = res.clusters.get(n) or res.clusters.get(stem)
             if c:

@@ -1,0 +1,646 @@
+"""Arabic boilerplate: a lexicon (``lexicon/boilerplate.toml``) and the rules that apply it.
+
+Two places use it:
+
+* :func:`preclean_tree` walks the lxml DOM once before trafilatura sees it. It removes short blocks that are
+  share bars, «اقرأ أيضا» / «الأكثر قراءة» blocks (the heading and the links under it), comment forms,
+  newsletter / app prompts, cookie and copyright lines and standalone photo credits; and it takes out bylines
+  («كتب: …», «بقلم …», «حوار: …») and visible dates near the headline, returning them as evidence.
+* :func:`clean_text` applies the same line rules to the extracted text and moves an agency credit at the end
+  of the body («(وكالات)», «(رويترز)», «- واس») into a separate credit.
+
+Everything is matched on whole short lines or short blocks after :func:`extractors.arabic.normalize_arabic`,
+never on words inside a paragraph, so «شارك الوزير في الاجتماع …» stays.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from extractors.arabic import normalize_arabic
+from extractors.arabic_dates import DateMatch, date_coverage, find_date
+
+__all__ = [
+    "Lexicon",
+    "load_lexicon",
+    "line_key",
+    "classify_line",
+    "split_credit",
+    "parse_byline",
+    "clean_author",
+    "clean_text",
+    "CleanedText",
+    "preclean_tree",
+    "TreeFindings",
+]
+
+LEXICON_PATH = Path(__file__).with_name("lexicon") / "boilerplate.toml"
+
+_PUNCT = re.compile(r"[\W_]+")
+
+
+def line_key(text: str) -> str:
+    """Comparison form of a line: normalised Arabic, lower case, punctuation as single spaces."""
+    return _PUNCT.sub(" ", normalize_arabic(text).lower()).strip()
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    share_phrases: tuple[str, ...]  # keys, longest first
+    block_headings: frozenset[str]
+    exact: frozenset[str]
+    prefixes: tuple[str, ...]
+    contains: tuple[str, ...]  # normalised (not keyed: keeps ©)
+    max_line_words: int
+    max_contains_chars: int
+    photo_prefixes: tuple[str, ...]
+    photo_max_words: int
+    agencies: frozenset[str]
+    credit_intro: tuple[str, ...]
+    byline_re: re.Pattern[str]
+    byline_loose: frozenset[str]  # prefixes accepted without a «:» («بقلم فلان»)
+
+
+def _flex(phrase: str) -> str:
+    """Regex for a phrase tolerant of hamza, taa marbuta, alef maqsura, tashkeel and tatweel variants."""
+    classes = {
+        "ا": "[اأإآٱ]", "أ": "[اأإآٱ]", "إ": "[اأإآٱ]", "آ": "[اأإآٱ]",
+        "ه": "[هة]", "ة": "[هة]", "ي": "[يى]", "ى": "[يى]",
+    }
+    marks = "[\u064b-\u065f\u0670\u0640]*"
+    out = []
+    for ch in phrase:
+        if ch == " ":
+            out.append(r"\s+")
+        else:
+            out.append(classes.get(ch, re.escape(ch)) + marks)
+    return "".join(out)
+
+
+@lru_cache(maxsize=4)
+def load_lexicon(path: str | None = None) -> Lexicon:
+    """Read and compile the boilerplate lexicon (cached)."""
+    with open(path or LEXICON_PATH, "rb") as fh:
+        data = tomllib.load(fh)
+    share = {line_key(p) for p in data["share"]["verbs"] + data["share"]["networks"]}
+    share.discard("")
+    lines = data["lines"]
+    prefixes = data["byline"]["prefixes"]
+    byline_re = re.compile(
+        r"^\s*(?:[-–—•|]\s*)?(?P<prefix>"
+        + "|".join(_flex(p) for p in sorted(prefixes, key=len, reverse=True))
+        + r")(?![\u0621-\u064aA-Za-z])\s*(?P<sep>[:：\-–—/|]+)?\s*(?P<rest>.*)$",
+        re.DOTALL,
+    )
+    return Lexicon(
+        share_phrases=tuple(sorted(share, key=len, reverse=True)),
+        block_headings=frozenset(line_key(h) for h in data["blocks"]["headings"]),
+        exact=frozenset(line_key(x) for x in lines["exact"]),
+        prefixes=tuple(k for k in (line_key(x) for x in lines["prefixes"]) if k),
+        contains=tuple(normalize_arabic(x).lower() for x in lines["contains"]),
+        max_line_words=int(lines["max_line_words"]),
+        max_contains_chars=int(lines["max_contains_chars"]),
+        photo_prefixes=tuple(line_key(x) for x in data["photo"]["prefixes"]),
+        photo_max_words=int(data["photo"]["max_words"]),
+        agencies=frozenset(line_key(a) for a in data["credits"]["agencies"]),
+        credit_intro=tuple(line_key(a) for a in data["credits"]["intro"]),
+        byline_re=byline_re,
+        byline_loose=frozenset(line_key(p) for p in ("بقلم", "By", "by")),
+    )
+
+
+# ------------------------------------------------------------------------------------------- line rules
+def _is_share(key: str, lex: Lexicon) -> bool:
+    if not key or len(key) > 160:
+        return False
+    rest = f" {key} "
+    hit = False
+    for phrase in lex.share_phrases:
+        needle = f" {phrase} "
+        if needle in rest:
+            rest = rest.replace(needle, " ")
+            hit = True
+            if not rest.strip():
+                break
+    if not hit:
+        return False
+    # leftovers that are only digits (share counters) are fine
+    return not re.sub(r"[\d\s]+", "", rest)
+
+
+def _is_agency_list(key: str, lex: Lexicon) -> bool:
+    """«رويترز», «رويترز وا ف ب», «وكالات»: a key made only of agency names."""
+    if not key:
+        return False
+    if key in lex.agencies:
+        return True
+    # split on the conjunction «و» glued to the next name, and on commas already turned to spaces
+    words = key.split()
+    i = 0
+    while i < len(words):
+        for j in range(len(words), i, -1):
+            chunk = " ".join(words[i:j])
+            if chunk in lex.agencies or (chunk.startswith("و") and chunk[1:] in lex.agencies):
+                i = j
+                break
+        else:
+            return False
+    return True
+
+
+def classify_line(line: str, lex: Lexicon | None = None) -> str | None:
+    """The boilerplate family of a whole line, or None when the line is (or may be) content.
+
+    Families: "share", "block" (a heading that opens a related / most-read / comments / tags block),
+    "boilerplate" (comment form and policy, newsletter, app, cookie, copyright, navigation words),
+    "photo" (standalone photo credit).
+    """
+    lex = lex or load_lexicon()
+    stripped = line.strip()
+    if not stripped:
+        return None
+    key = line_key(stripped)
+    if not key:
+        # only punctuation / symbols: «©», «|», «...»
+        return "boilerplate" if len(stripped) <= 5 else None
+    words = key.split()
+    nwords = len(words)
+    if nwords <= 12 and _is_share(key, lex):
+        return "share"
+    if key in lex.block_headings and nwords <= 6:
+        return "block"
+    if key in lex.exact:
+        return "boilerplate"
+    if nwords <= lex.max_line_words:
+        for p in lex.prefixes:
+            if key.startswith(p) and (len(key) == len(p) or key[len(p)] == " "):
+                return "boilerplate"
+    if len(stripped) <= lex.max_contains_chars:
+        nl = normalize_arabic(stripped).lower()
+        for c in lex.contains:
+            if c in nl:
+                return "boilerplate"
+    if nwords <= lex.photo_max_words:
+        for p in lex.photo_prefixes:
+            if key.startswith(p) and (len(key) == len(p) or key[len(p)] == " "):
+                # «الصورة: رويترز», «تصوير: أحمد», «(أرشيفية)»; not a sentence («صورة الرئيس …» is short too,
+                # but photo captions carry no body text either)
+                return "photo"
+        inner = stripped.strip("()[]{}«»\"' .-–—")
+        if stripped.startswith(("(", "[")) and _is_agency_list(line_key(inner), lex):
+            return "photo"  # a lone «(رويترز)» inside the body: a picture credit
+    return None
+
+
+# ------------------------------------------------------------------------------------------- credits
+_PAREN_TAIL = re.compile(r"[\s.،,]*[(\[（]\s*(?P<inner>[^()\[\]（）\n]{1,80}?)\s*[)\]）]\s*[.]?\s*$")
+_DASH_TAIL = re.compile(r"(?:^|\s)[-–—]+\s*(?P<inner>[^-–—\n.]{1,40}?)\s*[.]?\s*$")
+_INTRO_LINE = re.compile(r"^\s*(?P<intro>[^:：\n]{1,20})\s*[:：]\s*(?P<inner>[^\n]{1,80})$")
+
+
+def _credit_inner(inner: str, lex: Lexicon) -> str | None:
+    key = line_key(inner)
+    for intro in lex.credit_intro:
+        if key.startswith(intro + " "):
+            key = key[len(intro) + 1 :]
+            inner = re.sub(r"^\s*\S+(?:\s+\S+)?\s*[:：]\s*", "", inner) if ":" in inner or "：" in inner else inner
+            break
+    if _is_agency_list(key, lex):
+        return inner.strip(" :：-–—")
+    return None
+
+
+def split_credit(text: str, lex: Lexicon | None = None) -> tuple[str, str | None]:
+    """Cut an agency credit off the end of the body: («…. (وكالات)» → ("….", "وكالات"))."""
+    lex = lex or load_lexicon()
+    body = text.rstrip()
+    credits: list[str] = []
+    for _ in range(3):
+        if not body:
+            break
+        last_nl = body.rfind("\n")
+        last_line = body[last_nl + 1 :].strip()
+        # a whole last line: «(وكالات)», «وكالات», «المصدر: رويترز», «- واس»
+        whole = last_line.strip("()[]（）.- –—")
+        if len(last_line) <= 90:
+            c = _credit_inner(whole, lex)
+            if c is None:
+                m = _INTRO_LINE.match(last_line)
+                if m and line_key(m.group("intro")) in lex.credit_intro:
+                    c = _credit_inner(m.group("inner").strip("()[]. "), lex)
+            if c:
+                credits.append(c)
+                body = body[: max(last_nl, 0)].rstrip() if last_nl >= 0 else ""
+                continue
+        m = _PAREN_TAIL.search(body)
+        if m:
+            c = _credit_inner(m.group("inner"), lex)
+            if c:
+                credits.append(c)
+                body = body[: m.start()].rstrip()
+                continue
+        m = _DASH_TAIL.search(body)
+        if m and m.start() > 0:
+            c = _credit_inner(m.group("inner"), lex)
+            if c:
+                credits.append(c)
+                body = body[: m.start()].rstrip()
+                continue
+        break
+    if not credits:
+        return text.strip(), None
+    credits.reverse()
+    return body, "، ".join(dict.fromkeys(credits))
+
+
+# ------------------------------------------------------------------------------------------- bylines
+_NAME_SPLIT = re.compile(r"\s*(?:[|•·/\\\n]|\s[-–—]+\s|[-–—]{2,}|[،,؛;]|\s{3,})\s*|(?<=\S)[-–—](?=\s)|(?<=\s)[-–—](?=\S)")
+_PARENS = re.compile(r"\s*[(\[（][^()\[\]（）]*[)\]）]")
+_QUOTES = str.maketrans("", "", "«»\"“”'‘’:：")
+
+
+def clean_author(raw: str | None, lex: Lexicon | None = None, *, sitename: str | None = None) -> str | None:
+    """A person's name from a byline or metadata value, or None.
+
+    Drops byline prefixes, agency and site names, dates, places in parentheses («(الرياض)»), e-mails and URLs.
+    """
+    if not raw or not isinstance(raw, str):
+        return None
+    lex = lex or load_lexicon()
+    text = raw.replace("\xa0", " ").replace("&nbsp;", " ").strip()
+    if not text or text.startswith(("http://", "https://", "www.")) or len(text) > 200:
+        return None
+    m = lex.byline_re.match(text)
+    if m and (m.group("sep") or line_key(m.group("prefix")) in lex.byline_loose) and m.group("rest").strip():
+        text = m.group("rest")
+    text = _PARENS.sub(" ", text)
+    text = re.sub(r"\S+@\S+|https?://\S+", " ", text)
+    site_key = line_key(sitename) if sitename else None
+    parts = [p.strip(" .:-–—") for p in _NAME_SPLIT.split(text) if p and p.strip(" .:-–—")]
+    names: list[str] = []
+    agency_seen = False
+    for p in parts:
+        p = p.translate(_QUOTES).strip()
+        key = line_key(p)
+        if not key:
+            continue
+        pm = lex.byline_re.match(p)
+        if pm and pm.group("rest").strip() and (pm.group("sep") or line_key(pm.group("prefix")) in lex.byline_loose):
+            p = pm.group("rest").strip(" .:-–—")
+            key = line_key(p)
+        if _is_agency_list(key, lex) or (site_key and key == site_key):
+            agency_seen = True
+            continue
+        if re.search(r"\d", key):
+            dm = find_date(p)
+            if dm is not None:
+                # «أحمد علي 15 مارس 2024»: keep what is left of the date
+                nk = normalize_arabic(p)
+                p = (nk[: dm.start] + " " + nk[dm.end :]).strip()
+                key = line_key(p)
+                if not key or re.search(r"\d", key):
+                    continue
+            else:
+                continue
+        if len(key.split()) > 6:
+            continue
+        names.append(re.sub(r"\s+", " ", p))
+    if not names:
+        return None
+    multi = [n for n in names if len(n.split()) >= 2]
+    if agency_seen and not multi:
+        return None  # «الرياض - واس»: the one word left is a place
+    if len(names) > 1:
+        # «الرياض - عبدالرحمن العمري»: keep the longest name-like part
+        chosen = max(multi or names, key=lambda n: len(n.split()))
+    else:
+        chosen = names[0]
+    chosen = chosen.strip(" .:-–—")
+    if not chosen or len(chosen) > 60 or line_key(chosen) in lex.exact:
+        return None
+    return chosen
+
+
+def parse_byline(line: str, lex: Lexicon | None = None) -> str | None:
+    """The author named by a byline line («كتب: محمد علي», «بقلم محمد علي», «حوار: آسيا العتروس»), or None."""
+    lex = lex or load_lexicon()
+    s = line.strip()
+    if not s or len(s) > 120:
+        return None
+    m = lex.byline_re.match(s)
+    if not m:
+        return None
+    prefix_key = line_key(m.group("prefix"))
+    if not m.group("sep") and prefix_key not in lex.byline_loose:
+        return None
+    rest = m.group("rest").strip()
+    if not rest or len(line_key(rest).split()) > 10:
+        return None
+    return clean_author(rest, lex)
+
+
+# ------------------------------------------------------------------------------------------- text
+@dataclass
+class CleanedText:
+    text: str
+    credit: str | None = None
+    bylines: list[str] = field(default_factory=list)
+    removed: list[tuple[str, str]] = field(default_factory=list)  # (family, line)
+
+
+def _same_title(line: str, title: str | None) -> bool:
+    if not title:
+        return False
+    a, b = line_key(line), line_key(title)
+    return bool(a) and (a == b or (len(a) > 20 and (b.startswith(a) or a.startswith(b))))
+
+
+def _link_like(line: str) -> bool:
+    """A headline-like short line (what sits under «اقرأ أيضا»): short and not a finished sentence."""
+    s = line.strip()
+    words = len(s.split())
+    return words <= 22 and not s.endswith((".", "!", "…", ":")) or words <= 3
+
+
+def clean_text(
+    text: str,
+    *,
+    title: str | None = None,
+    lex: Lexicon | None = None,
+    timezone: str = "UTC",
+    drop_dates: bool = True,
+) -> CleanedText:
+    """Remove boilerplate lines, bylines, date lines and a repeated title; split off the agency credit."""
+    lex = lex or load_lexicon()
+    lines = [ln.strip() for ln in (text or "").replace("\r", "\n").split("\n")]
+    out: list[str] = []
+    result = CleanedText(text="")
+    i, n = 0, len(lines)
+    while i < n:
+        line = lines[i]
+        i += 1
+        if not line:
+            continue
+        fam = classify_line(line, lex)
+        if fam == "block":
+            result.removed.append((fam, line))
+            while i < n and (not lines[i] or (_link_like(lines[i]) and classify_line(lines[i], lex) != "block")):
+                if lines[i]:
+                    result.removed.append(("block-item", lines[i]))
+                i += 1
+            continue
+        if fam:
+            result.removed.append((fam, line))
+            continue
+        if not out and _same_title(line, title):
+            result.removed.append(("title", line))
+            continue
+        if len(line) <= 120:
+            author = parse_byline(line, lex)
+            if author:
+                result.bylines.append(author)
+                result.removed.append(("byline", line))
+                continue
+            if drop_dates and len(line) <= 80 and re.search(r"\d", normalize_arabic(line)):
+                dm = find_date(line, timezone=timezone)
+                if dm is not None and date_coverage(line, dm) >= 0.6:
+                    result.removed.append(("date", line))
+                    continue
+        out.append(line)
+    body = "\n".join(out)
+    body, credit = split_credit(body, lex)
+    # a share tail may sit before the credit line; a second pass catches what the credit uncovered
+    tail = body.rsplit("\n", 1)
+    if len(tail) == 2 and classify_line(tail[1], lex):
+        result.removed.append((classify_line(tail[1], lex) or "", tail[1]))
+        body = tail[0]
+    result.text = body.strip()
+    result.credit = credit
+    return result
+
+
+# ------------------------------------------------------------------------------------------- DOM
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "object", "embed", "canvas",
+                        "select", "option", "button", "input", "textarea", "head", "title", "meta", "link"})
+_LEAF_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "figcaption", "dt", "dd",
+                          "caption", "label", "pre", "td", "th"})
+_SHORT = 200
+_HINT_ATTR = re.compile(r"author|byline|writer|kateb|katib|reporter", re.I)
+_DATE_HINT = re.compile(r"date|time|publish|posted|timestamp|dateline|tarikh", re.I)
+_COMMENT_HINT = re.compile(r"comment|disqus|reply|respond|ta3lik|taalik", re.I)
+
+
+@dataclass
+class DateCandidate:
+    order: int
+    match: DateMatch
+    hinted: bool  # the element's class / id / itemprop said «date»
+    text: str
+
+
+@dataclass
+class TreeFindings:
+    bylines: list[tuple[int, str, bool]] = field(default_factory=list)  # (order, author, hinted-by-class)
+    dates: list[DateCandidate] = field(default_factory=list)
+    h1_order: int | None = None
+    h1_text: str | None = None
+    removed: int = 0
+
+    def best_date(self) -> DateCandidate | None:
+        """The visible date nearest below the headline (or just above it), else a date-classed element."""
+        if not self.dates:
+            return None
+        if self.h1_order is not None:
+            scored = []
+            for c in self.dates:
+                d = c.order - self.h1_order
+                if 0 < d <= 60:
+                    scored.append((d, c))
+                elif -12 <= d <= 0:
+                    scored.append((abs(d) * 3 + 1, c))
+            if scored:
+                return min(scored, key=lambda x: x[0])[1]
+        hinted = [c for c in self.dates if c.hinted]
+        if hinted:
+            return hinted[0]
+        if self.h1_order is None and len(self.dates) == 1:
+            return self.dates[0]
+        return None
+
+    def best_byline(self) -> str | None:
+        if not self.bylines:
+            return None
+        prefixed = [b for b in self.bylines if not b[2]]
+        pool = prefixed or self.bylines
+        if self.h1_order is not None:
+            return min(pool, key=lambda b: abs(b[0] - self.h1_order))[1]
+        return pool[0][1]
+
+
+def _text_of(el) -> str:
+    return " ".join(t.strip() for t in el.itertext() if t and t.strip())
+
+
+def _attrs(el) -> str:
+    a = el.attrib
+    return " ".join(filter(None, (a.get("class"), a.get("id"), a.get("itemprop"), a.get("rel"), a.get("property"))))
+
+
+def _link_density(el, text_len: int | None = None) -> float:
+    total = text_len if text_len is not None else len(_text_of(el))
+    if not total:
+        return 0.0
+    links = sum(len(_text_of(a)) for a in el.iter("a"))
+    return min(1.0, links / total)
+
+
+def _drop(el) -> None:
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail and tail.strip():
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def _remove_block(el, heading_key: str, lex: Lexicon) -> int:
+    """Remove a heading and the links / widgets under it; returns the number of elements removed."""
+    removed = 0
+    is_comment = "تعليق" in heading_key or "عليق" in heading_key
+    node = el
+    for _level in range(3):
+        parent = node.getparent()
+        if parent is None:
+            break
+        siblings = []
+        sib = node.getnext()
+        while sib is not None:
+            if not isinstance(sib.tag, str):
+                sib = sib.getnext()
+                continue
+            t = _text_of(sib)
+            dens = _link_density(sib, len(t))
+            has_form = sib.tag == "form" or sib.find(".//form") is not None or sib.find(".//textarea") is not None
+            if (t and dens >= 0.5) or (is_comment and (has_form or _COMMENT_HINT.search(_attrs(sib)))) or (
+                not t and sib.tag in ("ul", "ol", "div", "section")
+            ) or (is_comment and len(t) <= 60):
+                siblings.append(sib)
+                sib = sib.getnext()
+                continue
+            break
+        if siblings or node.getnext() is not None:
+            for s in siblings:
+                _drop(s)
+                removed += 1
+            break
+        # the heading is alone in its wrapper: look at the wrapper's siblings
+        if len(_text_of(parent)) > len(_text_of(node)) + 5:
+            break
+        node = parent
+    # the container itself, when it is now only the heading (plus links)
+    container = node.getparent()
+    _drop(node)
+    removed += 1
+    if container is not None and container.getparent() is not None:
+        t = _text_of(container)
+        if t and len(t) <= 1500 and _link_density(container, len(t)) >= 0.6 and container.tag not in ("body", "article", "main"):
+            _drop(container)
+            removed += 1
+    return removed
+
+
+def preclean_tree(
+    root,
+    lex: Lexicon | None = None,
+    *,
+    timezone: str = "UTC",
+    fetched_at: datetime | None = None,
+) -> TreeFindings:
+    """Walk the DOM once: drop Arabic boilerplate blocks, take out bylines and dates (as evidence)."""
+    lex = lex or load_lexicon()
+    findings = TreeFindings()
+    body = root.find(".//body") if root.tag != "body" else root
+    if body is None:
+        body = root
+    to_drop: list = []
+    blocks: list[tuple[object, str]] = []
+    order = 0
+
+    def visit(el) -> None:
+        nonlocal order
+        for child in list(el):
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            tag = tag.lower()
+            order += 1
+            if tag in _SKIP_TAGS or tag == "nav":
+                continue
+            if tag == "h1":
+                t = _text_of(child)
+                if findings.h1_order is None or (findings.h1_text and len(findings.h1_text) < 15 <= len(t)):
+                    findings.h1_order, findings.h1_text = order, t
+                continue
+            t = _text_of(child)
+            if not t:
+                continue
+            if len(t) <= _SHORT:
+                if analyse(child, tag, t):
+                    continue
+                if tag in _LEAF_BLOCKS:
+                    continue
+            elif tag in _LEAF_BLOCKS:
+                continue
+            visit(child)
+
+    def analyse(el, tag: str, t: str) -> bool:
+        """True when the element was consumed (boilerplate, byline or date)."""
+        fam = classify_line(t, lex)
+        if fam == "block":
+            blocks.append((el, line_key(t)))
+            return True
+        if fam:
+            to_drop.append(el)
+            return True
+        attrs = _attrs(el)
+        consumed = False
+        author = parse_byline(t, lex)
+        if author is None and len(t) <= 80 and _HINT_ATTR.search(attrs) and not _DATE_HINT.search(attrs):
+            author = clean_author(t, lex)
+            if author:
+                findings.bylines.append((order, author, True))
+                consumed = True
+                author = None
+        if author:
+            findings.bylines.append((order, author, False))
+            consumed = True
+        if len(t) <= 120:
+            dm = find_date(t, timezone=timezone, fetched_at=fetched_at)
+            if dm is not None:
+                hinted = bool(_DATE_HINT.search(attrs)) or tag == "time"
+                if consumed or hinted or date_coverage(t, dm) >= 0.5:
+                    findings.dates.append(DateCandidate(order, dm, hinted, t))
+                    consumed = True
+        if consumed:
+            to_drop.append(el)
+        return consumed
+
+    visit(body)
+    for el, key in blocks:
+        if el.getparent() is not None:
+            findings.removed += _remove_block(el, key, lex)
+    for el in to_drop:
+        if el.getparent() is not None:
+            _drop(el)
+            findings.removed += 1
+    return findings

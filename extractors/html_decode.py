@@ -1,0 +1,158 @@
+"""Bytes → str for HTML pages, robust to the wrong or missing charsets common on Arabic sites.
+
+Order of evidence:
+
+1. a byte-order mark (as browsers do: a BOM is unambiguous and overrides any label);
+2. the HTTP ``Content-Type`` charset (``encoding=``);
+3. ``<meta charset>`` / ``<meta http-equiv="Content-Type" content="…; charset=…">`` in the first bytes;
+4. detection: valid UTF-8, then a windows-1256 check (Arabic letters), then charset_normalizer.
+
+A declared charset is only used when it fits the bytes: a single-byte label (ISO-8859-1, windows-1252, …)
+on bytes that are valid multi-byte UTF-8 means UTF-8, and a Latin label on bytes that read as Arabic in
+windows-1256 (and as accented Latin nonsense in the label) means windows-1256. A UTF-8 label on bytes that
+are not UTF-8 falls through to detection.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+__all__ = ["decode_html", "sniff_meta_charset", "normalize_charset"]
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""",
+    re.IGNORECASE,
+)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Labels that browsers treat as windows-1252 / Latin and that Arabic sites often send by mistake.
+_LATIN = {"latin-1", "iso8859-1", "cp1252", "iso8859-15", "ascii", "cp1254", "iso8859-9"}
+_ARABIC_1256 = re.compile("[\u0621-\u064a]")
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+_LATIN_SUPPLEMENT = re.compile("[\u00c0-\u00ff]")
+
+
+def normalize_charset(label: str | None) -> str | None:
+    """A Python codec name for an HTML/HTTP charset label, or None when unknown."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    aliases = {
+        "x-user-defined": "cp1252",
+        "windows-1256": "cp1256",
+        "win-1256": "cp1256",
+        "arabic": "iso8859-6",
+        "iso-8859-6-i": "iso8859-6",
+        "iso-8859-6-e": "iso8859-6",
+        "x-mac-arabic": "mac-arabic",
+        "utf8": "utf-8",
+        "unicode": "utf-8",
+    }
+    label = aliases.get(label, label)
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def sniff_meta_charset(data: bytes, limit: int = 4096) -> str | None:
+    """Charset declared by <meta charset> or <meta http-equiv> in the first `limit` bytes."""
+    m = _META_CHARSET.search(data[:limit])
+    return normalize_charset(m.group(1).decode("ascii", "ignore")) if m else None
+
+
+def _strict(data: bytes, enc: str) -> str | None:
+    try:
+        return data.decode(enc)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _looks_arabic_1256(data: bytes) -> str | None:
+    """Decode as windows-1256 when that gives mostly Arabic letters among the non-ASCII characters."""
+    high = len(_HIGH_BYTE.findall(data))
+    if high < 8:
+        return None
+    text = data.decode("cp1256", errors="replace")
+    non_ascii = [c for c in text if ord(c) >= 0x80 and c.isalpha()]
+    if not non_ascii:
+        return None
+    arabic = sum(1 for c in non_ascii if _ARABIC_1256.match(c))
+    return text if arabic / len(non_ascii) >= 0.7 else None
+
+
+def _latin_mojibake(text: str) -> bool:
+    """Many Latin-1 supplement letters in a row: the signature of Arabic read as windows-1252."""
+    letters = sum(1 for c in text if c.isalpha())
+    if not letters:
+        return False
+    return len(_LATIN_SUPPLEMENT.findall(text)) / letters > 0.15
+
+
+def decode_html(data: bytes | str, encoding: str | None = None) -> str:
+    """Decode an HTML page to text (see the module docstring for the order of evidence)."""
+    if isinstance(data, str):
+        return data
+    if not data:
+        return ""
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(enc, errors="replace")
+
+    is_utf8 = None  # computed lazily
+
+    def utf8_text() -> str | None:
+        nonlocal is_utf8
+        if is_utf8 is None:
+            is_utf8 = _strict(data, "utf-8")
+            if is_utf8 is None:
+                is_utf8 = ""
+        return is_utf8 or None
+
+    for declared in (normalize_charset(encoding), sniff_meta_charset(data)):
+        if not declared:
+            continue
+        if declared in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"):
+            declared = "utf-8"  # an ASCII-compatible page cannot really be UTF-16 (HTML spec does the same)
+        if declared == "utf-8":
+            text = utf8_text()
+            if text is not None:
+                return text
+            continue  # mislabelled: detect below
+        text = _strict(data, declared)
+        if text is None:
+            continue
+        if data.isascii():
+            return text  # pure ASCII: any label is right
+        # a single-byte label on valid multi-byte UTF-8 is almost surely wrong
+        u = utf8_text()
+        if u is not None:
+            return u
+        if declared in _LATIN and _latin_mojibake(text):
+            arabic = _looks_arabic_1256(data)
+            if arabic is not None:
+                return arabic
+        return text
+
+    # no usable declaration: detect
+    text = utf8_text()
+    if text is not None:
+        return text
+    arabic = _looks_arabic_1256(data)
+    if arabic is not None:
+        return arabic
+    try:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(data[:200_000]).best()
+        if best is not None and best.encoding:
+            return data.decode(best.encoding, errors="replace")
+    except Exception:  # pragma: no cover - detection is best effort
+        pass
+    return data.decode("cp1256", errors="replace")

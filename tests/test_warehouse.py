@@ -1,0 +1,138 @@
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime, timedelta, timezone
+
+import duckdb
+import pytest
+
+from extractors.types import ExtractedArticle, FetchLogRow, Mention, ProcessedArticle
+from warehouse.queries import QueryError, named_queries, run_query
+from warehouse.store import Warehouse, WarehouseError, WarehouseLocked, migrations
+
+T0 = datetime(2024, 3, 15, 9, 0, tzinfo=timezone.utc)
+
+
+def art(aid, text, mentions, source="s", published=T0):
+    a = ExtractedArticle(url=f"https://e.com/{aid}", title=f"title {aid}", author=None, published_at=published,
+                         language="ar", text=text)
+    return ProcessedArticle(article_id=aid, url=a.url, source=source, article=a, content_hash="h" + aid,
+                            fetched_at=T0, final_url=None, mentions=mentions, backend="crf")
+
+
+def m(t, text, canonical, start):
+    return Mention(t, text, canonical, start, start + len(text))
+
+
+def counts(wh):
+    with wh.connection(read_only=True) as con:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("articles", "mentions", "entities", "fetches")}
+
+
+@pytest.fixture
+def wh(tmp_path):
+    w = Warehouse(tmp_path / "w.duckdb", wait_seconds=5)
+    w.migrate()
+    return w
+
+
+def test_migrations_are_versioned_and_idempotent(wh):
+    assert [v for v, _, _ in migrations()][0] == 1
+    assert wh.migrate() == []
+    with wh.connection(read_only=True) as con:
+        cols = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns WHERE table_name='articles'").fetchall()}
+    assert {"article_id", "url", "source", "title", "author", "published_at", "language", "text", "content_hash",
+            "fetched_at"} <= cols
+
+
+def test_load_is_idempotent_and_retag_replaces_mentions(wh):
+    a1 = art("a1", "سوريا ولبنان", [m("LOC", "سوريا", "سوريا", 0), m("LOC", "لبنان", "لبنان", 7)])
+    a2 = art("a2", "لسوريا", [m("LOC", "لسوريا", "سوريا", 0)], published=T0 + timedelta(days=1))
+    fetch = FetchLogRow(url="https://e.com/a1", source="s", kind="article", status=200, error=None, fetched_at=T0)
+    wh.load([a1, a2], [fetch], "run-1")
+    first = counts(wh)
+    assert first == {"articles": 2, "mentions": 3, "entities": 2, "fetches": 1}
+    wh.load([a1, a2], [fetch], "run-2")
+    again = counts(wh)
+    assert {k: again[k] for k in ("articles", "mentions", "entities")} == {k: first[k] for k in ("articles", "mentions", "entities")}
+    assert again["fetches"] == 2  # the log grows
+    with wh.connection(read_only=True) as con:
+        row = con.execute("SELECT mention_count, article_count, first_seen, last_seen FROM entities WHERE canonical='سوريا'").fetchone()
+    assert row[:2] == (2, 2) and row[2] == T0 and row[3] == T0 + timedelta(days=1)
+    # re-tagging a1 with no mention of لبنان removes that entity
+    wh.load([art("a1", "سوريا ولبنان", [m("LOC", "سوريا", "سوريا", 0)])], [], "run-3")
+    with wh.connection(read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM entities WHERE canonical='لبنان'").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM mentions WHERE article_id='a1'").fetchone()[0] == 1
+
+
+def test_first_source_is_kept(wh):
+    wh.load([art("a1", "x", [], source="first")], [], "r1")
+    wh.load([art("a1", "x", [], source="second")], [], "r2")
+    with wh.connection(read_only=True) as con:
+        assert con.execute("SELECT source FROM articles").fetchone()[0] == "first"
+
+
+def test_named_queries_run_and_take_parameters(wh):
+    wh.load([art("a1", "سوريا ولبنان", [m("LOC", "سوريا", "سوريا", 0), m("LOC", "لبنان", "لبنان", 7)]),
+             art("a2", "سوريا", [m("LOC", "سوريا", "سوريا", 0)])], [
+        FetchLogRow(url="u", source="s", kind="article", status=404, error="HTTP 404", fetched_at=T0)], "r1")
+    assert {"top-entities", "articles-per-day", "source-health"} <= set(named_queries())
+    cols, rows = run_query(wh.path, "top-entities", {"limit": "1"})
+    assert rows == [rows[0]] and rows[0][cols.index("entity")] == "سوريا" and rows[0][cols.index("mentions")] == 2
+    cols, rows = run_query(wh.path, "articles-per-day")
+    assert rows[0][cols.index("articles")] == 2
+    cols, rows = run_query(wh.path, "source-health")
+    assert rows[0][cols.index("failed")] == 1 and "HTTP 404" in rows[0][cols.index("failure_reasons")]
+    with pytest.raises(QueryError, match="no parameter"):
+        run_query(wh.path, "top-entities", {"nope": "1"})
+    with pytest.raises(QueryError, match="no named query"):
+        run_query(wh.path, "no-such-query")
+
+
+def test_raw_sql_is_read_only(wh):
+    cols, rows = run_query(wh.path, "SELECT count(*) AS n FROM articles")
+    assert cols == ["n"] and rows == [(0,)]
+    with pytest.raises(QueryError):
+        run_query(wh.path, "DELETE FROM articles")
+
+
+def test_missing_database_is_a_clear_error(tmp_path):
+    with pytest.raises(WarehouseError, match="akhbar ingest"):
+        run_query(tmp_path / "none.duckdb", "top-entities")
+
+
+def test_writer_waits_for_a_lock_held_by_another_process(tmp_path):
+    path = tmp_path / "locked.duckdb"
+    Warehouse(path).migrate()
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, time, sys
+        con = duckdb.connect({str(path)!r})
+        print("locked", flush=True)
+        time.sleep(2.5)
+        con.close()
+    """)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    messages = []
+    t0 = time.monotonic()
+    Warehouse(path, wait_seconds=30, on_wait=messages.append).load([art("a1", "x", [])], [], "r")
+    waited = time.monotonic() - t0
+    holder.wait(timeout=10)
+    assert waited > 1.0 and len(messages) == 1 and "in use by another process" in messages[0]
+    assert counts(Warehouse(path))["articles"] == 1
+
+
+def test_lock_held_too_long_gives_clear_error(tmp_path):
+    path = tmp_path / "locked.duckdb"
+    Warehouse(path).migrate()
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('x', flush=True); time.sleep(10)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        holder.stdout.readline()
+        with pytest.raises(WarehouseLocked, match="locked by another process"):
+            Warehouse(path, wait_seconds=1).migrate()
+    finally:
+        holder.kill()
+        holder.wait()
