@@ -160,7 +160,18 @@ def classify_line(line: str, lex: Lexicon | None = None) -> str | None:
     "boilerplate" (comment form and policy, newsletter, app, cookie, copyright, navigation words),
     "photo" (standalone photo credit).
     """
-    lex = lex or load_lexicon()
+    if lex is None or lex is load_lexicon():
+        return _classify_default(line) if len(line) <= 400 else _classify(line, load_lexicon())
+    return _classify(line, lex)
+
+
+@lru_cache(maxsize=65536)
+def _classify_default(line: str) -> str | None:
+    # menus, share bars and footers repeat on every page of a site: cache by line
+    return _classify(line, load_lexicon())
+
+
+def _classify(line: str, lex: Lexicon) -> str | None:
     stripped = line.strip()
     if not stripped:
         return None
@@ -198,7 +209,7 @@ def classify_line(line: str, lex: Lexicon | None = None) -> str | None:
 
 
 # ------------------------------------------------------------------------------------------- credits
-_PAREN_TAIL = re.compile(r"[\s.،,]*[(\[（]\s*(?P<inner>[^()\[\]（）\n]{1,80}?)\s*[)\]）]\s*[.]?\s*$")
+_PAREN_TAIL = re.compile(r"\s*[(\[（]\s*(?P<inner>[^()\[\]（）\n]{1,80}?)\s*[)\]）]\s*[.]?\s*$")
 _DASH_TAIL = re.compile(r"(?:^|\s)[-–—]+\s*(?P<inner>[^-–—\n.]{1,40}?)\s*[.]?\s*$")
 _INTRO_LINE = re.compile(r"^\s*(?P<intro>[^:：\n]{1,20})\s*[:：]\s*(?P<inner>[^\n]{1,80})$")
 
@@ -264,7 +275,9 @@ _PARENS = re.compile(r"\s*[(\[（][^()\[\]（）]*[)\]）]")
 _QUOTES = str.maketrans("", "", "«»\"“”'‘’:：")
 
 
-def clean_author(raw: str | None, lex: Lexicon | None = None, *, sitename: str | None = None) -> str | None:
+def clean_author(
+    raw: str | None, lex: Lexicon | None = None, *, sitename: str | None = None, loose_prefix: bool = False
+) -> str | None:
     """A person's name from a byline or metadata value, or None.
 
     Drops byline prefixes, agency and site names, dates, places in parentheses («(الرياض)»), e-mails and URLs.
@@ -276,14 +289,17 @@ def clean_author(raw: str | None, lex: Lexicon | None = None, *, sitename: str |
     if not text or text.startswith(("http://", "https://", "www.")) or len(text) > 200:
         return None
     m = lex.byline_re.match(text)
-    if m and (m.group("sep") or line_key(m.group("prefix")) in lex.byline_loose) and m.group("rest").strip():
+    if m and (m.group("sep") or loose_prefix or line_key(m.group("prefix")) in lex.byline_loose) and m.group("rest").strip():
         text = m.group("rest")
     text = _PARENS.sub(" ", text)
+    quoted = re.compile(r"«[^«»]*»|\"[^\"]*\"|“[^“”]*”")
+    has_quoted = bool(quoted.search(text))
+    text = quoted.sub(" - ", text)  # «الشرق الأوسط»: a medium, not a person
     text = re.sub(r"\S+@\S+|https?://\S+", " ", text)
     site_key = line_key(sitename) if sitename else None
     parts = [p.strip(" .:-–—") for p in _NAME_SPLIT.split(text) if p and p.strip(" .:-–—")]
     names: list[str] = []
-    agency_seen = False
+    agency_seen = has_quoted
     for p in parts:
         p = p.translate(_QUOTES).strip()
         key = line_key(p)
@@ -328,7 +344,17 @@ def clean_author(raw: str | None, lex: Lexicon | None = None, *, sitename: str |
 
 def parse_byline(line: str, lex: Lexicon | None = None) -> str | None:
     """The author named by a byline line («كتب: محمد علي», «بقلم محمد علي», «حوار: آسيا العتروس»), or None."""
-    lex = lex or load_lexicon()
+    if lex is None or lex is load_lexicon():
+        return _parse_byline_default(line)
+    return _parse_byline(line, lex)
+
+
+@lru_cache(maxsize=16384)
+def _parse_byline_default(line: str) -> str | None:
+    return _parse_byline(line, load_lexicon())
+
+
+def _parse_byline(line: str, lex: Lexicon) -> str | None:
     s = line.strip()
     if not s or len(s) > 120:
         return None
@@ -357,7 +383,23 @@ def _same_title(line: str, title: str | None) -> bool:
     if not title:
         return False
     a, b = line_key(line), line_key(title)
-    return bool(a) and (a == b or (len(a) > 20 and (b.startswith(a) or a.startswith(b))))
+    return bool(a) and (a == b or (len(a) > 20 and (b.startswith(a) or (a.startswith(b) and len(a) <= len(b) + 15))))
+
+
+def _strip_title_prefix(line: str, title: str | None) -> str:
+    """«<title> <body…>» glued on one line (layout tables): drop the title words."""
+    if not title:
+        return line
+    a, b = line_key(line), line_key(title)
+    if not b or len(b) < 15 or not a.startswith(b + " "):
+        return line
+    words = line.split()
+    n = len(title.split())
+    # skip leading punctuation-only tokens («|») then the title's words
+    i = 0
+    while i < len(words) and not line_key(words[i]):
+        i += 1
+    return " ".join(words[i + n :]).strip()
 
 
 def _link_like(line: str) -> bool:
@@ -400,6 +442,8 @@ def clean_text(
         if not out and _same_title(line, title):
             result.removed.append(("title", line))
             continue
+        if not out:
+            line = _strip_title_prefix(line, title)
         if len(line) <= 120:
             author = parse_byline(line, lex)
             if author:
@@ -428,9 +472,11 @@ def clean_text(
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "svg", "iframe", "object", "embed", "canvas",
                         "select", "option", "button", "input", "textarea", "head", "title", "meta", "link"})
 _LEAF_BLOCKS = frozenset({"p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "figcaption", "dt", "dd",
-                          "caption", "label", "pre", "td", "th"})
+                          "caption", "label", "pre", "span", "a", "strong", "b", "em", "i", "small", "time"})
 _SHORT = 200
-_HINT_ATTR = re.compile(r"author|byline|writer|kateb|katib|reporter", re.I)
+_LIST_TAGS = frozenset({"ul", "ol", "dl", "select", "menu"})
+_MAYBE_DATE = re.compile("[0-9\u0660-\u0669\u06f0-\u06f9]|منذ|قبل|أمس|امس|البارحة")
+_HINT_ATTR = re.compile(r"author|byline|writer|writeby|written|kateb|katib|reporter|editor", re.I)
 _DATE_HINT = re.compile(r"date|time|publish|posted|timestamp|dateline|tarikh", re.I)
 _COMMENT_HINT = re.compile(r"comment|disqus|reply|respond|ta3lik|taalik", re.I)
 
@@ -482,8 +528,11 @@ class TreeFindings:
         return pool[0][1]
 
 
+_WS = re.compile(r"\s+")
+
+
 def _text_of(el) -> str:
-    return " ".join(t.strip() for t in el.itertext() if t and t.strip())
+    return _WS.sub(" ", " ".join(el.itertext())).strip()
 
 
 def _attrs(el) -> str:
@@ -559,6 +608,25 @@ def _remove_block(el, heading_key: str, lex: Lexicon) -> int:
     return removed
 
 
+_LAYOUT_CELL_CHILDREN = frozenset({"div", "table", "h1", "h2", "ul", "form", "article", "section"})
+_TABLE_TAGS = frozenset({"table", "tbody", "thead", "tfoot", "tr", "td", "th"})
+
+
+def _unwrap_layout_tables(body) -> None:
+    """Tables used for page layout (cells holding divs, headings, lists or several paragraphs) become divs,
+    so that trafilatura reads their text as paragraphs rather than as «| … |» table rows."""
+    for table in list(body.iter("table")):
+        layout = False
+        for cell in table.iter("td", "th"):
+            kids = [c.tag for c in cell if isinstance(c.tag, str)]
+            if any(k in _LAYOUT_CELL_CHILDREN for k in kids) or kids.count("p") >= 2:
+                layout = True
+                break
+        if layout:
+            for el in table.iter(*_TABLE_TAGS):
+                el.tag = "div"
+
+
 def preclean_tree(
     root,
     lex: Lexicon | None = None,
@@ -578,11 +646,10 @@ def preclean_tree(
 
     def visit(el) -> None:
         nonlocal order
-        for child in list(el):
+        for child in el:
             tag = child.tag
             if not isinstance(tag, str):
                 continue
-            tag = tag.lower()
             order += 1
             if tag in _SKIP_TAGS or tag == "nav":
                 continue
@@ -591,32 +658,45 @@ def preclean_tree(
                 if findings.h1_order is None or (findings.h1_text and len(findings.h1_text) < 15 <= len(t)):
                     findings.h1_order, findings.h1_text = order, t
                 continue
-            t = _text_of(child)
-            if not t:
+            size = len(child.text_content())  # C-level; the spaced text is built only for short elements
+            if not size:
                 continue
-            if len(t) <= _SHORT:
-                if analyse(child, tag, t):
+            if size <= _SHORT * 2:
+                t = _text_of(child)
+                if not t:
                     continue
-                if tag in _LEAF_BLOCKS:
+                if len(t) <= _SHORT and analyse(child, tag, t):
                     continue
-            elif tag in _LEAF_BLOCKS:
+            if tag in _LIST_TAGS and size > _SHORT:
+                continue  # long link lists: menus, most-read, footers (trafilatura drops them)
+            if tag in _LEAF_BLOCKS and len(child) == 0:
                 continue
             visit(child)
 
     def analyse(el, tag: str, t: str) -> bool:
         """True when the element was consumed (boilerplate, byline or date)."""
         fam = classify_line(t, lex)
+        if fam and fam != "share" and _MAYBE_DATE.search(t):
+            # «نشر في: 15 مارس 2024», «آخر تحديث 10:30»: a date line, not boilerplate
+            if find_date(t, timezone=timezone, fetched_at=fetched_at) is not None:
+                fam = None
         if fam == "block":
             blocks.append((el, line_key(t)))
             return True
         if fam:
             to_drop.append(el)
             return True
-        attrs = _attrs(el)
-        consumed = False
+        if el.find(".//h1") is not None:
+            return False
         author = parse_byline(t, lex)
-        if author is None and len(t) <= 80 and _HINT_ATTR.search(attrs) and not _DATE_HINT.search(attrs):
-            author = clean_author(t, lex)
+        texty_children = sum(1 for c in el if isinstance(c.tag, str) and c.text_content().strip())
+        if author is None and texty_children >= 2:
+            return False  # analyse the parts one by one
+        consumed = False
+        attrs = " ".join(_attrs(x) for x in el.iter() if isinstance(x.tag, str))
+        date_hinted = bool(_DATE_HINT.search(attrs)) or tag == "time"
+        if author is None and len(t) <= 80 and _HINT_ATTR.search(attrs) and not _DATE_HINT.search(_attrs(el)):
+            author = clean_author(t, lex, loose_prefix=True)
             if author:
                 findings.bylines.append((order, author, True))
                 consumed = True
@@ -624,17 +704,17 @@ def preclean_tree(
         if author:
             findings.bylines.append((order, author, False))
             consumed = True
-        if len(t) <= 120:
+        if len(t) <= 120 and _MAYBE_DATE.search(t):
             dm = find_date(t, timezone=timezone, fetched_at=fetched_at)
             if dm is not None:
-                hinted = bool(_DATE_HINT.search(attrs)) or tag == "time"
-                if consumed or hinted or date_coverage(t, dm) >= 0.5:
-                    findings.dates.append(DateCandidate(order, dm, hinted, t))
+                if consumed or date_hinted or date_coverage(t, dm) >= 0.5:
+                    findings.dates.append(DateCandidate(order, dm, date_hinted, t))
                     consumed = True
         if consumed:
             to_drop.append(el)
         return consumed
 
+    _unwrap_layout_tables(body)
     visit(body)
     for el, key in blocks:
         if el.getparent() is not None:

@@ -188,6 +188,7 @@ class FeatureConfig:
     bigrams: bool = True
     freq: bool = True
     char_ngrams: int = 0  # n of character n-grams inside the stem (0 = none)
+    conjunctions: bool = True  # rarity of a word conjoined with its neighbours
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -268,7 +269,11 @@ class Featurizer:
                 own.append("cc=" + coarse)
                 ctx.append("c=" + fine)
                 ctx.append("cc=" + coarse)
-        hit = (own, ctx, n)
+        rare = "x"
+        if cfg.freq:
+            f = res.freq.get(n, 0)
+            rare = "0" if f == 0 else "1" if f < 3 else "m" if f < 20 else "f"
+        hit = (own, ctx, n, stem, rare)
         if len(self._word_cache) < 500_000:
             self._word_cache[tok] = hit
         return hit
@@ -319,6 +324,15 @@ class Featurizer:
                             f.append(f"{pfx}G={gaz[j]}")
                     elif j == -1 or j == n:
                         f.append(pfx + "BOUND")
+            if cfg.conjunctions:
+                r = words[i][4]
+                rp = words[i - 1][4] if i > 0 else "B"
+                rn = words[i + 1][4] if i + 1 < n else "E"
+                f.append(f"rr={rp}{r}{rn}")
+                if i > 0:
+                    f.append(f"s-r={words[i - 1][3]}|{r}")
+                if i + 1 < n:
+                    f.append(f"r-s={r}|{words[i + 1][3]}")
             if cfg.bigrams:
                 if i > 0:
                     f.append(f"bg-={ns[i - 1]}|{ns[i]}")

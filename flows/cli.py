@@ -163,7 +163,8 @@ def cmd_query(args: argparse.Namespace) -> int:
         _err(str(exc))
         return EXIT_CONFIG
     cols, rows = run_query(args.db, args.query, params)
-    print(render(cols, rows, args.format))
+    text = render(cols, rows, args.format)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return EXIT_OK
 
 

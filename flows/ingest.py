@@ -20,6 +20,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from flows.reporting import Progress, publish_run_artifacts
 from extractors.config import Config, CrawlSettings, Source, load_config
 from extractors.discover import discover_source
 from extractors.fetch import BackgroundFetcher
@@ -146,6 +147,7 @@ def run_batches(
     logger = get_run_logger()
     pending: deque = deque()
     stage = summary.stage_seconds
+    progress = Progress(len(items)) if items else None
 
     def drain_one() -> None:
         batch: ProcessedBatch = pending.popleft().result()
@@ -166,8 +168,11 @@ def run_batches(
                 st.fetched += 1
             elif not row.error.endswith("(retried)"):
                 st.failed += 1
-        logger.info("progress: %d/%d URLs done, %d stored, %d failed", summary.stored + summary.failed,
-                    summary.discovered, summary.stored, summary.failed)
+        done = summary.stored + summary.failed
+        logger.info("progress: %d/%d URLs done, %d stored, %d failed", done, len(items), summary.stored,
+                    summary.failed)
+        if progress is not None:
+            progress.update(done)
 
     for chunk in chunks(items, batch_size):
         t0 = time.perf_counter()
@@ -181,11 +186,12 @@ def run_batches(
         drain_one()
 
 
-def _finish(db_path: str, summary: RunSummary, started: float, status: str) -> RunSummary:
+def _finish(db_path: str, summary: RunSummary, started: float, status: str, flow_name: str) -> RunSummary:
     summary.seconds = time.perf_counter() - started
     Warehouse(db_path, on_wait=get_run_logger().warning).finish_run(
         summary.run_id, discovered=summary.discovered, fetched=summary.fetched, stored=summary.stored,
         failed=summary.failed, status=status)
+    publish_run_artifacts(summary, flow_name)
     get_run_logger().info(
         "run %s: discovered %d, fetched %d, stored %d, failed %d, mentions %d in %.1fs (db: %s)",
         summary.run_id, summary.discovered, summary.fetched, summary.stored, summary.failed, summary.mentions,
@@ -241,7 +247,7 @@ def ingest(
                         summary=summary)
         status = "completed"
     finally:
-        _finish(db_path, summary, started, status)
+        _finish(db_path, summary, started, status, "ingest")
     return summary
 
 
@@ -290,5 +296,5 @@ def ingest_urls(
                         batch_size=DEFAULT_BATCH_SIZE, summary=summary)
         status = "completed"
     finally:
-        _finish(db_path, summary, started, status)
+        _finish(db_path, summary, started, status, "ingest-urls")
     return summary

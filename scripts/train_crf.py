@@ -58,11 +58,16 @@ def train_model(train, out_dir: Path, params: dict, log=print) -> tuple[Path, fl
     log(f"clusters: {len(clusters)} words, {time.time() - t0:.1f}s")
     items = build_training_items(train, cfg, params["folds"], clusters)
     log(f"features: {time.time() - t0:.1f}s")
-    trainer = pycrfsuite.Trainer(algorithm="lbfgs", verbose=False)
+    algorithm = params.get("algorithm", "lbfgs")
+    trainer = pycrfsuite.Trainer(algorithm=algorithm, verbose=False)
     for xseq, (_, tags) in zip(items, train):
         trainer.append(xseq, tags)
-    trainer.set_params({"c1": params["c1"], "c2": params["c2"], "max_iterations": params["max_iterations"],
-                        "feature.possible_transitions": True, "feature.minfreq": params.get("minfreq", 0)})
+    settings = {"max_iterations": params["max_iterations"], "feature.possible_transitions": True}
+    if algorithm == "lbfgs":
+        settings.update({"c1": params["c1"], "c2": params["c2"]})
+    elif algorithm == "l2sgd":
+        settings.update({"c2": params["c2"]})
+    trainer.set_params(settings)
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = out_dir / "ner_crf.crfsuite"
     trainer.train(str(model_path))
@@ -111,6 +116,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="output folder (default: extractors/models, or a temp folder with --dev)")
     ap.add_argument("--c1", type=float, default=BEST["c1"])
     ap.add_argument("--c2", type=float, default=BEST["c2"])
+    ap.add_argument("--algorithm", default=BEST.get("algorithm", "lbfgs"), choices=["lbfgs", "l2sgd", "ap", "pa", "arow"])
     ap.add_argument("--iterations", type=int, default=BEST["max_iterations"])
     ap.add_argument("--folds", type=int, default=BEST["folds"], help="jackknife folds for lexical features (1 = none)")
     ap.add_argument("--clusters", type=int, default=BEST["clusters"], help="number of word clusters (0 = none)")
@@ -120,7 +126,7 @@ def main(argv=None) -> int:
 
     data = read_conll(args.data)
     features = {**BEST["features"], **json.loads(args.features)}
-    params = {"c1": args.c1, "c2": args.c2, "max_iterations": args.iterations, "folds": args.folds,
+    params = {"algorithm": args.algorithm, "c1": args.c1, "c2": args.c2, "max_iterations": args.iterations, "folds": args.folds,
               "clusters": args.clusters, "features": features}
     if args.dev:
         train, dev = split_dev(data)

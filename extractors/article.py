@@ -1,0 +1,504 @@
+"""Article body and metadata from one HTML page: trafilatura plus an Arabic layer.
+
+    extract_article(html, url, fetched_at=..., hint_published_at=..., timezone=..., encoding=...)
+        -> ExtractedArticle, or raises NotAnArticle(reason)
+
+Steps (one lxml parse):
+
+1. bytes → str (:mod:`extractors.html_decode`: BOM, HTTP charset, <meta charset>, detection incl. windows-1256);
+2. structured data read from the tree: JSON-LD (NewsArticle & co.), meta tags, <time datetime>, <html lang>;
+3. :func:`extractors.boilerplate.preclean_tree` removes Arabic boilerplate blocks and takes out bylines and
+   visible dates near the headline as evidence;
+4. trafilatura extracts the body from the cleaned tree (comments excluded);
+5. :func:`extractors.boilerplate.clean_text` removes boilerplate lines left in the text and splits the
+   agency credit off the end;
+6. ``published_at`` from the best evidence: JSON-LD → meta / <time> → feed or sitemap hint → visible text
+   near the title → a date in the URL path; never a guess. ``published_evidence`` says which one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone as dt_timezone
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import lxml.html
+import trafilatura
+from lxml import etree
+from trafilatura.utils import load_html
+
+from extractors.arabic import arabic_ratio, normalize_arabic
+from extractors.arabic_dates import get_tz, parse_structured_date
+from extractors.boilerplate import clean_author, clean_text, line_key, load_lexicon, preclean_tree
+from extractors.html_decode import decode_html
+from extractors.types import ExtractedArticle
+
+__all__ = ["extract_article", "article_to_json", "ExtractionError", "NotAnArticle", "MIN_BODY_CHARS"]
+
+MIN_BODY_CHARS = 120  # shorter bodies are not articles (link pages, teasers, error pages)
+FAST_PATH_MIN_CHARS = 300  # below this, trafilatura's fallback extractors get a say
+
+
+class ExtractionError(Exception):
+    """Extraction failed."""
+
+
+class NotAnArticle(ExtractionError):
+    """The page has no article body. ``reason``: empty-page, javascript-shell, bot-wall, no-article-body."""
+
+    def __init__(self, reason: str, detail: str | None = None):
+        super().__init__(reason if not detail else f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+# ------------------------------------------------------------------------------------------ structured data
+_ARTICLE_TYPES = {
+    "newsarticle", "article", "reportagenewsarticle", "analysisnewsarticle", "opinionnewsarticle",
+    "backgroundnewsarticle", "reviewnewsarticle", "blogposting", "liveblogposting", "report", "scholarlyarticle",
+    "socialmediaposting", "techarticle", "askpublicnewsarticle", "satiricalarticle",
+}
+_PUBLISHED_META = (
+    "article:published_time", "og:article:published_time", "og:published_time", "published_time",
+    "article:published", "article.published", "datepublished", "pubdate", "publishdate", "publish-date",
+    "publish_date", "publication_date", "date", "dc.date.issued", "dcterms.issued", "dc.date", "dcterms.date",
+    "dc:date", "dcterms.created", "dc.date.created", "sailthru.date", "parsely-pub-date", "cxenseparse:recs:publishtime",
+    "article_date_original", "original-publish-date", "created", "dc:created",
+)
+_MODIFIED_META = (
+    "article:modified_time", "og:article:modified_time", "og:updated_time", "article:modified", "datemodified",
+    "dcterms.modified", "dc.date.modified", "last-modified", "lastmod", "modified_time",
+)
+_AUTHOR_META = ("author", "article:author", "og:article:author", "dc.creator", "dcterms.creator", "parsely-author",
+                "sailthru.author", "byl", "citation_author", "twitter:creator")
+_BOT_MARKERS = re.compile(
+    r"just a moment\.\.\.|attention required|cf-browser-verification|challenge-platform|checking your browser|"
+    r"g-recaptcha|h-captcha|hcaptcha|px-captcha|captcha-delivery|are you a robot|are you human|not a robot|"
+    r"verify you are human|access denied|pardon our interruption|incapsula incident|ddos protection by|"
+    r"request unsuccessful|please enable cookies|bot protection|سلامة الاتصال|لست روبوت|لست روبوتا|"
+    r"التحقق من أنك إنسان|تحقق من أنك إنسان|يرجى التحقق",
+    re.IGNORECASE,
+)
+_JS_MARKERS = re.compile(
+    r"enable javascript|javascript is (?:disabled|required)|requires javascript|turn on javascript|"
+    r"يرجى تفعيل جافا ?سكريبت|تفعيل الجافا ?سكريبت|id=[\"'](?:root|app|__next|__nuxt)[\"']",
+    re.IGNORECASE,
+)
+_URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|$|[-_])")
+
+
+def _iter_jsonld(obj: Any):
+    if isinstance(obj, list):
+        for x in obj:
+            yield from _iter_jsonld(x)
+    elif isinstance(obj, dict):
+        yield obj
+        for key in ("@graph", "mainEntity", "itemListElement"):
+            if key in obj:
+                yield from _iter_jsonld(obj[key])
+
+
+def _types(obj: dict) -> set[str]:
+    t = obj.get("@type")
+    if isinstance(t, str):
+        return {t.lower()}
+    if isinstance(t, list):
+        return {x.lower() for x in t if isinstance(x, str)}
+    return set()
+
+
+def _first_str(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, list):
+        for v in value:
+            s = _first_str(v)
+            if s:
+                return s
+    if isinstance(value, dict):
+        for key in ("url", "contentUrl", "name", "@id"):
+            s = _first_str(value.get(key))
+            if s:
+                return s
+    return None
+
+
+def _names(value: Any) -> list[str]:
+    """Person names from a JSON-LD author value (string, Person, list); organisations are skipped."""
+    out: list[str] = []
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, list):
+        for v in value:
+            out.extend(_names(v))
+    elif isinstance(value, dict):
+        if "organization" in _types(value) or "newsmediaorganization" in _types(value):
+            return []
+        name = value.get("name")
+        if isinstance(name, str):
+            out.append(name)
+    return out
+
+
+def _str_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [p.strip() for p in re.split(r"[,،]", value) if p.strip()]
+    if isinstance(value, list):
+        out: list[str] = []
+        for v in value:
+            out.extend(_str_list(v) if isinstance(v, str) else ([v["name"]] if isinstance(v, dict) and isinstance(v.get("name"), str) else []))
+        return out
+    return []
+
+
+class _Structured:
+    """Everything machine-readable on the page, read once from the tree."""
+
+    def __init__(self, root) -> None:
+        self.meta: dict[str, str] = {}
+        self.meta_lists: dict[str, list[str]] = {}
+        self.article: dict | None = None
+        self.jsonld_any: list[dict] = []
+        self.title_tag: str | None = None
+        self.lang: str | None = None
+        self.time_datetime: list[tuple[str, bool]] = []  # (datetime attr, strong: pubdate / itemprop)
+        self.itemprop: dict[str, str] = {}
+
+        html_el = root if root.tag == "html" else root.getroottree().getroot()
+        self.lang = (html_el.get("lang") or html_el.get("xml:lang") or "").strip() or None
+        for el in root.iter("meta", "title", "script", "time", "link"):
+            tag = el.tag
+            if tag == "meta":
+                key = (el.get("property") or el.get("name") or el.get("itemprop") or el.get("http-equiv") or "").strip().lower()
+                content = el.get("content")
+                if not key or content is None:
+                    continue
+                content = content.strip()
+                if not content:
+                    continue
+                self.meta.setdefault(key, content)
+                self.meta_lists.setdefault(key, []).append(content)
+            elif tag == "title":
+                if self.title_tag is None and el.text:
+                    self.title_tag = el.text.strip()
+            elif tag == "script":
+                if (el.get("type") or "").lower().strip() == "application/ld+json" and el.text:
+                    self._read_jsonld(el.text)
+            elif tag == "time":
+                dt = el.get("datetime")
+                if dt:
+                    strong = el.get("pubdate") is not None or (el.get("itemprop") or "").lower() == "datepublished"
+                    self.time_datetime.append((dt, strong))
+        # RDFa / microdata on non-meta elements: itemprop="datePublished" content=…, property="dc:date" content=…
+        for el in root.xpath("//*[@itemprop or @property][@content or @datetime]"):
+            if el.tag == "meta":
+                continue
+            for key in ((el.get("itemprop") or "") + " " + (el.get("property") or "")).lower().split():
+                self.itemprop.setdefault(key, (el.get("content") or el.get("datetime") or "").strip())
+        if self.article is None:
+            for obj in self.jsonld_any:
+                if obj.get("datePublished") or obj.get("headline"):
+                    self.article = obj
+                    break
+
+    def _read_jsonld(self, raw: str) -> None:
+        raw = raw.strip()
+        if not raw:
+            return
+        try:
+            data = json.loads(raw, strict=False)
+        except ValueError:
+            try:  # trailing commas and HTML comments are the usual breakage
+                data = json.loads(re.sub(r",\s*([}\]])", r"\1", raw.replace("<!--", "").replace("-->", "")), strict=False)
+            except ValueError:
+                return
+        for obj in _iter_jsonld(data):
+            self.jsonld_any.append(obj)
+            if self.article is None and _types(obj) & _ARTICLE_TYPES:
+                self.article = obj
+
+    # -- accessors
+    def jl(self, key: str) -> Any:
+        return self.article.get(key) if self.article else None
+
+    def first_meta(self, keys) -> tuple[str, str] | None:
+        for k in keys:
+            v = self.meta.get(k) or self.itemprop.get(k)
+            if v:
+                return k, v
+        return None
+
+
+# ------------------------------------------------------------------------------------------ helpers
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _parse_tree(text: str):
+    """One lxml parse of the page, with trafilatura's own repairs (so its extraction sees the same tree)."""
+    text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1)
+    if not text.strip():
+        return None
+    root = None
+    try:
+        root = load_html(text)
+    except Exception:  # pragma: no cover - defensive: fall back to a plain parse
+        root = None
+    if root is None:
+        try:
+            parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False, default_doctype=False)
+            root = lxml.html.fromstring(_INVALID_XML.sub("", text), parser=parser)
+        except (etree.ParserError, ValueError):
+            return None
+    if root is None:
+        return None
+    if root.tag != "html":
+        tree_root = root.getroottree().getroot()
+        root = tree_root if tree_root is not None else root
+    return root
+
+
+def _aware(dt: datetime | None, tz: str) -> datetime | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=get_tz(tz))
+    return dt
+
+
+def _visible_text(root) -> str:
+    return " ".join(
+        t.strip() for t in root.xpath("//body//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript) and not(ancestor::template)]") if t.strip()
+    )
+
+
+def _title(st: _Structured, h1: str | None, sitename: str | None) -> str | None:
+    cands = [_first_str(st.jl("headline")), st.meta.get("og:title"), st.meta.get("twitter:title"), h1, st.title_tag]
+    title = next((c for c in cands if c and c.strip()), None)
+    if not title:
+        return None
+    title = re.sub(r"\s+", " ", title).strip()
+    if h1:
+        h = re.sub(r"\s+", " ", h1).strip()
+        hk, tk = line_key(h), line_key(title)
+        if hk and hk != tk and hk in tk and len(hk) >= 0.5 * len(tk):
+            return h
+    # drop a site-name suffix / prefix («… - الجزيرة نت», «العربية | …»)
+    parts = re.split(r"\s+[|\-–—:»]\s+", title)
+    if len(parts) > 1:
+        site_key = line_key(sitename) if sitename else None
+        kept = [p for p in parts if not (site_key and line_key(p) == site_key)]
+        if kept and len(kept) < len(parts):
+            title = " - ".join(kept)
+    return title
+
+
+def _language(text: str, st: _Structured) -> str | None:
+    ratio = arabic_ratio(text[:5000])
+    if ratio >= 0.5:
+        return "ar"
+    lang = st.lang or st.meta.get("og:locale") or st.meta.get("content-language") or _first_str(st.jl("inLanguage"))
+    primary = re.split(r"[-_]", lang.strip().lower())[0] if lang else None
+    if primary and primary != "ar":
+        return primary
+    if ratio >= 0.2:
+        return "ar"
+    return primary if primary != "ar" else None
+
+
+def _reason_for_empty(root, raw_text: str, body_len: int) -> str:
+    head = raw_text[:60000]
+    visible = _visible_text(root) if root is not None else ""
+    if len(visible) < 2000 and _BOT_MARKERS.search(head + " " + visible):
+        return "bot-wall"
+    scripts = len(root.xpath("//script")) if root is not None else 0
+    if len(visible) < 300 and (scripts or _JS_MARKERS.search(head)):
+        return "javascript-shell"
+    if not visible.strip():
+        return "empty-page"
+    return "no-article-body"
+
+
+# ------------------------------------------------------------------------------------------ public API
+def extract_article(
+    html: bytes | str,
+    url: str,
+    *,
+    fetched_at: datetime | None = None,
+    hint_published_at: datetime | None = None,
+    timezone: str = "UTC",
+    encoding: str | None = None,
+) -> ExtractedArticle:
+    """Extract the article body and metadata from one page; raises NotAnArticle when there is none."""
+    timezone = timezone or "UTC"
+    text_html = decode_html(html, encoding) if isinstance(html, (bytes, bytearray)) else (html or "")
+    if not text_html.strip():
+        raise NotAnArticle("empty-page")
+    root = _parse_tree(text_html)
+    if root is None:
+        raise NotAnArticle("empty-page")
+    fetched_at = _aware(fetched_at, "UTC")
+    lex = load_lexicon()
+
+    st = _Structured(root)
+    sitename = st.meta.get("og:site_name") or _first_str((st.jl("publisher") or {}).get("name") if isinstance(st.jl("publisher"), dict) else None)
+    findings = preclean_tree(root, lex, timezone=timezone, fetched_at=fetched_at)
+    title = _title(st, findings.h1_text, sitename)
+
+    # The pre-cleaned tree rarely needs trafilatura's readability / jusText fallbacks: run the fast path first
+    # and the full one only when the fast path finds little (it copies the tree, so `root` stays usable).
+    body = _trafilatura_text(root, url, fast=True)
+    if len(body) < FAST_PATH_MIN_CHARS:
+        body = _trafilatura_text(root, url, fast=False) or body
+    cleaned = clean_text(body, title=title, lex=lex, timezone=timezone)
+    text = cleaned.text
+    credit = cleaned.credit
+
+    if len(text) < MIN_BODY_CHARS:
+        # JavaScript-rendered pages often carry the whole body in JSON-LD
+        jl_body = _first_str(st.jl("articleBody"))
+        if jl_body and len(jl_body) >= MIN_BODY_CHARS:
+            c2 = clean_text(jl_body, title=title, lex=lex, timezone=timezone)
+            text, credit = c2.text, c2.credit
+    if len(text) < MIN_BODY_CHARS:
+        raise NotAnArticle(_reason_for_empty(root, text_html, len(text)))
+    if len(text) < 1500 and _BOT_MARKERS.search(text) and arabic_ratio(text) < 0.5:
+        raise NotAnArticle("bot-wall")
+
+    # ---- dates
+    published_at, evidence = _published(st, findings, hint_published_at, url, timezone, fetched_at)
+    modified_at = None
+    for value in (_first_str(st.jl("dateModified")), (st.first_meta(_MODIFIED_META) or (None, None))[1]):
+        parsed = parse_structured_date(value, timezone=timezone) if value else None
+        if parsed:
+            modified_at = parsed[0]
+            break
+
+    # ---- author
+    author = None
+    for raw in _names(st.jl("author")):
+        author = clean_author(raw, lex, sitename=sitename)
+        if author:
+            break
+    if author is None:
+        for key in _AUTHOR_META:
+            for raw in st.meta_lists.get(key, []):
+                if raw.startswith("@") or raw.startswith("http"):
+                    continue
+                author = clean_author(raw, lex, sitename=sitename)
+                if author:
+                    break
+            if author:
+                break
+    if author is None and cleaned.bylines:
+        author = cleaned.bylines[0]
+    if author is None:
+        author = findings.best_byline()
+    if author and sitename and line_key(author) == line_key(sitename):
+        author = None
+
+    # ---- other metadata
+    descs = [d for d in (st.meta.get("description"), st.meta.get("og:description"), _first_str(st.jl("description"))) if d]
+    description = max(descs, key=len) if descs else None
+    image = st.meta.get("og:image") or st.meta.get("twitter:image") or st.meta.get("twitter:image:src") or _first_str(st.jl("image"))
+    categories = _dedupe(
+        st.meta_lists.get("article:section", []) + _str_list(st.jl("articleSection"))
+    )
+    tags = _dedupe(st.meta_lists.get("article:tag", []) + _str_list(st.jl("keywords")) + _str_list(st.meta.get("news_keywords")))
+    if not tags and st.meta.get("keywords"):
+        tk = line_key(title or "")
+        tags = [t for t in _dedupe(_str_list(st.meta["keywords"])) if line_key(t) != tk]
+
+    return ExtractedArticle(
+        url=url,
+        title=title,
+        author=author,
+        published_at=published_at,
+        language=_language(text, st),
+        text=text,
+        credit=credit,
+        description=re.sub(r"\s+", " ", description).strip() if description else None,
+        categories=categories,
+        tags=tags,
+        image=image,
+        modified_at=modified_at,
+        published_evidence=evidence,
+    )
+
+
+def _trafilatura_text(root, url: str, *, fast: bool) -> str:
+    try:
+        doc = trafilatura.bare_extraction(
+            root, url=url, fast=fast, include_comments=False, include_tables=True, with_metadata=False
+        )
+    except Exception:  # trafilatura raises on some malformed trees; treat as no body
+        return ""
+    return (doc.text if doc is not None else "") or ""
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen: dict[str, str] = {}
+    for it in items:
+        it = re.sub(r"\s+", " ", it).strip()
+        k = normalize_arabic(it).lower()
+        if it and k not in seen:
+            seen[k] = it
+    return list(seen.values())
+
+
+def _published(st: _Structured, findings, hint: datetime | None, url: str, tz: str, fetched_at: datetime | None):
+    # 1. JSON-LD
+    for key in ("datePublished", "dateCreated", "uploadDate"):
+        value = _first_str(st.jl(key))
+        parsed = parse_structured_date(value, timezone=tz) if value else None
+        if parsed:
+            return parsed[0], "jsonld"
+    # 2. meta tags, microdata / RDFa, <time datetime> in the article header
+    hit = st.first_meta(_PUBLISHED_META)
+    if hit:
+        parsed = parse_structured_date(hit[1], timezone=tz)
+        if parsed:
+            return parsed[0], "meta"
+    times = sorted(st.time_datetime, key=lambda x: not x[1])
+    for value, _strong in times[:3]:
+        parsed = parse_structured_date(value, timezone=tz)
+        if parsed:
+            return parsed[0], "meta"
+    # 3. the feed's or sitemap's date
+    if hint is not None:
+        return _aware(hint, tz), "feed"
+    # 4. visible text near the headline / byline
+    cand = findings.best_date()
+    if cand is not None:
+        return cand.match.value, "text"
+    # 5. a full date in the URL path (/2024/03/15/)
+    m = _URL_DATE.search(unquote(urlsplit(url).path or ""))
+    if m:
+        parsed = parse_structured_date(f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}", timezone=tz)
+        if parsed:
+            return parsed[0], "url"
+    return None, None
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt is not None else None
+
+
+def article_to_json(article: ExtractedArticle) -> dict:
+    """JSON-ready dict of an extracted article (ISO 8601 dates, null for missing values)."""
+    return {
+        "url": article.url,
+        "title": article.title or None,
+        "author": article.author or None,
+        "published_at": _iso(article.published_at),
+        "published_evidence": article.published_evidence,
+        "modified_at": _iso(article.modified_at),
+        "language": article.language or None,
+        "text": article.text,
+        "credit": article.credit or None,
+        "description": article.description or None,
+        "categories": list(article.categories or []),
+        "tags": list(article.tags or []),
+        "image": article.image or None,
+    }

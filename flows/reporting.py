@@ -1,0 +1,63 @@
+"""What a run shows in the Prefect UI: a summary table, the run's top entities, failures, progress."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+
+from warehouse.queries import run_query
+
+if TYPE_CHECKING:
+    from flows.ingest import RunSummary
+
+MAX_FAILURE_ROWS = 200
+
+
+class Progress:
+    """A progress bar artifact of one run, updated after each loaded batch."""
+
+    def __init__(self, total: int) -> None:
+        self.total = max(total, 1)
+        self.id: UUID | None = create_progress_artifact(0.0, description="URLs fetched, processed and loaded")
+
+    def update(self, done: int) -> None:
+        if self.id is not None:
+            update_progress_artifact(self.id, min(100.0, 100.0 * done / self.total))
+
+
+def publish_run_artifacts(summary: RunSummary, flow_name: str) -> None:
+    """Summary per source, top entities of this run, and every failure with its reason."""
+    per_source = [
+        {"source": name, "discovered": st.discovered, "fetched": st.fetched, "stored": st.stored,
+         "failed": st.failed, "errors": "; ".join(st.errors)}
+        for name, st in summary.per_source.items()
+    ]
+    per_source.append({"source": "TOTAL", "discovered": summary.discovered, "fetched": summary.fetched,
+                       "stored": summary.stored, "failed": summary.failed, "errors": ""})
+    create_table_artifact(per_source, key=f"{flow_name}-summary",
+                          description=f"Run {summary.run_id}: per source counts ({summary.seconds:.1f}s, "
+                                      f"{summary.mentions} mentions, database {summary.db_path})")
+    try:
+        cols, rows = run_query(summary.db_path, "run-entities", {"run_id": summary.run_id, "limit": "25"})
+        top = [dict(zip(cols, r)) for r in rows]
+    except Exception as exc:  # noqa: BLE001 - the artifact must not fail the run
+        top = [{"entity": f"(could not read entities: {exc})"}]
+    if top:
+        create_table_artifact(top, key=f"{flow_name}-top-entities", description="Top entities of this run")
+    if summary.failures:
+        lines = [f"| URL | reason |", "|---|---|"]
+        for url, reason in summary.failures[:MAX_FAILURE_ROWS]:
+            lines.append(f"| {url.replace('|', '%7C')} | {reason.replace('|', '/')} |")
+        more = len(summary.failures) - MAX_FAILURE_ROWS
+        if more > 0:
+            lines.append(f"\n… and {more} more: `akhbar query \"SELECT url, error FROM fetches WHERE run_id = "
+                         f"'{summary.run_id}' AND error IS NOT NULL\"`")
+        create_markdown_artifact("\n".join(lines), key=f"{flow_name}-failures",
+                                 description=f"{len(summary.failures)} failed URLs of this run")

@@ -1,0 +1,95 @@
+"""The `akhbar` command line, run as a user runs it (a subprocess of the installed console script)."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import REPO
+
+AKHBAR = str(Path(sys.executable).parent / "akhbar")
+GOLD = json.loads((REPO / "samples" / "expected.json").read_text(encoding="utf-8"))
+
+
+def akhbar(*args, input=None, cwd=None, timeout=300):
+    env = {**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"}
+    return subprocess.run([AKHBAR, *args], input=input, capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env)
+
+
+def test_bad_config_exits_2_naming_source_and_key(tmp_path):
+    bad = tmp_path / "s.toml"
+    bad.write_text('[[sources]]\nname = "x"\nfeeds = ["https://e.com/rss"]\nrequests_per_secnd = 1\n', encoding="utf-8")
+    r = akhbar("ingest", "--sources", str(bad), "--db", str(tmp_path / "d.duckdb"))
+    assert r.returncode == 2
+    assert "'x'" in r.stderr and "requests_per_secnd" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "d.duckdb").exists()
+
+
+def test_demo_runs_and_a_second_run_shows_the_same_result(tmp_path):
+    db = tmp_path / "demo.duckdb"
+    outs = []
+    for _ in range(2):
+        r = akhbar("demo", "--db", str(db), cwd=tmp_path)
+        assert r.returncode == 0, r.stderr[-2000:]
+        outs.append(r.stdout)
+        con = duckdb.connect(str(db), read_only=True)
+        outs.append(con.execute("SELECT count(*) FROM articles").fetchone()[0])
+        outs.append(con.execute("SELECT count(*) FROM mentions").fetchone()[0])
+        con.close()
+    n_articles = sum("expect" not in g for g in GOLD.values())
+    assert outs[1] == outs[4] == n_articles and outs[2] == outs[5] > 0
+    assert f"stored {n_articles}" in outs[0] and "top entities" in outs[0] and str(db) in outs[0]
+
+
+def test_query_formats(tmp_path):
+    from extractors.types import ExtractedArticle, Mention, ProcessedArticle
+    from warehouse.store import Warehouse
+
+    wh = Warehouse(tmp_path / "q.duckdb")
+    wh.migrate()
+    a = ExtractedArticle(url="https://e.com/1", title="عنوان", author=None,
+                         published_at=datetime(2024, 3, 1, tzinfo=timezone.utc), language="ar", text="في بغداد اليوم")
+    wh.load([ProcessedArticle("id1", a.url, "s", a, "h", a.published_at, None, [Mention("LOC", "بغداد", "بغداد", 3, 8)], "crf")], [], "r")
+    r = akhbar("query", "top-entities", "--param", "type=LOC", "--format", "json", "--db", str(tmp_path / "q.duckdb"))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert isinstance(data, list) and data[0]["entity"] == "بغداد" and data[0]["mentions"] == 1
+    r = akhbar("query", "SELECT title FROM articles", "--format", "csv", "--db", str(tmp_path / "q.duckdb"))
+    assert r.stdout.splitlines() == ["title", "عنوان"]
+    r = akhbar("query", "top-entitis", "--db", str(tmp_path / "q.duckdb"))
+    assert r.returncode == 1 and "no named query" in r.stderr and "top-entities" in r.stderr
+    r = akhbar("query", "top-entities", "--db", str(tmp_path / "none.duckdb"))
+    assert r.returncode == 1 and "akhbar ingest" in r.stderr
+
+
+def test_extract_prints_contract_json():
+    page = REPO / "samples" / "site" / "economy" / "german-car-industry.html"
+    r = akhbar("extract", str(page), "--url", "https://example.com/economy/german-car-industry.html")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    for key in ("url", "title", "author", "published_at", "language", "text", "credit"):
+        assert key in out
+    gold = GOLD["/economy/german-car-industry.html"]
+    assert out["title"] == gold["title"] and out["language"] == "ar"
+    assert datetime.fromisoformat(out["published_at"]) == datetime.fromisoformat(gold["published_at"])
+    assert all(s in out["text"] for s in gold["with"]) and not any(s in out["text"] for s in gold["without"])
+
+
+def test_ner_cli_reproduces_library_tags():
+    from extractors.entities import get_backend
+
+    sentences = [["قال", "الرئيس", "جورج", "بوش", "في", "واشنطن", "."], ["التقى", "كوفي", "أنان", "في", "بيروت", "."]]
+    stdin = "\n\n".join("\n".join(f"{t} O" for t in s) for s in sentences) + "\n"
+    r = akhbar("ner", "--backend", "crf", input=stdin)
+    assert r.returncode == 0, r.stderr
+    blocks = [b for b in r.stdout.strip("\n").split("\n\n")]
+    got = [[line.split("\t") for line in b.splitlines()] for b in blocks]
+    expected = get_backend("crf").tag(sentences)
+    assert [[t for t, _ in s] for s in got] == sentences
+    assert [[tag for _, tag in s] for s in got] == expected
+    assert any(tag != "O" for s in expected for tag in s)

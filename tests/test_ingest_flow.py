@@ -1,0 +1,159 @@
+"""End-to-end: the real Prefect ingest flow against local HTTP sites, into a real DuckDB file."""
+
+import json
+from datetime import datetime
+
+import duckdb
+import pytest
+
+from conftest import REPO, shared_path
+from flows.sample_site import StaticSite
+from localsite import html
+
+GOLD = json.loads((REPO / "samples" / "expected.json").read_text(encoding="utf-8"))
+ARTICLES = {p: g for p, g in GOLD.items() if "expect" not in g}
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+def table_counts(db):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                for t in ("articles", "mentions", "entities", "fetches", "runs")}
+    finally:
+        con.close()
+
+
+def rows(db, sql, params=None):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    """Ingest the bundled sample site twice through the real flow."""
+    from flows.ingest import ingest
+
+    tmp = tmp_path_factory.mktemp("sample")
+    db = tmp / "sample.duckdb"
+    with StaticSite() as site:
+        sources = tmp / "sources.toml"
+        sources.write_text(site.sources_toml(), encoding="utf-8")
+        first = ingest(sources_file=str(sources), db_path=str(db), allow_private_addresses=True)
+        after_first = table_counts(db)
+        requests_first = list(site.requests)
+        second = ingest(sources_file=str(sources), db_path=str(db), allow_private_addresses=True)
+        after_second = table_counts(db)
+        requests_second = site.requests[len(requests_first):]
+    return dict(db=db, base=site.base_url, first=first, second=second, after_first=after_first,
+                after_second=after_second, requests_first=requests_first, requests_second=requests_second)
+
+
+def test_full_ingest_stores_every_sample_article(sample_run):
+    db, base = sample_run["db"], sample_run["base"]
+    stored = {u.removeprefix(base): t for u, t in rows(db, "SELECT url, title FROM articles")}
+    assert set(stored) == set(ARTICLES)
+    assert sample_run["first"].stored == len(ARTICLES)
+    assert sample_run["after_first"]["mentions"] > 10 * len(ARTICLES)
+    # titles come out as the pages show them
+    assert sum(stored[p] == g["title"] for p, g in ARTICLES.items()) >= len(ARTICLES) - 1
+
+
+def test_robots_disallowed_page_never_requested_and_404_recorded(sample_run):
+    db, base = sample_run["db"], sample_run["base"]
+    private = [p for p, g in GOLD.items() if g.get("expect") == "robots-disallowed"][0]
+    missing = [p for p, g in GOLD.items() if g.get("expect") == "404"][0]
+    assert private not in sample_run["requests_first"] + sample_run["requests_second"]
+    assert rows(db, "SELECT status, error FROM fetches WHERE url = ? LIMIT 1", [base + private]) == [
+        (None, "disallowed by robots.txt")]
+    assert rows(db, "SELECT DISTINCT status, error FROM fetches WHERE url = ?", [base + missing]) == [(404, "HTTP 404")]
+    assert sample_run["first"].failed == 2
+
+
+def test_tracking_parameters_deduplicated(sample_run):
+    utm = [r for r in sample_run["requests_first"] if "utm_" in r]
+    assert utm == []
+    article_requests = [r for r in sample_run["requests_first"] if r in ARTICLES]
+    assert len(article_requests) == len(set(article_requests)) == len(ARTICLES)
+
+
+def test_rerun_adds_no_rows_and_fetches_no_stored_article(sample_run):
+    a, b = sample_run["after_first"], sample_run["after_second"]
+    assert {k: b[k] for k in ("articles", "mentions", "entities")} == {k: a[k] for k in ("articles", "mentions", "entities")}
+    assert b["fetches"] > a["fetches"] and b["runs"] == a["runs"] + 1
+    assert not [r for r in sample_run["requests_second"] if r in ARTICLES]
+    assert sample_run["second"].stored == 0
+
+
+def test_runs_table_filled(sample_run):
+    db = sample_run["db"]
+    runs = rows(db, "SELECT run_id, discovered, fetched, stored, failed, status, finished_at FROM runs ORDER BY started_at")
+    assert len(runs) == 2
+    run_id, discovered, fetched, stored, failed, status, finished = runs[0]
+    assert run_id == sample_run["first"].run_id and status == "completed" and finished is not None
+    assert (discovered, stored, failed) == (len(ARTICLES) + 2, len(ARTICLES), 2)
+    per_run = rows(db, "SELECT count(DISTINCT run_id) FROM fetches")[0][0]
+    assert per_run == 2
+
+
+def test_published_dates_follow_the_evidence(sample_run):
+    db, base = sample_run["db"], sample_run["base"]
+    got = {u.removeprefix(base): d for u, d in rows(db, "SELECT url, published_at FROM articles")}
+    right = sum(got[p] == datetime.fromisoformat(g["published_at"]) for p, g in ARTICLES.items() if g["published_at"])
+    assert right >= len(ARTICLES) - 1
+
+
+def test_503_then_200_recorded_in_the_run(site, tmp_path):
+    from flows.ingest import ingest_urls
+
+    body = (REPO / "samples" / "site" / "world" / "solana-annan-lebanon.html").read_text(encoding="utf-8")
+    hits = []
+
+    def flaky(req):
+        hits.append(req)
+        return html("busy", 503, **{"Retry-After": "0"}) if len(hits) == 1 else html(body)
+
+    site.routes["/flaky.html"] = flaky
+    db = tmp_path / "f.duckdb"
+    summary = ingest_urls(urls=[site.url("/flaky.html")], db_path=str(db), allow_private_addresses=True)
+    assert summary.stored == 1 and summary.failed == 0
+    log = rows(db, "SELECT status, error, run_id FROM fetches WHERE url = ? ORDER BY fetched_at", [site.url("/flaky.html")])
+    assert [(s, e) for s, e, _ in log] == [(503, "HTTP 503 (retried)"), (200, None)]
+    assert {r for _, _, r in log} == {summary.run_id}
+
+
+def test_seed_article_share_tail_removed_in_pipeline(site, tmp_path):
+    from flows.ingest import ingest_urls
+
+    seed = shared_path("samples", "seed-article.txt").read_text(encoding="utf-8")
+    body_text, tail = seed.rstrip("\n").rsplit("\n", 1)
+    assert tail.strip().startswith("مشاركة")
+    page = f"""<!doctype html><html lang="ar" dir="rtl"><head><meta charset="utf-8"><title>داعش يدافع عن جيبه الأخير</title></head>
+    <body><nav><a href="/">الرئيسية</a> <a href="/world">عربي ودولي</a></nav>
+    <article><h1>داعش يدافع عن جيبه الأخير</h1><p>{body_text}</p><div class="share">{tail}</div></article>
+    <footer>جميع الحقوق محفوظة</footer></body></html>"""
+    site.routes["/seed.html"] = html(page)
+    db = tmp_path / "s.duckdb"
+    ingest_urls(urls=[site.url("/seed.html")], db_path=str(db), allow_private_addresses=True)
+    (text, credit), = rows(db, "SELECT text, credit FROM articles")
+    assert "مشاركة" not in text and "الباغوز" in text and text.rstrip().endswith("حلب الشمالي.")
+    assert credit == "وكالات"
+    places = {c for (c,) in rows(db, "SELECT canonical FROM mentions WHERE entity_type = 'LOC'")}
+    assert {"الباغوز", "الفرات"} & places
+    assert all(text[s:e] == t for s, e, t in rows(db, 'SELECT start, "end", text FROM mentions'))
+
+
+def test_bad_urls_in_ingest_urls_are_recorded_not_fatal(site, tmp_path):
+    from flows.ingest import ingest_urls
+
+    site.routes["/ok.html"] = html((REPO / "samples" / "site" / "world" / "nepal-fuel-shortage.html").read_text(encoding="utf-8"))
+    db = tmp_path / "b.duckdb"
+    summary = ingest_urls(urls=["not a url", "ftp://x/y", site.url("/ok.html")], db_path=str(db),
+                          allow_private_addresses=True)
+    assert summary.stored == 1 and summary.failed == 2
+    errors = [e for (e,) in rows(db, "SELECT error FROM fetches WHERE error IS NOT NULL ORDER BY url")]
+    assert len(errors) == 2 and all(e.startswith("bad URL") for e in errors)

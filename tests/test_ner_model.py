@@ -1,0 +1,80 @@
+"""The shipped CRF model: files, no heavy imports, speed, and a sanity check on ANERcorp."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from extractors.entities import get_backend
+from extractors.ner_crf import MODEL_DIR, MODEL_FILE, RESOURCES_FILE
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+TRAIN = SHARED / "data" / "ner" / "ANERCorp_CamelLab_train.txt"
+
+
+def test_model_files_shipped_and_small():
+    for name in (MODEL_FILE, RESOURCES_FILE, "ner_gazetteer.tsv"):
+        path = MODEL_DIR / name
+        assert path.is_file(), f"{path} missing: run python scripts/train_crf.py"
+        assert path.stat().st_size < 8_000_000
+    total = sum(p.stat().st_size for p in MODEL_DIR.iterdir() if p.is_file())
+    assert total < 12_000_000
+
+
+def test_model_loadable_as_package_resource():
+    from importlib import resources
+
+    files = resources.files("extractors") / "models"
+    assert (files / MODEL_FILE).is_file()
+    assert (files / RESOURCES_FILE).is_file()
+
+
+def test_crf_path_imports_no_torch_or_transformers():
+    code = (
+        "import sys, json\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from extractors.entities import get_backend, find_mentions\n"
+        "b = get_backend('auto')\n"
+        "ms = find_mentions('قال الرئيس اللبناني في بيروت إن الأمم المتحدة تدعم لبنان.', b)\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')\n"
+        "             or m.startswith(('camel_tools.ner', 'camel_tools.data', 'camel_tools.morphology', 'camel_tools.disambig')))\n"
+        "print(json.dumps({'backend': b.name, 'bad': bad, 'n': len(ms)}))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent-akhbar-home", "AKHBAR_CAMEL_MODEL": "",
+           "CAMELTOOLS_DATA": "/nonexistent-akhbar-camel"}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    info = json.loads(r.stdout.strip().splitlines()[-1])
+    assert info["backend"] == "crf"
+    assert info["bad"] == []
+    assert info["n"] >= 1
+
+
+def test_tagging_speed():
+    backend = get_backend("crf")
+    sent = "وقال وزير الخارجية الفرنسي جان إيف لودريان في باريس إن الاتحاد الأوروبي سيجتمع الأسبوع المقبل .".split()
+    sents = [sent[i:] + sent[:i] for i in range(len(sent))] * 40
+    n = sum(len(s) for s in sents)
+    backend.tag(sents[:5])
+    t0 = time.perf_counter()
+    backend.tag(sents)
+    rate = n / (time.perf_counter() - t0)
+    assert rate > 5_000, f"{rate:.0f} tokens/s"  # typically > 20,000; low bar for a busy CI machine
+
+
+def test_shipped_model_on_dev_sanity():
+    """The shipped model saw these sentences in training, so this is only a sanity check (see benchmarks/ner_eval.py)."""
+    if not TRAIN.is_file():
+        pytest.skip(f"ANERcorp train file not found at {TRAIN} (../shared is absent on this machine)")
+    from extractors.ner_metrics import read_conll, score, split_dev
+
+    _, dev = split_dev(read_conll(TRAIN))
+    pred = get_backend("crf").tag([t for t, _ in dev])
+    result = score([g for _, g in dev], pred)
+    assert result["micro"]["f1"] >= 0.72
