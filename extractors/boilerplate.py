@@ -270,7 +270,9 @@ def split_credit(text: str, lex: Lexicon | None = None) -> tuple[str, str | None
 
 
 # ------------------------------------------------------------------------------------------- bylines
-_NAME_SPLIT = re.compile(r"\s*(?:[|•·/\\\n]|\s[-–—]+\s|[-–—]{2,}|[،,؛;]|\s{3,})\s*|(?<=\S)[-–—](?=\s)|(?<=\s)[-–—](?=\S)")
+_NAME_SPLIT = re.compile(
+    r"\s*(?:[|•·/\\\n]|\s[-–—ـ]+\s|[-–—]{2,}|[،,؛;]|[:：](?=\s)|\s{3,})\s*|(?<=\S)[-–—](?=\s)|(?<=\s)[-–—](?=\S)"
+)
 _PARENS = re.compile(r"\s*[(\[（][^()\[\]（）]*[)\]）]")
 _QUOTES = str.maketrans("", "", "«»\"“”'‘’:：")
 
@@ -309,6 +311,8 @@ def clean_author(
         if pm and pm.group("rest").strip() and (pm.group("sep") or line_key(pm.group("prefix")) in lex.byline_loose):
             p = pm.group("rest").strip(" .:-–—")
             key = line_key(p)
+        if re.match(r"(?:من|في|الى|إلى)\s", p):
+            continue  # «من الرياض»: a dateline place
         if _is_agency_list(key, lex) or (site_key and key == site_key):
             agency_seen = True
             continue

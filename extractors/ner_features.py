@@ -78,9 +78,9 @@ for _t, _words in {
     "SAY": "قال قالت اعلن اعلنت اكد اكدت صرح اضاف اضافت اوضح اشار ذكر افاد نقل دعا طالب التقي استقبل",
     "OT": "شركه وكاله جامعه منظمه حزب حركه مجلس وزاره بنك مصرف صحيفه جريده مجله اتحاد هيئه مؤسسه لجنه نادي "
     "فريق منتخب جبهه جمعيه معهد مركز محكمه قناه اذاعه تلفزيون مجموعه امم صندوق برلمان حكومه جيش قوات "
-    "مؤتمر منتدي اكاديميه مستشفي مصنع مكتب دائره سلطه",
+    "مؤتمر منتدي اكاديميه مستشفي مصنع مكتب دائره سلطه مرصد مفوضيه تنظيم تحالف ائتلاف كتله ميليشيا فصيل",
     "LT": "مدينه بلده قريه منطقه محافظه ولايه عاصمه اقليم جزيره جزر نهر بحر خليج جبل شمال جنوب شرق غرب شمالي "
-    "جنوبي شرقي غربي حدود مطار ميناء دوله مخيم بلاد ضاحيه حي شارع ساحه وادي",
+    "جنوبي شرقي غربي حدود مطار ميناء دوله مخيم بلاد ضاحيه حي شارع ساحه وادي ريف",
     "MT": "جائزه مهرجان كاس بطوله دوري اولمبياد مسلسل فيلم كتاب روايه عمليه حرب معركه اتفاقيه اتفاق لغه",
 }.items():
     for _w in _words.split():
@@ -188,7 +188,7 @@ class FeatureConfig:
     bigrams: bool = True
     freq: bool = True
     char_ngrams: int = 0  # n of character n-grams inside the stem (0 = none)
-    conjunctions: bool = True  # rarity of a word conjoined with its neighbours
+    conjunctions: int = 1  # rarity of a word conjoined with its neighbours (0 none, 1, 2 = more)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -324,7 +324,7 @@ class Featurizer:
                             f.append(f"{pfx}G={gaz[j]}")
                     elif j == -1 or j == n:
                         f.append(pfx + "BOUND")
-            if cfg.conjunctions:
+            if cfg.conjunctions >= 1:
                 r = words[i][4]
                 rp = words[i - 1][4] if i > 0 else "B"
                 rn = words[i + 1][4] if i + 1 < n else "E"
@@ -333,6 +333,13 @@ class Featurizer:
                     f.append(f"s-r={words[i - 1][3]}|{r}")
                 if i + 1 < n:
                     f.append(f"r-s={r}|{words[i + 1][3]}")
+                if cfg.conjunctions >= 2:
+                    rp2 = words[i - 2][4] if i > 1 else "B"
+                    rn2 = words[i + 2][4] if i + 2 < n else "E"
+                    f.append(f"rrrrr={rp2}{rp}{r}{rn}{rn2}")
+                    f.append(f"pc-r={words[i][0][2]}|{r}")
+                    if i > 0:
+                        f.append(f"s2-r={words[i - 2][3] if i > 1 else 'B'}|{words[i - 1][3]}|{r}")
             if cfg.bigrams:
                 if i > 0:
                     f.append(f"bg-={ns[i - 1]}|{ns[i]}")
