@@ -1,10 +1,16 @@
 """Polite, defensive HTTP fetching with one shared async httpx client.
 
 Politeness: robots.txt (Protego, with Crawl-delay), per-host concurrency and request rate, retries with
-exponential backoff on 429/5xx honouring Retry-After. Safety: private addresses refused unless allowed,
-redirects followed by hand to a cap (each hop checked), response size capped while streaming (so gzip bombs
-and endless bodies stop early), a total deadline per request (so pages that never finish time out), and
-non-HTML content types skipped.
+exponential backoff on 429/5xx honouring Retry-After (for the whole host, not only the URL that got it), and a
+host that keeps failing is backed off for the rest of the run (its remaining URLs are skipped, not requested).
+Conditional GET: pass `If-None-Match`/`If-Modified-Since` in `headers`; a 304 comes back as a fine fetch with
+`not_modified=True` and no body.
+
+Safety: private addresses refused unless allowed, redirects followed by hand to a cap (each hop checked),
+content encodings decoded by us with the output bounded (so gzip bombs stop at the cap without inflating), the
+response size capped while streaming (so endless bodies stop early), one total deadline per request covering
+every hop and read (so pages that trickle or never finish time out), non-HTML content types skipped and binary
+bodies labelled as HTML (PDF, images, archives, NUL-filled data) skipped.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Iterable
+import zlib
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TypeVar
@@ -36,7 +43,12 @@ XML_TYPES = (
 )
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_SECONDS = 120.0
+HOST_FAILURE_LIMIT = 5  # consecutive failures (after retries) before a host is backed off for the run
 ROBOTS_TOKEN = "akhbar"
+SNIFF_BYTES = 1024
+
+# Resolves a host name to its IP address strings (a test hook; the default uses the system resolver).
+Resolver = Callable[[str, int], Awaitable[list[str]]]
 
 T = TypeVar("T")
 
@@ -55,6 +67,8 @@ class HostPolicy:
     lock: asyncio.Lock | None = None
     next_start: float = 0.0
     consecutive_failures: int = 0
+    last_failure: str | None = None
+    backed_off: str | None = None  # why the host is not requested any more in this run
 
 
 @dataclass(slots=True)
@@ -76,13 +90,40 @@ class RobotsRules:
 
 
 class FetchError(Exception):
-    """A fetch that ended without a usable page; `status` is set when there was a response."""
+    """A fetch that ended without a usable page; `status` is set when there was a response.
 
-    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None):
+    `kind`: "connect" (no connection, retried), "pool" (no free client connection, retried), "timeout",
+    "dns", or None for answers that will not change on retry (too large, redirect loop, ...).
+    """
+
+    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None,
+                 kind: str | None = None):
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
+        self.kind = kind
+
+    @property
+    def retryable(self) -> bool:
+        return self.status in RETRY_STATUSES or self.kind in ("connect", "pool")
+
+    @property
+    def host_failure(self) -> bool:
+        """The host itself is failing (down, unreachable, overloaded), not just this URL."""
+        if self.status is not None:
+            return self.status >= 500 or self.status == 429
+        return self.kind in ("connect", "timeout", "dns")
+
+
+@dataclass(slots=True)
+class _Response:
+    status: int
+    body: bytes
+    content_type: str | None
+    final_url: str
+    etag: str | None = None
+    last_modified: str | None = None
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -113,6 +154,92 @@ def _charset(content_type: str | None) -> str | None:
     return None
 
 
+_MAGIC = (
+    (b"%PDF-", "PDF"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"PK\x03\x04", "ZIP"), (b"PK\x05\x06", "ZIP"),
+    (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"\xff\xd8\xff", "JPEG"), (b"\x1f\x8b", "gzip"),
+    (b"\x7fELF", "ELF"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!\x1a\x07", "RAR"), (b"OggS", "Ogg"),
+    (b"ID3", "MP3"), (b"\x1aE\xdf\xa3", "WebM"), (b"BM", None), (b"\x00\x00\x01\x00", "ICO"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "MS Office"), (b"wOFF", "WOFF"), (b"wOF2", "WOFF2"),
+)
+
+
+def sniff_binary(head: bytes) -> str | None:
+    """Name of the binary format `head` (the first bytes of a body) starts with, or None if it may be text.
+
+    Recognises common magic numbers and NUL-filled data; UTF-16/32 text (NULs in one byte lane only, or a
+    byte order mark) is not binary.
+    """
+    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+        return None
+    for magic, name in _MAGIC:
+        if name and head.startswith(magic):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"WAVE", b"AVI "):
+        return head[8:12].decode().strip()
+    if head[4:8] == b"ftyp":
+        return "MP4"
+    sample = head[:SNIFF_BYTES]
+    nul = sample.count(0)
+    if nul >= max(8, len(sample) // 64):
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        if even and odd:  # UTF-16 text has its NULs in one byte lane only
+            return "NUL bytes"
+    return None
+
+
+class _BoundedDecoder:
+    """Content-Encoding decoding whose output per call is capped, so a compression bomb never inflates."""
+
+    def __init__(self, header: str | None) -> None:
+        codings = [c.strip().lower() for c in (header or "").split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        self._raw_deflate_fallback = False
+        if not codings:
+            self._d = None
+        elif codings in (["gzip"], ["x-gzip"]):
+            self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif codings == ["deflate"]:
+            self._d = zlib.decompressobj()
+            self._raw_deflate_fallback = True  # some servers send raw deflate without the zlib header
+        else:
+            raise FetchError(f"bad content encoding: unsupported Content-Encoding {header!r}")
+
+    def decode(self, data: bytes, max_out: int) -> bytes:
+        """Up to `max_out` (>= 1) bytes of output; more output pending means the body is over the cap."""
+        if self._d is None:
+            return data
+        try:
+            try:
+                out = self._d.decompress(data, max_out)
+            except zlib.error:
+                if not self._raw_deflate_fallback:
+                    raise
+                self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+                out = self._d.decompress(data, max_out)
+            self._raw_deflate_fallback = False
+            return out
+        except zlib.error as exc:
+            raise FetchError(f"bad content encoding: {exc}") from None
+
+    def flush(self, max_out: int) -> bytes:
+        if self._d is None:
+            return b""
+        try:
+            return self._d.flush(max_out)
+        except zlib.error as exc:
+            raise FetchError(f"bad content encoding: {exc}") from None
+
+
+def _is_conditional(headers: dict[str, str] | None) -> bool:
+    return any(k.lower() in ("if-none-match", "if-modified-since") for k in (headers or {}))
+
+
+async def _system_resolver(host: str, port: int) -> list[str]:
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0] for info in infos]
+
+
 class Fetcher:
     """Async fetcher holding one httpx.AsyncClient; use as `async with Fetcher(...) as f:`."""
 
@@ -123,11 +250,15 @@ class Fetcher:
         allow_private_addresses: bool = False,
         backoff_seconds: float = 1.0,
         obey_robots: bool = True,
+        host_failure_limit: int = HOST_FAILURE_LIMIT,
+        resolver: Resolver | None = None,
     ) -> None:
         self.crawl = crawl or CrawlSettings()
         self.allow_private = allow_private_addresses
         self.backoff_seconds = backoff_seconds
         self.obey_robots = obey_robots
+        self.host_failure_limit = host_failure_limit  # 0 or less: never back off
+        self._resolver = resolver or _system_resolver
         self._client: httpx.AsyncClient | None = None
         self._hosts: dict[str, HostPolicy] = {}
         self._host_settings: dict[str, tuple[float, int]] = {}
@@ -137,7 +268,9 @@ class Fetcher:
 
     async def __aenter__(self) -> Fetcher:
         self._client = httpx.AsyncClient(
-            headers={"User-Agent": self.crawl.user_agent, "Accept-Language": "ar,en;q=0.5"},
+            # We decode content encodings ourselves (bounded), so only offer the ones we can decode that way.
+            headers={"User-Agent": self.crawl.user_agent, "Accept-Language": "ar,en;q=0.5",
+                     "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(self.crawl.timeout_seconds),
             follow_redirects=False,
             proxy=self.crawl.proxy,
@@ -164,6 +297,10 @@ class Fetcher:
             pol = self._hosts[host]
             pol.min_interval = max(pol.min_interval, interval)
 
+    def backed_off_hosts(self) -> dict[str, str]:
+        """Hosts not requested any more in this run, with the reason (for the run report)."""
+        return {host: pol.backed_off for host, pol in self._hosts.items() if pol.backed_off}
+
     def _policy(self, host: str) -> HostPolicy:
         pol = self._hosts.get(host)
         if pol is None:
@@ -182,6 +319,21 @@ class Fetcher:
         if wait > 0:
             await asyncio.sleep(wait)
 
+    def _record_outcome(self, host: str, pol: HostPolicy, err: FetchError | None) -> None:
+        if err is None or not err.host_failure:
+            pol.consecutive_failures = 0
+            return
+        pol.consecutive_failures += 1
+        pol.last_failure = err.reason
+        if (self.host_failure_limit > 0 and pol.backed_off is None
+                and pol.consecutive_failures >= self.host_failure_limit):
+            pol.backed_off = (f"host {host} backed off after {pol.consecutive_failures} consecutive failures "
+                              f"(last: {err.reason})")
+
+    def _refused(self, host: str) -> FetchError:
+        return FetchError(f"refused: {host} is a private, loopback or link-local address "
+                          "(pass --allow-private-addresses to allow it)")
+
     async def _check_address(self, url: str) -> None:
         if self.allow_private:
             return
@@ -189,8 +341,7 @@ class Fetcher:
         host = (parts.hostname or "").strip("[]")
         if host in self._resolved:
             if not self._resolved[host]:
-                raise FetchError(f"refused: {host} is a private, loopback or link-local address "
-                                 "(pass --allow-private-addresses to allow it)")
+                raise self._refused(host)
             return
         try:
             ips = [ipaddress.ip_address(host)]
@@ -198,20 +349,18 @@ class Fetcher:
             if host == "localhost" or host.endswith(".localhost"):
                 ips = [ipaddress.ip_address("127.0.0.1")]
             else:
-                loop = asyncio.get_running_loop()
                 try:
-                    infos = await asyncio.wait_for(
-                        loop.getaddrinfo(host, parts.port or 80, type=socket.SOCK_STREAM),
-                        timeout=self.crawl.timeout_seconds,
-                    )
-                except (OSError, asyncio.TimeoutError) as exc:
-                    raise FetchError(f"cannot resolve host {host}: {exc or 'timeout'}") from None
-                ips = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+                    addrs = await asyncio.wait_for(self._resolver(host, parts.port or 80),
+                                                   timeout=self.crawl.timeout_seconds)
+                    ips = [ipaddress.ip_address(a.split("%")[0]) for a in addrs]
+                except (OSError, ValueError, asyncio.TimeoutError) as exc:
+                    raise FetchError(f"cannot resolve host {host}: {exc or 'timeout'}", kind="dns") from None
+                if not ips:
+                    raise FetchError(f"cannot resolve host {host}: no address", kind="dns")
         ok = not any(is_private_ip(ip) for ip in ips)
         self._resolved[host] = ok
         if not ok:
-            raise FetchError(f"refused: {host} is a private, loopback or link-local address "
-                             "(pass --allow-private-addresses to allow it)")
+            raise self._refused(host)
 
     async def robots(self, url: str) -> RobotsRules:
         """robots.txt rules for the host of `url`, fetched once per host."""
@@ -233,14 +382,14 @@ class Fetcher:
 
     async def _load_robots(self, origin: str) -> RobotsRules:
         try:
-            status, body, _, _ = await self._get(origin + "/robots.txt", accept=None, max_bytes=512 * 1024)
+            resp = await self._get(origin + "/robots.txt", accept=None, max_bytes=512 * 1024)
         except FetchError as exc:
             if exc.status is not None and 400 <= exc.status < 500:
                 return RobotsRules(parser=None)  # no robots.txt: everything allowed
             if exc.status is not None:
                 return RobotsRules(parser=None, error=f"robots.txt unavailable (HTTP {exc.status})")
             return RobotsRules(parser=None, error=f"robots.txt unavailable ({exc.reason})")
-        text = body.decode("utf-8", errors="replace")
+        text = resp.body.decode("utf-8", errors="replace")
         parser = Protego.parse(text)
         return RobotsRules(parser=parser, sitemaps=list(parser.sitemaps))
 
@@ -252,10 +401,28 @@ class Fetcher:
         accept: tuple[str, ...] | None,
         max_bytes: int | None = None,
         headers: dict[str, str] | None = None,
-    ) -> tuple[int, bytes, str | None, str]:
-        """One GET with redirects followed by hand. Returns (status, body, content_type, final_url)."""
+        sniff: bool = False,
+    ) -> _Response:
+        """One GET with redirects followed by hand, all within one total deadline of `timeout_seconds`."""
+        deadline = self.crawl.timeout_seconds
+        try:
+            async with asyncio.timeout(deadline):
+                return await self._get_hops(url, accept=accept, max_bytes=max_bytes, headers=headers, sniff=sniff)
+        except TimeoutError:
+            raise FetchError(f"timeout: response not finished within {deadline:g}s", kind="timeout") from None
+
+    async def _get_hops(
+        self,
+        url: str,
+        *,
+        accept: tuple[str, ...] | None,
+        max_bytes: int | None,
+        headers: dict[str, str] | None,
+        sniff: bool,
+    ) -> _Response:
         assert self._client is not None, "use Fetcher as an async context manager"
         limit = max_bytes or self.crawl.max_response_bytes
+        timeout = self.crawl.timeout_seconds
         current = url
         seen: set[str] = set()
         for _hop in range(self.crawl.max_redirects + 1):
@@ -267,10 +434,9 @@ class Fetcher:
                         location = resp.headers.get("location")
                         if not location:
                             raise FetchError("redirect without Location header", resp.status_code)
-                        nxt = urljoin(request_url, location)
                         try:
-                            nxt = canonical_url(nxt)
-                        except BadURL as exc:
+                            nxt = canonical_url(urljoin(request_url, location))
+                        except (BadURL, ValueError) as exc:
                             raise FetchError(f"bad redirect target: {exc}", resp.status_code) from None
                         if nxt in seen or nxt == current:
                             raise FetchError("redirect loop", resp.status_code)
@@ -281,31 +447,71 @@ class Fetcher:
                         raise FetchError(f"HTTP {resp.status_code}", resp.status_code,
                                          parse_retry_after(resp.headers.get("retry-after")))
                     ctype = resp.headers.get("content-type")
+                    out = _Response(resp.status_code, b"", ctype, current, resp.headers.get("etag"),
+                                    resp.headers.get("last-modified"))
+                    if resp.status_code == 304:
+                        return out
                     media = _media_type(ctype)
                     if accept is not None and media and not media.startswith(accept):
                         raise FetchError(f"skipped: content type {media} is not {'/'.join(accept[:2])}",
                                          resp.status_code)
-                    declared = resp.headers.get("content-length")
-                    if declared and declared.isdigit() and int(declared) > limit:
+                    declared = resp.headers.get("content-length", "").strip()
+                    if declared.isdigit() and int(declared) > limit:
                         raise FetchError(f"too large: Content-Length {declared} bytes over the {limit} byte cap",
                                          resp.status_code)
+                    try:
+                        decoder = _BoundedDecoder(resp.headers.get("content-encoding"))
+                    except FetchError as exc:
+                        exc.status = resp.status_code
+                        raise
                     chunks: list[bytes] = []
                     size = 0
-                    async for chunk in resp.aiter_bytes():
-                        size += len(chunk)
+                    sniffed = not sniff
+
+                    def add(data: bytes) -> None:
+                        nonlocal size, sniffed
+                        size += len(data)
                         if size > limit:
                             raise FetchError(f"too large: body over the {limit} byte cap", resp.status_code)
-                        chunks.append(chunk)
-                    return resp.status_code, b"".join(chunks), ctype, current
+                        if data:
+                            chunks.append(data)
+                        if not sniffed and size >= SNIFF_BYTES:
+                            sniffed = True
+                            self._sniff(b"".join(chunks)[:SNIFF_BYTES], media, resp.status_code)
+
+                    try:
+                        async for raw in resp.aiter_raw():
+                            add(decoder.decode(raw, limit - size + 1))
+                        add(decoder.flush(limit - size + 1))
+                        if not sniffed:
+                            self._sniff(b"".join(chunks), media, resp.status_code)
+                    except FetchError as exc:
+                        exc.status = exc.status or resp.status_code
+                        raise
+                    out.body = b"".join(chunks)
+                    return out
             except FetchError:
                 raise
+            except httpx.PoolTimeout:
+                raise FetchError(f"timeout: no free connection within {timeout:g}s", kind="pool") from None
+            except httpx.ConnectTimeout:
+                raise FetchError(f"timeout: could not connect within {timeout:g}s", kind="connect") from None
             except httpx.TimeoutException:
-                raise FetchError(f"timeout after {self.crawl.timeout_seconds:g}s") from None
+                raise FetchError(f"timeout: no data for {timeout:g}s", kind="timeout") from None
             except httpx.DecodingError as exc:
                 raise FetchError(f"bad content encoding: {exc}") from None
-            except (httpx.TransportError, httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-                raise FetchError(f"connection failed: {type(exc).__name__}: {exc}".rstrip(": ")) from None
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise FetchError(f"bad URL: {exc}") from None
+            except httpx.TransportError as exc:
+                raise FetchError(f"connection failed: {type(exc).__name__}: {exc}".rstrip(": "),
+                                 kind="connect") from None
         raise FetchError(f"too many redirects (more than {self.crawl.max_redirects})")
+
+    @staticmethod
+    def _sniff(head: bytes, media: str, status: int) -> None:
+        what = sniff_binary(head)
+        if what is not None:
+            raise FetchError(f"skipped: binary content labelled {media or 'with no content type'} ({what})", status)
 
     async def fetch(
         self,
@@ -316,17 +522,27 @@ class Fetcher:
         hint_published_at: datetime | None = None,
         headers: dict[str, str] | None = None,
     ) -> FetchedPage:
-        """Fetch one URL politely. Never raises for network or HTTP problems: they end up in `error`."""
+        """Fetch one URL politely. Never raises for network or HTTP problems: they end up in `error`.
+
+        With conditional `headers` (If-None-Match / If-Modified-Since), a 304 answer is a fine fetch:
+        `status=304, error=None, body=None, not_modified=True`.
+        """
         started = utcnow()
         try:
             url = canonical_url(url)
         except BadURL as exc:
             return FetchedPage(url=url[:2048], source=source, fetched_at=started, error=f"bad URL: {exc}")
         page = FetchedPage(url=url, source=source, fetched_at=started, hint_published_at=hint_published_at)
+        host = host_of(url)
+        pol = self._policy(host)
+        if pol.backed_off:
+            page.error = f"skipped: {pol.backed_off}"
+            return page
         try:
             await self._check_address(url)
         except FetchError as exc:
             page.error = exc.reason
+            self._record_outcome(host, pol, exc)
             return page
         if self.obey_robots:
             rules = await self.robots(url)
@@ -334,7 +550,6 @@ class Fetcher:
                 page.error = rules.error or "disallowed by robots.txt"
                 return page
         accept = HTML_TYPES if kind == "article" else XML_TYPES + HTML_TYPES
-        pol = self._policy(host_of(url))
         attempt = 0
         assert pol.semaphore is not None
         while True:
@@ -343,42 +558,56 @@ class Fetcher:
             page.fetched_at = utcnow()
             try:
                 async with pol.semaphore:
-                    await self._wait_turn(pol)
+                    if not pol.backed_off:
+                        await self._wait_turn(pol)
+                    if pol.backed_off:  # another URL of this host tipped it over while we waited
+                        page.error = f"skipped: {pol.backed_off}"
+                        return page
                     t0 = time.monotonic()
                     page.fetched_at = utcnow()
-                    status, body, ctype, final = await asyncio.wait_for(
-                        self._get(url, accept=accept, headers=headers),
-                        timeout=self.crawl.timeout_seconds * 2,
-                    )
-            except (FetchError, asyncio.TimeoutError) as exc:
-                err = exc if isinstance(exc, FetchError) else FetchError(
-                    f"timeout: response not finished after {self.crawl.timeout_seconds * 2:g}s")
+                    resp = await self._get(url, accept=accept, headers=headers, sniff=kind == "article")
+                    if resp.status == 304 and not _is_conditional(headers):
+                        raise FetchError("HTTP 304 (Not Modified) to a request that was not conditional", 304)
+                    if resp.status != 304 and not resp.body:
+                        raise FetchError(f"empty body (HTTP {resp.status})", resp.status)
+            except FetchError as err:
                 elapsed = (time.monotonic() - t0) * 1000
-                retryable = err.status in RETRY_STATUSES or (err.status is None and (
-                    err.reason.startswith("connection failed") or err.reason.startswith("timeout")))
-                if retryable and attempt <= self.crawl.retries:
+                if err.retry_after is not None:  # the whole host is asked to wait, not only this URL
+                    pol.next_start = max(pol.next_start, time.monotonic() + min(err.retry_after,
+                                                                                MAX_RETRY_AFTER_SECONDS))
+                if err.retryable and attempt <= self.crawl.retries:
                     delay = self.backoff_seconds * (2 ** (attempt - 1)) * (0.75 + random.random() / 2)
                     if err.retry_after is not None:
                         if err.retry_after > MAX_RETRY_AFTER_SECONDS:
                             page.status, page.error, page.elapsed_ms = err.status, (
                                 f"{err.reason}; Retry-After {err.retry_after:.0f}s is too long, try a later run"), elapsed
-                            pol.consecutive_failures += 1
+                            if pol.backed_off is None:
+                                pol.backed_off = (f"host {host} asked to retry after {err.retry_after:.0f}s "
+                                                  f"(HTTP {err.status} with Retry-After)")
                             return page
                         delay = max(delay, err.retry_after)
                     page.earlier_attempts.append(FetchAttempt(url=url, status=err.status, error=f"{err.reason} (retried)",
                                                               fetched_at=page.fetched_at, elapsed_ms=elapsed))
                     await asyncio.sleep(delay)
+                    if pol.backed_off:
+                        page.status, page.error, page.elapsed_ms = err.status, f"{err.reason}; skipped retry: {pol.backed_off}", elapsed
+                        return page
                     continue
                 page.status, page.error, page.elapsed_ms = err.status, err.reason, elapsed
-                pol.consecutive_failures += 1
+                self._record_outcome(host, pol, err)
                 return page
-            page.status = status
-            page.body = body
-            page.content_type = ctype
-            page.encoding = _charset(ctype)
-            page.final_url = final
+            page.status = resp.status
+            page.content_type = resp.content_type
+            page.encoding = _charset(resp.content_type)
+            page.final_url = resp.final_url
+            page.etag = resp.etag
+            page.last_modified = resp.last_modified
             page.elapsed_ms = (time.monotonic() - t0) * 1000
-            pol.consecutive_failures = 0
+            if resp.status == 304:
+                page.not_modified = True
+            else:
+                page.body = resp.body
+            self._record_outcome(host, pol, None)
             return page
 
     async def fetch_many(self, items: Iterable[DiscoveredURL], *, kind: str = "article") -> list[FetchedPage]:
@@ -405,6 +634,12 @@ class BackgroundFetcher:
 
     def fetch_many(self, items: Iterable[DiscoveredURL], *, kind: str = "article") -> list[FetchedPage]:
         return self.run(self.fetcher.fetch_many(list(items), kind=kind))
+
+    def backed_off_hosts(self) -> dict[str, str]:
+        """See Fetcher.backed_off_hosts (read on the fetcher's own loop)."""
+        async def read() -> dict[str, str]:
+            return self.fetcher.backed_off_hosts()
+        return self.run(read())
 
     def close(self) -> None:
         if self._loop.is_closed():

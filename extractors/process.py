@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from extractors.arabic import normalize_arabic
-from extractors.types import FetchedPage, FetchLogRow, ProcessedArticle
+from extractors.dedup import minhash
+from extractors.types import FetchedPage, FetchLogRow, ProcessedArticle, RawPage
 from extractors.urls import article_id
 
 _SPACES = re.compile(r"\s+")
@@ -20,6 +22,20 @@ _SPACES = re.compile(r"\s+")
 def content_hash(text: str) -> str:
     """SHA-256 of the normalised text: the same story with other diacritics or spacing hashes the same."""
     return hashlib.sha256(_SPACES.sub(" ", normalize_arabic(text)).strip().encode("utf-8")).hexdigest()
+
+
+def raw_page(page: FetchedPage) -> RawPage:
+    return RawPage(url=page.url, source=page.source, fetched_at=page.fetched_at,
+                   html_zlib=zlib.compress(page.body or b"", 6), final_url=page.final_url, status=page.status,
+                   content_type=page.content_type, encoding=page.encoding,
+                   hint_published_at=page.hint_published_at)
+
+
+def page_from_raw(raw: RawPage) -> FetchedPage:
+    """The FetchedPage an archived page came from, ready for process_pages again."""
+    return FetchedPage(url=raw.url, source=raw.source, fetched_at=raw.fetched_at, status=raw.status,
+                       final_url=raw.final_url, content_type=raw.content_type, encoding=raw.encoding,
+                       body=zlib.decompress(raw.html_zlib), hint_published_at=raw.hint_published_at)
 
 
 def fetch_log_rows(page: FetchedPage, kind: str = "article", error: str | None = None) -> list[FetchLogRow]:
@@ -52,8 +68,14 @@ def process_pages(
     *,
     backend_name: str = "auto",
     timezones: dict[str, str] | None = None,
+    archive: bool = True,
+    log_fetches: bool = True,
 ) -> ProcessedBatch:
-    """Extract and tag every usable page; failed fetches and non-articles become logged failures."""
+    """Extract and tag every usable page; failed fetches and non-articles become logged failures.
+
+    `archive`: keep each page's compressed HTML for the raw archive. `log_fetches`: produce fetch-log rows
+    (off when re-processing archived pages, which were logged when they were fetched).
+    """
     import time
 
     from extractors.article import ExtractionError, extract_article
@@ -99,8 +121,11 @@ def process_pages(
         out.articles.append(ProcessedArticle(
             article_id=article_id(page.url), url=page.url, source=page.source, article=art,
             content_hash=content_hash(art.text), fetched_at=page.fetched_at, final_url=page.final_url,
-            mentions=mentions, backend=used,
+            mentions=mentions, backend=used, minhash=minhash(art.text),
+            raw=raw_page(page) if archive else None,
         ))
+    if not log_fetches:
+        out.fetch_rows = []
     out.seconds_extract = t1 - t0
     out.seconds_entities = time.perf_counter() - t1
     return out

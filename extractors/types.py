@@ -47,6 +47,9 @@ class FetchedPage:
     elapsed_ms: float | None = None
     hint_published_at: datetime | None = None  # date from the feed or sitemap
     earlier_attempts: list[FetchAttempt] = field(default_factory=list)  # retried attempts, oldest first
+    not_modified: bool = False  # a 304 answer to a conditional request: fine (error None) but no body
+    etag: str | None = None  # the response's ETag header (for conditional GET next time)
+    last_modified: str | None = None  # the response's Last-Modified header
 
     @property
     def ok(self) -> bool:
@@ -96,6 +99,24 @@ class ProcessedArticle:
     final_url: str | None
     mentions: list[Mention] | None  # None: not tagged (not Arabic)
     backend: str | None
+    minhash: bytes = b""  # MinHash signature of the text (extractors.dedup)
+    raw: RawPage | None = None  # the fetched HTML, for the raw archive
+    story_id: str | None = None  # set by the warehouse when it clusters near duplicates
+
+
+@dataclass(frozen=True, slots=True)
+class RawPage:
+    """A fetched page as archived: zlib-compressed bytes plus what is needed to process it again."""
+
+    url: str
+    source: str
+    fetched_at: datetime
+    html_zlib: bytes
+    final_url: str | None = None
+    status: int | None = None
+    content_type: str | None = None
+    encoding: str | None = None
+    hint_published_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

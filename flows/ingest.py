@@ -16,11 +16,15 @@ from datetime import datetime, timezone
 from itertools import zip_longest
 from pathlib import Path
 
+from typing import Annotated, Literal
+
+from pydantic import Field
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from flows.reporting import Progress, publish_run_artifacts
+from flows.runners import configured_task_runner
 from extractors.config import Config, CrawlSettings, Source, load_config
 from extractors.discover import discover_source
 from extractors.fetch import BackgroundFetcher
@@ -199,14 +203,17 @@ def _finish(db_path: str, summary: RunSummary, started: float, status: str, flow
     return summary
 
 
-@flow(name="ingest", log_prints=True)
+Backend = Literal["auto", "crf", "camel"]
+
+
+@flow(name="ingest", log_prints=True, task_runner=configured_task_runner())
 def ingest(
     sources_file: str = "sources.toml",
     db_path: str = DEFAULT_DB_PATH,
-    limit: int | None = None,
+    limit: Annotated[int, Field(ge=1)] | None = None,
     allow_private_addresses: bool = False,
-    backend: str = "auto",
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    backend: Backend = "auto",
+    batch_size: Annotated[int, Field(ge=1, le=5000)] = DEFAULT_BATCH_SIZE,
 ) -> RunSummary:
     """Discover, fetch, extract, tag and store the articles of every source in a sources.toml file.
 
@@ -251,13 +258,13 @@ def ingest(
     return summary
 
 
-@flow(name="ingest-urls", log_prints=True)
+@flow(name="ingest-urls", log_prints=True, task_runner=configured_task_runner())
 def ingest_urls(
     urls: list[str],
     db_path: str = DEFAULT_DB_PATH,
-    source: str = "adhoc",
+    source: Annotated[str, Field(min_length=1)] = "adhoc",
     allow_private_addresses: bool = False,
-    backend: str = "auto",
+    backend: Backend = "auto",
 ) -> RunSummary:
     """Fetch, extract, tag and store the given article URLs (already stored ones are refreshed).
 

@@ -31,7 +31,7 @@ from extractors.ner_metrics import format_scores, read_conll, score, split_dev  
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ner" / "ANERCorp_CamelLab_train.txt"
 MODEL_DIR = ROOT / "extractors" / "models"
 
-BEST = {"c1": 0.05, "c2": 0.02, "max_iterations": 300, "folds": 5, "clusters": 256,
+BEST = {"algorithm": "lbfgs", "c1": 0.15, "c2": 0.005, "max_iterations": 300, "folds": 5, "clusters": 256,
         "features": FeatureConfig().to_json()}
 
 

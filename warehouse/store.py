@@ -22,7 +22,8 @@ import duckdb
 import pyarrow as pa
 
 from extractors.config import Source
-from extractors.types import FetchLogRow, ProcessedArticle
+from extractors.dedup import NEAR_DUPLICATE_SIMILARITY, band_keys, similarity
+from extractors.types import FetchLogRow, ProcessedArticle, RawPage
 
 log = logging.getLogger("akhbar.warehouse")
 
@@ -139,7 +140,7 @@ UPDATE runs SET finished_at = ?, discovered = ?, fetched = ?, stored = ?, failed
 ARTICLE_COLUMNS = (
     "article_id, url, source, title, author, published_at, language, text, content_hash, fetched_at, credit, "
     "description, categories, tags, image, modified_at, published_evidence, final_url, ner_backend, "
-    "first_stored_at, updated_at, run_id"
+    "first_stored_at, updated_at, run_id, minhash, story_id"
 )
 
 UPSERT_ARTICLES = f"""
@@ -152,7 +153,31 @@ ON CONFLICT (article_id) DO UPDATE SET
     categories = excluded.categories, tags = excluded.tags, image = excluded.image,
     modified_at = excluded.modified_at, published_evidence = excluded.published_evidence,
     final_url = excluded.final_url, ner_backend = excluded.ner_backend, updated_at = excluded.updated_at,
-    run_id = excluded.run_id
+    run_id = excluded.run_id, minhash = excluded.minhash, story_id = excluded.story_id
+"""
+
+# Stored articles sharing an LSH band with an article of the batch: near-duplicate candidates.
+STORY_CANDIDATES = """
+SELECT DISTINCT b.article_id AS batch_id, a.article_id, a.story_id, a.minhash
+FROM batch_bands b
+JOIN story_bands s ON s.band = b.band AND s.key = b.key
+JOIN articles a ON a.article_id = s.article_id
+WHERE a.article_id <> b.article_id
+"""
+
+EXISTING_STORIES = """
+SELECT article_id, story_id, minhash FROM articles WHERE article_id IN (SELECT article_id FROM batch_tagged)
+"""
+
+REPLACE_BANDS = """
+DELETE FROM story_bands WHERE article_id IN (SELECT article_id FROM batch_tagged);
+INSERT INTO story_bands SELECT article_id, band, key FROM batch_bands;
+"""
+
+UPSERT_RAW = """
+INSERT OR REPLACE INTO raw_pages
+SELECT article_id, url, source, final_url, fetched_at, status, content_type, encoding, hint_published_at, html_zlib
+FROM batch_raw
 """
 
 # Entity keys touched by this batch: before (old mentions) and after (new mentions) the replacement.
@@ -182,6 +207,16 @@ WHERE (m.canonical, m.entity_type) IN (SELECT canonical, entity_type FROM touche
 GROUP BY m.canonical, m.entity_type;
 """
 
+RAW_PAGES_PAGE = """
+SELECT article_id, url, source, final_url, fetched_at, status, content_type, encoding, hint_published_at, html_zlib
+FROM raw_pages
+WHERE article_id > $after AND ($source = '' OR source = $source)
+ORDER BY article_id
+LIMIT $limit
+"""
+
+SOURCE_TIMEZONES = "SELECT name, timezone FROM sources"
+
 KNOWN_ARTICLES = "SELECT article_id FROM articles WHERE article_id IN (SELECT unnest(?))"
 
 _ARTICLE_SCHEMA = pa.schema([
@@ -192,8 +227,14 @@ _ARTICLE_SCHEMA = pa.schema([
     ("tags", pa.list_(pa.string())), ("image", pa.string()), ("modified_at", pa.timestamp("us", tz="UTC")),
     ("published_evidence", pa.string()), ("final_url", pa.string()), ("ner_backend", pa.string()),
     ("first_stored_at", pa.timestamp("us", tz="UTC")), ("updated_at", pa.timestamp("us", tz="UTC")),
-    ("run_id", pa.string()),
+    ("run_id", pa.string()), ("minhash", pa.binary()), ("story_id", pa.string()),
 ])
+_RAW_SCHEMA = pa.schema([
+    ("article_id", pa.string()), ("url", pa.string()), ("source", pa.string()), ("final_url", pa.string()),
+    ("fetched_at", pa.timestamp("us", tz="UTC")), ("status", pa.int32()), ("content_type", pa.string()),
+    ("encoding", pa.string()), ("hint_published_at", pa.timestamp("us", tz="UTC")), ("html_zlib", pa.binary()),
+])
+_BAND_SCHEMA = pa.schema([("article_id", pa.string()), ("band", pa.int8()), ("key", pa.int64())])
 _MENTION_SCHEMA = pa.schema([
     ("article_id", pa.string()), ("entity_type", pa.string()), ("text", pa.string()), ("canonical", pa.string()),
     ("start", pa.int32()), ("end", pa.int32()), ("backend", pa.string()),
@@ -225,11 +266,61 @@ def articles_table(items: Sequence[ProcessedArticle], run_id: str | None) -> pa.
             "description": a.description, "categories": list(a.categories or []), "tags": list(a.tags or []),
             "image": a.image, "modified_at": _utc(a.modified_at), "published_evidence": a.published_evidence,
             "final_url": it.final_url, "ner_backend": it.backend, "first_stored_at": now, "updated_at": now,
-            "run_id": run_id,
+            "run_id": run_id, "minhash": it.minhash or None, "story_id": it.story_id or it.article_id,
         }
         for k, v in row.items():
             cols[k].append(v)
     return pa.table(cols, schema=_ARTICLE_SCHEMA)
+
+
+def raw_table(items: Sequence[ProcessedArticle]) -> pa.Table:
+    cols: dict[str, list[Any]] = {f.name: [] for f in _RAW_SCHEMA}
+    for it in items:
+        r: RawPage | None = it.raw
+        if r is None:
+            continue
+        for k, v in (("article_id", it.article_id), ("url", r.url), ("source", r.source), ("final_url", r.final_url),
+                     ("fetched_at", _utc(r.fetched_at)), ("status", r.status), ("content_type", r.content_type),
+                     ("encoding", r.encoding), ("hint_published_at", _utc(r.hint_published_at)),
+                     ("html_zlib", r.html_zlib)):
+            cols[k].append(v)
+    return pa.table(cols, schema=_RAW_SCHEMA)
+
+
+def bands_table(items: Sequence[ProcessedArticle]) -> pa.Table:
+    ids, band_no, keys = [], [], []
+    for it in items:
+        if not it.minhash:
+            continue
+        for i, k in enumerate(band_keys(it.minhash)):
+            ids.append(it.article_id)
+            band_no.append(i)
+            keys.append(k)
+    return pa.table({"article_id": ids, "band": band_no, "key": keys}, schema=_BAND_SCHEMA)
+
+
+def assign_stories(con: duckdb.DuckDBPyConnection, items: Sequence[ProcessedArticle]) -> None:
+    """Set `story_id` on each item: the story of its nearest stored or earlier-in-batch near duplicate,
+    else itself. An article whose text did not change keeps its story."""
+    existing = {aid: (story, sig) for aid, story, sig in con.execute(EXISTING_STORIES).fetchall()}
+    candidates: dict[str, list[tuple[str, bytes]]] = {}
+    for batch_id, _aid, story, sig in con.execute(STORY_CANDIDATES).fetchall():
+        candidates.setdefault(batch_id, []).append((story, sig))
+    seen_in_batch: dict[tuple[int, int], list[tuple[str, bytes]]] = {}
+    for it in items:
+        keys = list(enumerate(band_keys(it.minhash))) if it.minhash else []
+        old = existing.get(it.article_id)
+        if old and old[0] and old[1] and similarity(old[1], it.minhash) >= NEAR_DUPLICATE_SIMILARITY:
+            it.story_id = old[0]
+        else:
+            pool = list(candidates.get(it.article_id, []))
+            for key in keys:
+                pool.extend(seen_in_batch.get(key, []))
+            best = max(((similarity(sig, it.minhash), story) for story, sig in pool if story and sig),
+                       default=None)
+            it.story_id = best[1] if best and best[0] >= NEAR_DUPLICATE_SIMILARITY else it.article_id
+        for key in keys:
+            seen_in_batch.setdefault(key, []).append((it.story_id, it.minhash))
 
 
 def mentions_table(items: Sequence[ProcessedArticle]) -> pa.Table:
@@ -314,6 +405,22 @@ class Warehouse:
         with self.connection() as con:
             return {r[0] for r in con.execute(KNOWN_ARTICLES, [list(ids)]).fetchall()}
 
+    def raw_pages(self, *, source: str | None = None, batch_size: int = 200) -> Iterator[list[RawPage]]:
+        """Archived pages in batches (the file is opened per batch, so loads can happen in between)."""
+        after = ""
+        while True:
+            with self.connection() as con:
+                rows = con.execute(RAW_PAGES_PAGE, {"after": after, "source": source or "", "limit": batch_size}).fetchall()
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield [RawPage(url=r[1], source=r[2], final_url=r[3], fetched_at=r[4], status=r[5], content_type=r[6],
+                           encoding=r[7], hint_published_at=r[8], html_zlib=r[9]) for r in rows]
+
+    def source_timezones(self) -> dict[str, str]:
+        with self.connection() as con:
+            return {name: tz for name, tz in con.execute(SOURCE_TIMEZONES).fetchall() if tz}
+
     def load(self, articles: Sequence[ProcessedArticle], fetch_rows: Sequence[FetchLogRow],
              run_id: str | None) -> LoadCounts:
         """Upsert articles, replace their mentions, refresh their entities and append the fetch log: one
@@ -321,24 +428,31 @@ class Warehouse:
         counts = LoadCounts(fetches=len(fetch_rows))
         # The same URL twice in one batch would violate the key; keep the last version.
         unique = list({a.article_id: a for a in articles}.values())
-        batch_articles = articles_table(unique, run_id)
         tagged = [a for a in unique if a.mentions is not None]
         batch_mentions = mentions_table(tagged)
         batch_tagged = pa.table({"article_id": pa.array([a.article_id for a in unique], pa.string())})
         batch_fetches = fetches_table(fetch_rows, run_id)
+        batch_bands = bands_table(unique)
+        batch_raw = raw_table(unique)
+        tables = {"batch_mentions": batch_mentions, "batch_tagged": batch_tagged, "batch_fetches": batch_fetches,
+                  "batch_bands": batch_bands, "batch_raw": batch_raw}
         with self.transaction() as con:
-            con.register("batch_articles", batch_articles)
-            con.register("batch_mentions", batch_mentions)
-            con.register("batch_tagged", batch_tagged)
-            con.register("batch_fetches", batch_fetches)
+            for name, table in tables.items():
+                con.register(name, table)
             if unique:
+                assign_stories(con, unique)
+                con.register("batch_articles", articles_table(unique, run_id))
                 con.execute(TOUCHED_ENTITIES)
                 con.execute(UPSERT_ARTICLES)
                 con.execute(REPLACE_MENTIONS)
                 con.execute(REFRESH_ENTITIES)
+                con.execute(REPLACE_BANDS)
+                if batch_raw.num_rows:
+                    con.execute(UPSERT_RAW)
+                con.unregister("batch_articles")
             if fetch_rows:
                 con.execute("INSERT INTO fetches BY NAME SELECT * FROM batch_fetches")
-            for name in ("batch_articles", "batch_mentions", "batch_tagged", "batch_fetches"):
+            for name in tables:
                 con.unregister(name)
         counts.articles = len(unique)
         counts.mentions = batch_mentions.num_rows

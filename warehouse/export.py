@@ -1,0 +1,131 @@
+"""Export the warehouse as Parquet for other engines (Spark, Polars, pandas, DuckDB elsewhere, ...).
+
+Layout of DIR (Hive partitioning, one folder per table):
+    articles/source=<name>/year=<yyyy>/month=<m>/*.parquet   (year/month of published_at, else fetched_at, UTC)
+    mentions/year=<yyyy>/month=<m>/*.parquet                  (the article's year/month, so both prune alike)
+    fetches/year=<yyyy>/month=<m>/*.parquet                   (of fetched_at)
+    entities/, runs/, sources/ ... : one file each
+    _export.json: when, from which database, rows per table
+
+Read it back with `read_parquet('DIR/articles/**/*.parquet', hive_partitioning = true)`.
+
+The database is opened read-only, so an export can run while nobody writes; an ingest that starts meanwhile
+waits for it. Each table is written to a staging folder first and then renamed into place, so a reader of
+DIR never sees a half-written table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from warehouse.store import WarehouseError, connect
+
+_MONTH = "CAST(date_part('year', timezone('UTC', {ts})) AS INTEGER) AS year, " \
+         "CAST(date_part('month', timezone('UTC', {ts})) AS INTEGER) AS month"
+
+# table -> (SELECT producing the rows plus partition columns, partition columns)
+PARTITIONED: dict[str, tuple[str, list[str]]] = {
+    "articles": (
+        "SELECT a.*, " + _MONTH.format(ts="coalesce(a.published_at, a.fetched_at)") + " FROM articles a",
+        ["source", "year", "month"],
+    ),
+    "mentions": (
+        "SELECT m.*, " + _MONTH.format(ts="coalesce(a.published_at, a.fetched_at)")
+        + " FROM mentions m LEFT JOIN articles a USING (article_id)",
+        ["year", "month"],
+    ),
+    "fetches": (
+        "SELECT f.*, " + _MONTH.format(ts="f.fetched_at") + " FROM fetches f",
+        ["year", "month"],
+    ),
+}
+# Internal tables that other engines do not need (search index copy, raw HTML archive, bookkeeping).
+SKIP = {"schema_migrations", "article_search", "search_index_info", "raw_pages", "simhash_bands"}
+
+
+class ExportError(WarehouseError):
+    pass
+
+
+@dataclass(slots=True)
+class ExportResult:
+    out_dir: Path
+    rows: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _lit(s: str) -> str:
+    """A SQL string literal (COPY ... TO takes no parameters)."""
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def export_parquet(db_path: str | Path, out_dir: str | Path, *, wait_seconds: float = 60.0,
+                   compression: str = "zstd") -> ExportResult:
+    """Write every user table of the database under out_dir as Parquet; returns rows written per table."""
+    started = datetime.now(timezone.utc)
+    out = Path(out_dir).resolve()
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"{out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    result = ExportResult(out_dir=out)
+    con = connect(db_path, read_only=True, wait_seconds=wait_seconds)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+    try:
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary "
+            "ORDER BY table_name").fetchall()]
+        for table in tables:
+            if table in SKIP:
+                continue
+            target = staging / table
+            if table in PARTITIONED:
+                select, parts = PARTITIONED[table]
+                target.mkdir()
+                con.execute(
+                    f"COPY ({select}) TO {_lit(str(target))} (FORMAT parquet, COMPRESSION {compression}, "
+                    f"PARTITION_BY ({', '.join(parts)}), OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'part-{{i}}')")
+            else:
+                target.mkdir()
+                con.execute(f"COPY (SELECT * FROM {_ident(table)}) TO {_lit(str(target / 'part-0.parquet'))} "
+                            f"(FORMAT parquet, COMPRESSION {compression})")
+            result.rows[table] = con.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone()[0]
+    except duckdb.Error as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ExportError(f"export to {out} failed: {exc}") from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    finally:
+        con.close()
+    # Swap each table folder into place: rename is atomic, the old copy goes only after the new one is there.
+    for table in result.rows:
+        final = out / table
+        old = None
+        if final.exists():
+            old = out / f".old-{table}-{os.getpid()}"
+            final.rename(old)
+        (staging / table).rename(final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    result.seconds = (datetime.now(timezone.utc) - started).total_seconds()
+    manifest = {
+        "exported_at": started.isoformat(), "database": str(Path(db_path).resolve()), "format": "parquet",
+        "duckdb_version": duckdb.__version__, "rows": result.rows,
+        "partitioning": {t: p for t, (_, p) in PARTITIONED.items()},
+        "read_with": f"read_parquet('{out}/<table>/**/*.parquet', hive_partitioning = true)",
+    }
+    (out / "_export.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return result

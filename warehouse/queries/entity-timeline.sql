@@ -1,0 +1,32 @@
+-- Mentions of one entity per UTC day (days in between show 0); name = its canonical form or any written form.
+-- params: name=, type=
+-- required: name
+WITH wanted AS (
+    -- the name as typed, as written in an article, or in canonical form (no diacritics or tatweel,
+    -- unified alef, alef maqsura -> yaa, taa marbuta -> haa)
+    SELECT DISTINCT canonical, entity_type
+    FROM mentions
+    WHERE (canonical = trim($name) OR text = trim($name)
+           OR canonical = regexp_replace(translate(trim($name), 'أإآٱىة', 'اااايه'), '[\x{0610}-\x{061A}\x{064B}-\x{065F}\x{0670}\x{0640}]', '', 'g'))
+      AND ($type = '' OR entity_type = upper($type))
+),
+per_article AS (
+    SELECT CAST(timezone('UTC', coalesce(a.published_at, a.fetched_at)) AS DATE) AS day,
+           m.article_id, any_value(a.title) AS title, count(*) AS n
+    FROM mentions m
+    JOIN wanted w ON m.canonical = w.canonical AND m.entity_type = w.entity_type
+    JOIN articles a ON a.article_id = m.article_id
+    GROUP BY ALL
+),
+per_day AS (
+    SELECT day, sum(n) AS mentions, count(*) AS articles, arg_max(title, n) AS top_article
+    FROM per_article
+    GROUP BY day
+),
+days AS (
+    SELECT CAST(unnest(generate_series(min(day), max(day), INTERVAL 1 DAY)) AS DATE) AS day FROM per_day
+)
+SELECT d.day, coalesce(p.mentions, 0) AS mentions, coalesce(p.articles, 0) AS articles, p.top_article
+FROM days d
+LEFT JOIN per_day p USING (day)
+ORDER BY d.day;

@@ -1,0 +1,7 @@
+-- The newest articles with the people, places and organisations they mention (view article_entities).
+-- params: limit=20, source=
+SELECT published_at, source, title, persons, locations, organizations
+FROM article_entities
+WHERE ($source = '' OR source = $source)
+ORDER BY coalesce(published_at, TIMESTAMPTZ '1970-01-01') DESC, title
+LIMIT CAST($limit AS INTEGER);
