@@ -9,6 +9,7 @@ import asyncio
 import calendar
 import gzip
 import io
+import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
@@ -18,6 +19,7 @@ import feedparser
 from lxml import etree
 
 from extractors.config import Source
+from extractors.feed_state import FeedState, body_sha256, conditional_headers, new_state, state_key
 from extractors.fetch import Fetcher
 from extractors.types import DiscoveredURL, FetchedPage
 from extractors.urls import BadURL, canonical_url
@@ -50,11 +52,20 @@ class DiscoveryResult:
     urls: list[DiscoveredURL] = field(default_factory=list)
     fetches: list[FetchedPage] = field(default_factory=list)  # feed, sitemap requests (for the fetch log)
     errors: list[str] = field(default_factory=list)
+    feed_states: dict[str, FeedState] = field(default_factory=dict)  # new conditional-GET state per feed URL
+    unchanged: list[str] = field(default_factory=list)  # feeds and sitemaps unchanged since last time
+
+
+_ENTITY_DECL = re.compile(
+    b"|".join(re.escape("<!ENTITY".encode(enc)) for enc in ("ascii", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")),
+    re.IGNORECASE,
+)
 
 
 def _refuse_entities(body: bytes) -> None:
-    head = body[:65536].upper()
-    if b"<!ENTITY" in head:
+    """Refuse documents that declare entities (in UTF-8 or UTF-16/32). Defence in depth: the parsers are also
+    configured never to resolve external entities nor expand internal ones."""
+    if _ENTITY_DECL.search(body):
         raise DiscoveryError("XML declares entities; refused (external entities and entity expansion are not resolved)")
 
 
@@ -170,15 +181,31 @@ def merge_links(source: str, found: list[tuple[str, Link]]) -> list[DiscoveredUR
     return list(merged.values())
 
 
-async def discover_source(fetcher: Fetcher, source: Source, limit: int | None = None) -> DiscoveryResult:
+async def discover_source(
+    fetcher: Fetcher,
+    source: Source,
+    limit: int | None = None,
+    *,
+    feed_states: dict[str, FeedState] | None = None,
+) -> DiscoveryResult:
     """All article URLs a source offers now, canonical, deduplicated and newest first (at most `limit`).
 
     The caller applies `max_articles` after dropping URLs it already stored, so a run always gets new ones.
+
+    Conditional GET: with `feed_states` (keyed by canonical feed URL, see extractors.feed_state), a feed or
+    sitemap answered with 304, or whose body hashes as last time, is "unchanged" and gives no URLs this time
+    (they were seen then). A sitemap index is always read in full and its children followed, since a child
+    can change while the index does not; its state keeps only the hash. `result.feed_states` holds the new
+    state of every feed and sitemap read fine (unreadable ones keep their old state, so they are retried).
     """
     result = DiscoveryResult(source=source.name)
+    states = feed_states or {}
     seeds = [*source.feeds, *source.sitemaps] + ([source.homepage] if source.homepage else [])
     for url in seeds:
-        fetcher.set_host_limits(url, source.requests_per_second, source.max_concurrency)
+        try:
+            fetcher.set_host_limits(url, source.requests_per_second, source.max_concurrency)
+        except BadURL as exc:
+            result.errors.append(f"{url}: bad URL: {exc}")
     found: list[tuple[str, Link]] = []
     sitemap_queue: list[tuple[str, int]] = [(u, 0) for u in source.sitemaps]
     if source.homepage:
@@ -190,36 +217,68 @@ async def discover_source(fetcher: Fetcher, source: Source, limit: int | None = 
         except Exception as exc:  # noqa: BLE001 - a robots problem must not stop discovery
             result.errors.append(f"robots.txt of {source.homepage}: {exc}")
 
-    async def get(url: str) -> bytes | None:
-        page = await fetcher.fetch(url, source.name, kind="feed")
+    async def get(url: str) -> tuple[FetchedPage, bytes | None, bool]:
+        """(page, body, unchanged): body None when there is nothing to read (failure or 304)."""
+        old = states.get(state_key(url))
+        headers = conditional_headers(old) or None
+        page = await fetcher.fetch(url, source.name, kind="feed", headers=headers)
         result.fetches.append(page)
+        if page.not_modified:
+            result.unchanged.append(url)
+            result.feed_states[page.url] = new_state(
+                page.url, etag=page.etag or (old.etag if old else None),
+                last_modified=page.last_modified or (old.last_modified if old else None),
+                sha256=old.body_sha256 if old else None)
+            return page, None, True
         if not page.ok:
             result.errors.append(f"{url}: {page.error}")
-            return None
-        return page.body
+            return page, None, False
+        assert page.body is not None
+        digest = body_sha256(page.body)
+        unchanged = old is not None and old.body_sha256 == digest
+        result.feed_states[page.url] = new_state(page.url, etag=page.etag, last_modified=page.last_modified,
+                                                 sha256=digest)
+        return page, page.body, unchanged
 
-    feed_bodies = await asyncio.gather(*(get(u) for u in source.feeds))
-    for feed_url, body in zip(source.feeds, feed_bodies):
+    def unreadable(page: FetchedPage, url: str, what: str, exc: Exception) -> None:
+        reason = str(exc) if isinstance(exc, DiscoveryError) else f"{type(exc).__name__}: {exc}"
+        result.errors.append(f"{url}: {reason}")
+        page.error = f"unreadable {what}: {reason}"
+        result.feed_states.pop(page.url, None)  # keep the old state: read it again next time
+
+    feed_answers = await asyncio.gather(*(get(u) for u in source.feeds))
+    for feed_url, (page, body, unchanged) in zip(source.feeds, feed_answers):
         if body is None:
+            continue
+        if unchanged:
+            result.unchanged.append(feed_url)
             continue
         try:
             found.extend((feed_url, link) for link in parse_feed(body, feed_url))
-        except DiscoveryError as exc:
-            result.errors.append(f"{feed_url}: {exc}")
-            result.fetches[-1].error = f"unreadable feed: {exc}"
+        except Exception as exc:  # noqa: BLE001 - one bad feed must not stop the others
+            unreadable(page, feed_url, "feed", exc)
     seen_sitemaps: set[str] = set()
     while sitemap_queue:
         sm_url, depth = sitemap_queue.pop(0)
-        if sm_url in seen_sitemaps:
+        key = state_key(sm_url)
+        if key in seen_sitemaps:
             continue
-        seen_sitemaps.add(sm_url)
-        body = await get(sm_url)
+        seen_sitemaps.add(key)
+        page, body, unchanged = await get(sm_url)
         if body is None:
             continue
         try:
             content = parse_sitemap(body, source.timezone)
-        except DiscoveryError as exc:
-            result.errors.append(f"{sm_url}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - one bad sitemap must not stop the others
+            unreadable(page, sm_url, "sitemap", exc)
+            continue
+        if content.sitemaps:
+            # An index: always read in full (no validators kept), since its children change on their own.
+            st = result.feed_states.get(page.url)
+            if st is not None:
+                result.feed_states[page.url] = FeedState(st.url, None, None, st.body_sha256, st.checked_at)
+        if unchanged and not content.sitemaps:
+            result.unchanged.append(sm_url)
             continue
         found.extend((sm_url, link) for link in content.urls)
         if content.sitemaps and depth < MAX_SITEMAP_DEPTH:

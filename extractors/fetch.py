@@ -158,7 +158,7 @@ _MAGIC = (
     (b"%PDF-", "PDF"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"PK\x03\x04", "ZIP"), (b"PK\x05\x06", "ZIP"),
     (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"\xff\xd8\xff", "JPEG"), (b"\x1f\x8b", "gzip"),
     (b"\x7fELF", "ELF"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!\x1a\x07", "RAR"), (b"OggS", "Ogg"),
-    (b"ID3", "MP3"), (b"\x1aE\xdf\xa3", "WebM"), (b"BM", None), (b"\x00\x00\x01\x00", "ICO"),
+    (b"ID3", "MP3"), (b"\x1aE\xdf\xa3", "WebM"), (b"\x00\x00\x01\x00", "ICO"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "MS Office"), (b"wOFF", "WOFF"), (b"wOF2", "WOFF2"),
 )
 

@@ -152,3 +152,89 @@ def is_private_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
         or ip.is_unspecified
     )
+
+
+# -- <link rel=canonical> ------------------------------------------------------------------------------------
+CANONICAL_SCAN_BYTES = 256 * 1024  # canonical links live in <head>; never scan a whole huge page
+_LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
+_HEAD_END = re.compile(r"<body\b|</head\s*>", re.IGNORECASE)
+_ATTR = re.compile(r"""([^\s"'<>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?""")
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
+def _link_attrs(tag: str) -> dict[str, str]:
+    import html as _html
+
+    body = tag[5:-1]  # between "<link" and ">"
+    attrs: dict[str, str] = {}
+    for m in _ATTR.finditer(body):
+        name = m.group(1).lower()
+        if name not in attrs:
+            value = m.group(2) if m.group(2) is not None else m.group(3) if m.group(3) is not None else m.group(4)
+            attrs[name] = _html.unescape(value or "")
+    return attrs
+
+
+def registrable_domain(host: str) -> str:
+    """The registrable domain of a host name (`news.bbc.co.uk` -> `bbc.co.uk`), by the Public Suffix List
+    bundled with the `tld` package; IP literals and unknown suffixes come back unchanged."""
+    h = host.lower().strip("[]").rstrip(".")
+    try:
+        ipaddress.ip_address(h)
+        return h
+    except ValueError:
+        pass
+    try:
+        from tld import get_fld
+
+        fld = get_fld(h, fix_protocol=True, fail_silently=True)
+    except Exception:  # noqa: BLE001 - tld missing or its list unreadable: fall back to the exact host
+        fld = None
+    return fld.lower() if fld else h
+
+
+def canonical_from_html(html_head: bytes | str, page_url: str) -> str | None:
+    """The canonical URL a page declares with `<link rel="canonical" href=...>`, canonicalised, or None.
+
+    Only a link on the same host or the same registrable domain counts (a page cannot claim to be another
+    site's article); a link to the site's homepage is ignored (a common CMS mistake that would merge every
+    article into one); two different canonical links are ignored as ambiguous. Relative links are resolved
+    against `page_url`. Only the document head (at most CANONICAL_SCAN_BYTES) is read.
+    """
+    from urllib.parse import urljoin
+
+    if isinstance(html_head, bytes):
+        text = html_head[:CANONICAL_SCAN_BYTES].decode("utf-8", errors="replace")
+    else:
+        text = html_head[:CANONICAL_SCAN_BYTES]
+    end = _HEAD_END.search(text)
+    if end:
+        text = text[: end.start()]
+    text = _COMMENT.sub(" ", text)
+    try:
+        page = canonical_url(page_url)
+    except BadURL:
+        return None
+    page_host = urlsplit(page).hostname or ""
+    found: set[str] = set()
+    for tag in _LINK_TAG.findall(text):
+        attrs = _link_attrs(tag)
+        rels = attrs.get("rel", "").lower().split()
+        href = attrs.get("href", "").strip()
+        if "canonical" not in rels or not href:
+            continue
+        try:
+            url = canonical_url(urljoin(page, href))
+        except (BadURL, ValueError):
+            continue
+        found.add(url)
+    if len(found) != 1:
+        return None
+    url = found.pop()
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host != page_host and registrable_domain(host) != registrable_domain(page_host):
+        return None
+    if parts.path in ("", "/") and not parts.query:
+        return None  # the homepage: never an article's canonical
+    return url

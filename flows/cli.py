@@ -168,6 +168,68 @@ def cmd_query(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.serve import ServeError, serve
+
+    try:
+        return serve(host=args.host, port=args.port, db_path=args.db, sources_file=args.sources)
+    except ServeError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from warehouse.formatting import render
+    from warehouse.search import SearchIndexMissing, hit_rows, index_state, refresh_search_index, search
+    from warehouse.store import connect
+
+    db = Path(args.db)
+    if not db.exists():
+        _err(f"no database at {db}: run `akhbar ingest` or `akhbar demo` first, or pass --db")
+        return EXIT_ERROR
+    if args.reindex:
+        state = "stale"
+    else:
+        con = connect(db, read_only=True, wait_seconds=30)
+        try:
+            state = index_state(con)
+        finally:
+            con.close()
+    if state != "fresh":
+        # The index lives in the database file: building it needs the write lock for a moment. While an
+        # ingest holds it, a stale index is still searched (with a note); a missing one waits for the lock.
+        ok = refresh_search_index(db, force=args.reindex, wait_seconds=300 if state == "missing" else 5,
+                                  log=lambda msg: print(f"akhbar: {msg}", file=sys.stderr))
+        if not ok and state == "missing":
+            raise SearchIndexMissing(f"could not build the search index of {db} (see above)")
+        if not ok:
+            print("akhbar: note: searching the previous index; articles stored since are not in it yet",
+                  file=sys.stderr)
+    if not args.text:
+        if args.reindex:
+            print(f"search index of {db} rebuilt")
+            return EXIT_OK
+        _err("give some words to search for")
+        return EXIT_CONFIG
+    hits = search(db, " ".join(args.text), limit=args.limit, source=args.source or "", match_all=args.all)
+    cols, rows = hit_rows(hits)
+    text = render(cols, rows, args.format)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from warehouse.export import export_parquet
+
+    result = export_parquet(args.db, args.dir)
+    total = sum(result.rows.values())
+    print(f"exported {total} rows from {args.db} to {result.out_dir} in {result.seconds:.1f}s:")
+    for table, n in result.rows.items():
+        print(f"  {table}: {n}")
+    print(f"read with: SELECT * FROM read_parquet('{result.out_dir}/articles/**/*.parquet', hive_partitioning = true)")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="akhbar", description="Arabic news into DuckDB: discover, fetch, extract, "
                                 "find entities, query.")
@@ -221,6 +283,30 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", default="table", choices=["table", "csv", "json"])
     sp.add_argument("--list", action="store_true", help="list the named queries")
     sp.set_defaults(func=cmd_query)
+
+    sp = sub.add_parser("serve", help="start a local Prefect server (UI) and serve the deployments, in the foreground")
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=4200, help="port of the API and UI (default: 4200)")
+    db_opt(sp)
+    sp.add_argument("--sources", default="sources.toml", help="sources.toml of the nightly deployment "
+                    "(default: sources.toml in the working directory)")
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("search", help="Arabic full-text search over the stored articles (BM25, Arabic stemmer)")
+    sp.add_argument("text", nargs="*", metavar="TEXT", help="words to search for")
+    db_opt(sp)
+    sp.add_argument("--limit", type=int, default=10, help="at most N results (default: 10)")
+    sp.add_argument("--source", default=None, help="only articles of this source")
+    sp.add_argument("--all", action="store_true", help="only articles containing every word")
+    sp.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    sp.add_argument("--reindex", action="store_true", help="rebuild the search index first")
+    sp.set_defaults(func=cmd_search)
+
+    sp = sub.add_parser("export", help="export the database as Parquet files (Hive-partitioned) for other engines")
+    sp.add_argument("dir", metavar="DIR", help="output directory (its table folders are replaced)")
+    sp.add_argument("--format", default="parquet", choices=["parquet"], help="output format (default: parquet)")
+    db_opt(sp)
+    sp.set_defaults(func=cmd_export)
     return p
 
 
