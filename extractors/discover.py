@@ -90,8 +90,9 @@ def parse_feed(body: bytes, feed_url: str) -> list[Link]:
     """Entries of an RSS 0.9x/1.0/2.0 or Atom feed, in feed order."""
     _refuse_entities(body)
     parsed = feedparser.parse(io.BytesIO(body), response_headers={"content-location": feed_url})
-    if not parsed.entries and parsed.get("bozo"):
-        raise DiscoveryError(f"not a readable feed: {parsed.get('bozo_exception')}")
+    if not parsed.entries and not parsed.get("version"):
+        reason = parsed.get("bozo_exception") if parsed.get("bozo") else "no RSS or Atom root element"
+        raise DiscoveryError(f"not a readable feed: {reason or 'empty document'}")
     links: list[Link] = []
     for entry in parsed.entries:
         href = entry.get("link") or next(
@@ -101,6 +102,8 @@ def parse_feed(body: bytes, feed_url: str) -> list[Link]:
         when = entry.get("published_parsed") or entry.get("updated_parsed")
         published = datetime.fromtimestamp(calendar.timegm(when), timezone.utc) if when else None
         links.append(Link(url=href, published_at=published, title=(entry.get("title") or None)))
+    if not links and parsed.get("bozo"):  # broken, and nothing could be salvaged from it
+        raise DiscoveryError(f"not a readable feed: {parsed.get('bozo_exception')}")
     return links
 
 

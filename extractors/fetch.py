@@ -429,6 +429,12 @@ class Fetcher:
             await self._check_address(current)
             request_url = to_request_url(current)
             try:
+                httpx.URL(request_url)
+            except httpx.InvalidURL as exc:
+                raise FetchError(f"bad URL: {exc}") from None
+            try:
+                # (httpx parses a redirect's Location even when not following it: an InvalidURL or a
+                # RemoteProtocolError about the location header raised here is a bad redirect target)
                 async with self._client.stream("GET", request_url, headers=headers) as resp:
                     if resp.is_redirect:
                         location = resp.headers.get("location")
@@ -500,8 +506,15 @@ class Fetcher:
                 raise FetchError(f"timeout: no data for {timeout:g}s", kind="timeout") from None
             except httpx.DecodingError as exc:
                 raise FetchError(f"bad content encoding: {exc}") from None
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            except httpx.InvalidURL as exc:
+                raise FetchError(f"bad redirect target: {exc}") from None
+            except httpx.UnsupportedProtocol as exc:
                 raise FetchError(f"bad URL: {exc}") from None
+            except httpx.RemoteProtocolError as exc:
+                if "location header" in str(exc).lower():
+                    raise FetchError(f"bad redirect target: {exc}") from None
+                raise FetchError(f"connection failed: {type(exc).__name__}: {exc}".rstrip(": "),
+                                 kind="connect") from None
             except httpx.TransportError as exc:
                 raise FetchError(f"connection failed: {type(exc).__name__}: {exc}".rstrip(": "),
                                  kind="connect") from None

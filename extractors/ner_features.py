@@ -96,6 +96,8 @@ class Resources:
     clusters: dict[str, str] = field(default_factory=dict)  # word -> "coarse:fine" cluster ids
     freq: dict[str, int] = field(default_factory=dict)  # word -> frequency in the training text
     max_phrase: int = 4
+    ext: dict[tuple[str, ...], str] = field(default_factory=dict)  # external (CLDR) gazetteer phrase -> type
+    max_ext: int = 1
 
     @classmethod
     def from_sentences(cls, sentences: Iterable[tuple[Sequence[str], Sequence[str]]], clusters=None) -> "Resources":
@@ -143,18 +145,38 @@ class Resources:
             "word_stats": self.word_stats,
             "clusters": self.clusters,
             "freq": self.freq,
+            **({"ext": [[" ".join(k), v] for k, v in sorted(self.ext.items())]} if self.ext else {}),
         }
 
     @classmethod
     def from_json(cls, data: dict) -> "Resources":
         phrases = {tuple(k.split(" ")): v for k, v in data["phrases"]}
+        ext = {tuple(k.split(" ")): v for k, v in data.get("ext", [])}
         return cls(phrases=phrases, word_stats=data.get("word_stats", {}), clusters=data.get("clusters", {}),
-                   freq=data.get("freq", {}), max_phrase=max((len(k) for k in phrases), default=1))
+                   freq=data.get("freq", {}), max_phrase=max((len(k) for k in phrases), default=1),
+                   ext=ext, max_ext=max((len(k) for k in ext), default=1))
+
+    def with_external(self, ext: dict[tuple[str, ...], str]) -> "Resources":
+        self.ext = dict(ext)
+        self.max_ext = max((len(k) for k in ext), default=1)
+        return self
 
     @classmethod
     def load(cls, path) -> "Resources":
         with open(path, encoding="utf-8") as fh:
             return cls.from_json(json.load(fh))
+
+
+def load_external(path) -> dict[tuple[str, ...], str]:
+    """The external gazetteer file (``form<TAB>type`` lines, '#' comments) as {word tuple: type}."""
+    out: dict[tuple[str, ...], str] = {}
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("#") or "\t" not in line:
+                continue
+            form, typ = line.rstrip("\n").split("\t")[:2]
+            out[tuple(form.split(" "))] = typ
+    return out
 
 
 def spans(tags: Sequence[str]) -> list[tuple[str, int, int]]:
@@ -189,6 +211,7 @@ class FeatureConfig:
     freq: bool = True
     char_ngrams: int = 0  # n of character n-grams inside the stem (0 = none)
     conjunctions: int = 1  # rarity of a word conjoined with its neighbours (0 none, 1, 2 = more)
+    ext_gazetteer: bool = False  # CLDR place/currency/language/month names (extractors/models/ner_cldr_gazetteer.tsv)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -301,11 +324,39 @@ class Featurizer:
             i += found or 1
         return out
 
+    def _external(self, words) -> list[str | None]:
+        """Longest match against the external (CLDR) gazetteer; the first word may carry proclitics/article."""
+        ext, m = self.res.ext, self.res.max_ext
+        n = len(words)
+        out: list[str | None] = [None] * n
+        i = 0
+        while i < n:
+            found = 0
+            w0 = words[i][2]
+            if w0[:1].isalpha():
+                stem = words[i][3]
+                firsts = (w0, article_form(w0), stem, AL + stem)
+                for L in range(min(m, n - i), 0, -1):
+                    rest = tuple(words[j][2] for j in range(i + 1, i + L))
+                    for k, first in enumerate(firsts):
+                        t = ext.get((first, *rest))
+                        if t is not None:
+                            out[i] = ("B-" if k < 2 else "b-") + t
+                            for j in range(i + 1, i + L):
+                                out[j] = "I-" + t
+                            found = L
+                            break
+                    if found:
+                        break
+            i += found or 1
+        return out
+
     def sentence(self, tokens: Sequence[str]) -> list[list[str]]:
         cfg = self.cfg
         words = [self._word(t) for t in tokens]
         ns = [w[2] for w in words]
         gaz = self._gazetteer(ns) if cfg.gazetteer and self.res.phrases else None
+        xg = self._external(words) if cfg.ext_gazetteer and self.res.ext else None
         n = len(tokens)
         out = []
         win = cfg.window
@@ -314,6 +365,14 @@ class Featurizer:
             f.extend(words[i][0])
             if gaz is not None and gaz[i]:
                 f.append("G=" + gaz[i])
+            if xg is not None:
+                if xg[i]:
+                    f.append("X=" + xg[i])
+                    f.append(f"X={xg[i]}|{words[i][4]}")
+                if i > 0 and xg[i - 1]:
+                    f.append("-1X=" + xg[i - 1])
+                if i + 1 < n and xg[i + 1]:
+                    f.append("+1X=" + xg[i + 1])
             for d in range(1, win + 1):
                 for j, sign in ((i - d, "-"), (i + d, "+")):
                     pfx = f"{sign}{d}"

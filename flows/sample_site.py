@@ -49,7 +49,14 @@ class StaticSite:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        class QuietServer(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):  # a client hanging up early is not an error here
+                import sys
+
+                if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+                    super().handle_error(request, client_address)
+
+        self._server = QuietServer((host, port), Handler)
         self._server.daemon_threads = True
         self.base_url = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="sample-site")

@@ -215,10 +215,18 @@ def serve(host: str = "127.0.0.1", port: int = 4200, db_path: str = "data/akhbar
 
     os.environ.update(OFFLINE_ENV)
     os.environ.pop("PREFECT_API_URL", None)
-    server = start_server(host, port, log_path, dict(os.environ))
-    previous = signal.getsignal(signal.SIGTERM)
-    # SIGTERM (systemd, a test's teardown) takes the same clean path as Ctrl+C.
+    server_env = dict(os.environ)
+    # The UI asks the server where the API is; without this it would say the default port 4200.
+    if not (server_env.get("PREFECT_SERVER_UI_API_URL") or server_env.get("PREFECT_UI_API_URL")):
+        server_env["PREFECT_SERVER_UI_API_URL"] = api_url
+    server_env["PREFECT_SERVER_API_HOST"] = host
+    server_env["PREFECT_SERVER_API_PORT"] = str(port)
+    # Ctrl+C must work even when started from a shell that ignores SIGINT for background jobs, and SIGTERM
+    # (systemd, a test's teardown) takes the same clean path.
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+    server = start_server(host, port, log_path, server_env)
     try:
         try:
             wait_healthy(api_url, server, startup_timeout)
@@ -244,7 +252,8 @@ def serve(host: str = "127.0.0.1", port: int = 4200, db_path: str = "data/akhbar
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
         stop_process(server)
         print("akhbar: stopped the Prefect server and the served deployments", file=sys.stderr, flush=True)
     return 0

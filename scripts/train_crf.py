@@ -25,11 +25,19 @@ sys.path.insert(0, str(ROOT))
 import pycrfsuite  # noqa: E402
 
 from extractors.ner_clusters import learn_clusters  # noqa: E402
-from extractors.ner_features import FeatureConfig, Featurizer, Resources, norm  # noqa: E402
+from extractors.ner_features import FeatureConfig, Featurizer, Resources, load_external, norm  # noqa: E402
 from extractors.ner_metrics import format_scores, read_conll, score, split_dev  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ner" / "ANERCorp_CamelLab_train.txt"
 MODEL_DIR = ROOT / "extractors" / "models"
+EXT_GAZETTEER = MODEL_DIR / "ner_cldr_gazetteer.tsv"  # built by python -m extractors.ner_gazetteer_build
+
+
+def make_resources(sentences, clusters, cfg: FeatureConfig) -> Resources:
+    res = Resources.from_sentences(sentences, clusters)
+    if cfg.ext_gazetteer:
+        res.with_external(load_external(EXT_GAZETTEER))
+    return res
 
 BEST = {"algorithm": "lbfgs", "c1": 0.15, "c2": 0.005, "max_iterations": 300, "folds": 5, "clusters": 256,
         "features": FeatureConfig().to_json()}
@@ -39,13 +47,13 @@ def build_training_items(train, cfg: FeatureConfig, folds: int, clusters: dict):
     """Features for every training sentence, with jackknifed lexical resources."""
     items = []
     if folds <= 1:
-        feat = Featurizer(Resources.from_sentences(train, clusters), cfg)
+        feat = Featurizer(make_resources(train, clusters, cfg), cfg)
         return [feat.sentence(toks) for toks, _ in train]
     size = (len(train) + folds - 1) // folds
     for k in range(folds):
         held = train[k * size : (k + 1) * size]
         rest = train[: k * size] + train[(k + 1) * size :]
-        feat = Featurizer(Resources.from_sentences(rest, clusters), cfg)
+        feat = Featurizer(make_resources(rest, clusters, cfg), cfg)
         items.extend(feat.sentence(toks) for toks, _ in held)
     return items
 
@@ -72,7 +80,7 @@ def train_model(train, out_dir: Path, params: dict, log=print) -> tuple[Path, fl
     model_path = out_dir / "ner_crf.crfsuite"
     trainer.train(str(model_path))
     seconds = time.time() - t0
-    resources = Resources.from_sentences(train, clusters)
+    resources = make_resources(train, clusters, cfg)
     with open(out_dir / "ner_crf_resources.json", "w", encoding="utf-8") as fh:
         json.dump({**resources.to_json(), "features": cfg.to_json()}, fh, ensure_ascii=False, separators=(",", ":"))
     write_gazetteer(train, out_dir / "ner_gazetteer.tsv")

@@ -58,7 +58,14 @@ class LocalSite:
             def handle_raw(self) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        class QuietServer(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):  # clients hanging up early is expected here
+                import sys
+
+                if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+                    super().handle_error(request, client_address)
+
+        self._server = QuietServer(("127.0.0.1", 0), H)
         self._server.daemon_threads = True
         self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

@@ -1,0 +1,100 @@
+"""Build ``extractors/models/ner_cldr_gazetteer.tsv``: Arabic place names and other lists from Unicode CLDR.
+
+    python -m extractors.ner_gazetteer_build          # (re)writes the shipped file; needs babel (dateparser optional)
+
+Sources, all installed Python packages with permissive licences (nothing from ANERcorp or SaudiNewsNet):
+
+* Unicode CLDR data as shipped inside ``babel`` (Unicode License v3, permissive): Arabic names of
+  territories (countries, regions; type ``LOC``), exemplar cities of time zones (``LOC``), currency names
+  (``CUR``) and language names (``LANG``), from the locale ``ar`` and its regional variants ``ar_*``;
+* month and weekday names from CLDR (babel) and from ``dateparser``'s Arabic data (BSD licence) (``TIME``).
+
+The file has one normalised form (words separated by spaces, same normalisation as the tagger's
+``norm``) and its type per line. Tagging reads only the file; this builder is not imported at run time.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from extractors.ner_features import norm
+
+OUT = Path(__file__).resolve().parent / "models" / "ner_cldr_gazetteer.tsv"
+_PAREN = re.compile(r"\([^)]*\)")
+_SKIP = {"العالم", "غير معروف", "منطقة غير معروفة", "منطقة مجهولة"}
+
+
+def _forms(name: str) -> list[str]:
+    out = []
+    name = _PAREN.sub(" ", name)
+    for part in re.split(r"\s+-\s+|[،,]", name):
+        words = [norm(w) for w in part.replace("-", " ").split()]
+        words = [w for w in words if w and any(ch.isalpha() for ch in w)]
+        if words and 1 <= len(words) <= 6:
+            out.append(" ".join(words))
+    return out
+
+
+def collect() -> dict[str, str]:
+    import babel
+    from babel import Locale
+
+    entries: dict[str, str] = {}
+
+    def add(name: str, typ: str) -> None:
+        if not name or name in _SKIP or any(ch.isdigit() for ch in name):
+            return
+        for f in _forms(name):
+            if len(f) >= 3 and (typ != "TIME" or len(f) >= 4):  # «اب», «احد» are ordinary words too
+                entries.setdefault(f, typ)  # first type wins: LOC before CUR/LANG
+
+    locales = ["ar"] + sorted(code for code in babel.localedata.locale_identifiers() if code.startswith("ar_"))
+    for code in locales:
+        loc = Locale.parse(code)
+        for name in loc.territories.values():
+            add(name, "LOC")
+        for zone in loc.time_zones.values():
+            city = dict(zone).get("city")
+            if city:
+                add(city, "LOC")
+    for code in locales:
+        loc = Locale.parse(code)
+        for name in loc.currencies.values():
+            add(name, "CUR")
+        for name in loc.languages.values():
+            add(name, "LANG")
+        for ctx in loc.months.values():
+            for width in ctx.values():
+                for name in width.values():
+                    add(name, "TIME")
+        for ctx in loc.days.values():
+            for width in ctx.values():
+                for name in width.values():
+                    add(name, "TIME")
+    try:
+        from dateparser.data.date_translation_data import ar as dp_ar
+
+        for key in ("january", "february", "march", "april", "may", "june", "july", "august", "september",
+                    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
+                    "saturday", "sunday"):
+            for name in dp_ar.info.get(key, []):
+                add(name, "TIME")
+    except ImportError:  # pragma: no cover - optional source
+        pass
+    return entries
+
+
+def main() -> int:
+    entries = collect()
+    with open(OUT, "w", encoding="utf-8") as fh:
+        fh.write("# form\ttype  (Unicode CLDR via babel, Unicode License v3; month/day names also from dateparser, "
+                 "BSD-3-Clause; built by python -m extractors.ner_gazetteer_build)\n")
+        for form in sorted(entries):
+            fh.write(f"{form}\t{entries[form]}\n")
+    print(f"{len(entries)} forms -> {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
