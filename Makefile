@@ -25,5 +25,11 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# Local Prefect server + UI and the deployments, in the foreground (Ctrl+C stops both).
+# Options: make serve SERVE_ARGS="--port 4300 --db data/akhbar.duckdb"
+SERVE_ARGS ?=
+serve: install
+	$(BIN)/akhbar serve $(SERVE_ARGS)
+
 clean:
 	rm -rf $(VENV) data/demo.duckdb *.egg-info

@@ -8,6 +8,11 @@
 The shipped model was trained on the whole train file, dev part included, so ``--dev`` with it is
 optimistic; for an honest dev figure evaluate a model trained with ``scripts/train_crf.py --dev``
 (``--model PATH``). Tokens per second include feature extraction (the whole ``backend.tag`` call).
+
+Sentences are tagged the way the pipeline does it: all of them in ONE ``backend.tag`` call (as
+``akhbar ner`` / ``tag_conll`` does with its whole input; the crf model's second pass uses the other
+sentences of the call). ``--doc-size N`` tags N consecutive sentences per call instead (article-sized
+calls, as ``find_mentions`` makes one call per article).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dev", action="store_true", help="use the last 10%% of the ANERcorp train sentences")
     ap.add_argument("--train-file", default=str(DEFAULT_TRAIN), help="ANERcorp train file for --dev")
     ap.add_argument("--model", help="crf model folder to evaluate instead of the shipped one (crf backend only)")
+    ap.add_argument("--doc-size", type=int, default=0,
+                    help="tag N consecutive sentences per call (default 0: all sentences in one call)")
     ap.add_argument("--json", action="store_true", help="print the scores as JSON too")
     args = ap.parse_args(argv)
 
@@ -57,13 +64,17 @@ def main(argv=None) -> int:
     toks = [t for t, _ in sentences]
     gold = [to_iob2(g) for _, g in sentences]
     backend.tag(toks[:2])  # warm-up (lazy loading)
+    size = args.doc_size or len(toks)
     t0 = time.perf_counter()
-    pred = backend.tag(toks)
+    pred = []
+    for a in range(0, len(toks), size):
+        pred.extend(backend.tag(toks[a : a + size]))
     secs = time.perf_counter() - t0
     n_tok = sum(len(t) for t in toks)
     result = score(gold, pred)
     print(f"data: {label}: {len(toks)} sentences, {n_tok} tokens")
-    print(f"backend: {backend.name}" + (f" (model {args.model})" if args.model else ""))
+    print(f"backend: {backend.name}" + (f" (model {args.model})" if args.model else "")
+          + (f"; {args.doc_size} sentences per tag() call" if args.doc_size else "; all sentences in one tag() call"))
     if not args.conll and not args.model and backend.name == "crf":
         print("note: the shipped crf model was trained on these sentences too; this figure is optimistic. "
               "Use scripts/train_crf.py --dev --out DIR and --model DIR for an honest dev score.")

@@ -119,7 +119,8 @@ class TreeSampler(threading.Thread):
         self.stop_event = threading.Event()
         self.peak_total = self.peak_main = self.peak_prefect = self.peak_workers = 0
         self.peak_no_prefect = 0
-        self.max_workers_seen = 0
+        self.max_workers_seen = self.max_servers_seen = 0
+        self._cmds: dict[int, str] = {}
         self.samples = 0
         self.worker_cpu: dict[int, float] = {}
 
@@ -127,8 +128,9 @@ class TreeSampler(threading.Thread):
         me = os.getpid()
         main = _rss(me)
         kids = [p for p in descendants(me) if p not in self.exclude]
-        prefect = sum(_rss(p) for p in kids if p in self.prefect_pids)
-        workers = [p for p in kids if p not in self.prefect_pids]
+        servers = [p for p in kids if p in self.prefect_pids or "uvicorn" in self.cmd(p)]
+        prefect = sum(_rss(p) for p in servers)
+        workers = [p for p in kids if p not in servers]
         wrss = sum(_rss(p) for p in workers)
         for p in workers:
             st = _stat(p)
@@ -140,8 +142,15 @@ class TreeSampler(threading.Thread):
         self.peak_main = max(self.peak_main, main)
         self.peak_prefect = max(self.peak_prefect, prefect)
         self.peak_workers = max(self.peak_workers, wrss)
-        self.max_workers_seen = max(self.max_workers_seen, len(workers))
+        self.max_workers_seen = max(self.max_workers_seen, sum(1 for p in workers if "spawn_main" in self.cmd(p)
+                                                               or "resource_tracker" not in self.cmd(p)))
+        self.max_servers_seen = max(self.max_servers_seen, len(servers))
         self.samples += 1
+
+    def cmd(self, pid: int) -> str:
+        if pid not in self._cmds:
+            self._cmds[pid] = cmdline(pid)
+        return self._cmds[pid]
 
     def run(self) -> None:
         while not self.stop_event.is_set():
@@ -204,6 +213,12 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
     with get_client(sync_client=True) as client:
         client.hello()
     prefect_start = time.perf_counter() - t0
+    if args.api == "shared":
+        # Experiment: hand the parent's ephemeral API URL to the process-pool workers (they inherit os.environ);
+        # by default each spawned worker starts a temporary Prefect server of its own.
+        from prefect.server.api.server import SubprocessASGIServer
+
+        os.environ["PREFECT_API_URL"] = SubprocessASGIServer().api_url
     # every child started so far except the site server is Prefect's API server (and its helpers)
     prefect_pids = {p for p in descendants(os.getpid()) if p != site_pid}
     prefect_cpu0 = sum((_stat(p) or (0, 0.0))[1] for p in prefect_pids)
@@ -213,6 +228,7 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
     from flows.ingest import ingest
 
     marks: dict[str, float] = {}
+    undo = install_experiments(args, fi, marks)  # first, so the timing hooks below wrap the experiments
     orig_load_config, orig_interleave, orig_run_batches = fi.load_config, fi.interleave, fi.run_batches
     orig_prepare = fi.prepare_warehouse
 
@@ -265,6 +281,7 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
     site_cpu = (_stat(site_pid) or (0, 0.0))[1] - site_cpu0
     fi.load_config, fi.interleave, fi.run_batches = orig_load_config, orig_interleave, orig_run_batches
     fi.prepare_warehouse = orig_prepare
+    undo()
 
     # task runs of this flow run, through the Prefect API
     from uuid import UUID
@@ -300,10 +317,80 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
         "load": st.get("load", 0.0),
         "rss_total": sampler.peak_total, "rss_no_prefect": sampler.peak_no_prefect, "rss_main": sampler.peak_main,
         "rss_prefect": sampler.peak_prefect, "rss_workers": sampler.peak_workers,
-        "workers_seen": sampler.max_workers_seen, "kids_maxrss_mb": kids_maxrss,
+        "workers_seen": sampler.max_workers_seen, "servers_seen": sampler.max_servers_seen, "kids_maxrss_mb": kids_maxrss,
         "cpu_main": cpu_main, "cpu_workers": cpu_kids, "cpu_prefect": prefect_cpu, "cpu_site": site_cpu,
         "task_runs": dict(task_runs), "load_before": load_before, "load_after": loadavg(),
     }
+
+
+# ------------------------------------------------------------------------------------------ experiments
+def install_experiments(args: argparse.Namespace, fi, marks: dict) -> callable:
+    """Monkeypatches that try a recommendation without editing the project (undone after the run)."""
+    undo: list = []
+    if args.load_every > 1:
+        # load every K processed batches in one transaction (one open / commit / checkpoint per K batches)
+        from extractors.process import ProcessedBatch
+
+        orig_load_batch, orig_run_batches = fi.load_batch, fi.run_batches
+        pending: list = []
+
+        def flush(db_path: str, run_id: str) -> int:
+            if not pending:
+                return 0
+            merged = ProcessedBatch()
+            for b in pending:
+                merged.articles.extend(b.articles)
+                merged.fetch_rows.extend(b.fetch_rows)
+            pending.clear()
+            return orig_load_batch(db_path, merged, run_id)
+
+        def load_batch_grouped(db_path, batch, run_id):
+            pending.append(batch)
+            return flush(db_path, run_id) if len(pending) >= args.load_every else 0
+
+        def run_batches_grouped(fetcher, items, *, db_path, run_id, summary, **kw):
+            orig_run_batches(fetcher, items, db_path=db_path, run_id=run_id, summary=summary, **kw)
+            t0 = time.perf_counter()
+            summary.mentions += flush(db_path, run_id)
+            summary.stage_seconds["load"] = summary.stage_seconds.get("load", 0.0) + time.perf_counter() - t0
+
+        fi.load_batch, fi.run_batches = load_batch_grouped, run_batches_grouped
+        undo.append(lambda: (setattr(fi, "load_batch", orig_load_batch), setattr(fi, "run_batches", orig_run_batches)))
+    if args.persistent_db:
+        # one DuckDB connection for the whole run in the flow process; one checkpoint at the end
+        from warehouse import store
+
+        orig_connect = store.connect
+        cache: dict = {}
+
+        class Kept:
+            def __init__(self, con):
+                self._con = con
+
+            def __getattr__(self, name):
+                return getattr(self._con, name)
+
+            def close(self) -> None:
+                pass
+
+        def connect(path, *, read_only=False, **kw):
+            if read_only:
+                return orig_connect(path, read_only=read_only, **kw)
+            key = str(Path(path).resolve())
+            if key not in cache:
+                cache[key] = orig_connect(path, **kw)
+            return Kept(cache[key])
+
+        store.connect = connect
+
+        def close_all():
+            store.connect = orig_connect
+            for con in cache.values():
+                con.execute("CHECKPOINT")
+                con.close()
+
+        undo.append(close_all)
+    return lambda: [u() for u in reversed(undo)]
 
 
 # ------------------------------------------------------------------------------------------ floors
@@ -504,6 +591,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-floors", action="store_true")
     ap.add_argument("--profile", type=int, default=0, metavar="PAGES",
                     help="also cProfile process_pages on one batch of PAGES pages and print the top functions")
+    ap.add_argument("--api", choices=["ephemeral", "shared"], default="ephemeral",
+                    help="ephemeral: as `akhbar ingest` runs today (no PREFECT_API_URL; each process-pool worker then "
+                         "starts its own temporary server); shared: experiment, workers get the parent's API URL")
+    ap.add_argument("--load-every", type=int, default=1, metavar="K",
+                    help="experiment: load every K processed batches in one transaction (monkeypatched)")
+    ap.add_argument("--persistent-db", action="store_true",
+                    help="experiment: keep one DuckDB connection open for the run (monkeypatched warehouse.store.connect)")
     ap.add_argument("--json", help="write the figures to this JSON file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (pages, databases)")
     args = ap.parse_args(argv)
@@ -525,8 +619,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("PREFECT_API_URL", None)
 
     started_at = datetime.now(timezone.utc)
+    experiments = [x for x in (f"api={args.api}" if args.api != "ephemeral" else "",
+                                f"load-every={args.load_every}" if args.load_every > 1 else "",
+                                "persistent-db" if args.persistent_db else "") if x]
     print(f"akhbar pipeline benchmark {started_at:%Y-%m-%d %H:%M} UTC; N={args.n}, runner={runner}, "
-          f"batch={args.batch_size}, concurrency={args.concurrency}")
+          f"batch={args.batch_size}, concurrency={args.concurrency}; experiments: {', '.join(experiments) or 'none'}")
     print(f"machine: {machine()}; load average at start: {loadavg()}")
     t0 = time.perf_counter()
     site, info = start_site(args.n, args.seed, workdir)
@@ -535,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
           f"sitemaps at {info['base']} (stdlib ThreadingHTTPServer, separate process; generated in "
           f"{time.perf_counter() - t0:.1f}s)")
     res: dict = {"date": f"{started_at:%Y-%m-%d %H:%M} UTC", "machine": machine(), "n": args.n, "runner": runner,
-                 "batch_size": args.batch_size, "concurrency": args.concurrency, "command": " ".join(sys.argv)}
+                 "batch_size": args.batch_size, "concurrency": args.concurrency, "experiments": experiments, "command": " ".join(sys.argv)}
     try:
         r = run_flow(args, info["base"], workdir, site.pid)
         s = r["summary"]
@@ -637,8 +734,8 @@ def main(argv: list[str] | None = None) -> int:
               f"Prefect API server {r['cpu_prefect']:.1f} (site server {r['cpu_site']:.1f}); "
               f"pipeline used {cpu_all / wall:.2f} cores on average")
         print(f"  peak RSS (sampled every 0.2s): {r['rss_total'] / mb:.0f} MB for the tree = flow process "
-              f"{r['rss_main'] / mb:.0f} + workers {r['rss_workers'] / mb:.0f} + Prefect API server "
-              f"{r['rss_prefect'] / mb:.0f} (peaks of the parts need not coincide); without the Prefect server "
+              f"{r['rss_main'] / mb:.0f} + workers {r['rss_workers'] / mb:.0f} + Prefect API server(s) "
+              f"{r['rss_prefect'] / mb:.0f} [{r['servers_seen']} seen] (peaks of the parts need not coincide); without the Prefect server "
               f"{r['rss_no_prefect'] / mb:.0f} MB; ru_maxrss of the largest waited-for child {r['kids_maxrss_mb']:.0f} MB")
         print(f"  Prefect task runs: {sum(r['task_runs'].values())} {r['task_runs']}")
         print(f"  body F1 of the stored articles vs the corpus text: {pipeline_f1:.3f} over {len(manifest)} pages")

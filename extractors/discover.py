@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import gzip
 import io
 import re
 import zlib
@@ -91,8 +90,7 @@ def parse_feed(body: bytes, feed_url: str) -> list[Link]:
     _refuse_entities(body)
     parsed = feedparser.parse(io.BytesIO(body), response_headers={"content-location": feed_url})
     if not parsed.entries and not parsed.get("version"):
-        reason = parsed.get("bozo_exception") if parsed.get("bozo") else "no RSS or Atom root element"
-        raise DiscoveryError(f"not a readable feed: {reason or 'empty document'}")
+        raise DiscoveryError("not a feed: no RSS or Atom root element")
     links: list[Link] = []
     for entry in parsed.entries:
         href = entry.get("link") or next(

@@ -137,13 +137,15 @@ def _conll_token(line: str) -> str:
     return line
 
 
-def tag_conll(lines: Iterable[str], backend: NERBackend, batch_sentences: int = 256) -> Iterator[str]:
+def tag_conll(lines: Iterable[str], backend: NERBackend, batch_sentences: int | None = None) -> Iterator[str]:
     """Tag CoNLL-style input; yield ``token\\ttag`` lines with an empty line between sentences.
 
     Input: one token per line, optionally followed by a space or tab and anything (ignored); a blank line
     ends a sentence (several blank lines count as one). The output has the same sentences in the same
-    order; a trailing blank line is written when the input ended with one. Sentences are tagged in
-    batches, so the tags are exactly those ``backend.tag`` gives for the same sentences.
+    order; a trailing blank line is written when the input ended with one. By default all sentences are
+    tagged in ONE ``backend.tag`` call, so the tags are exactly those ``backend.tag(all sentences)`` gives
+    (the crf backend's second pass uses document-level features, i.e. the other sentences of the call);
+    ``batch_sentences=N`` tags N sentences per call instead (less memory, but tags may then differ).
     """
     batch: list[list[str]] = []
     current: list[str] = []
@@ -172,7 +174,7 @@ def tag_conll(lines: Iterable[str], backend: NERBackend, batch_sentences: int = 
             if current:
                 batch.append(current)
                 current = []
-                if len(batch) >= batch_sentences:
+                if batch_sentences and len(batch) >= batch_sentences:
                     yield from flush()
             continue
         trailing_blank = False

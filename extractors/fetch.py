@@ -42,6 +42,7 @@ XML_TYPES = (
     "application/x-gzip", "application/gzip", "text/plain", "application/octet-stream",
 )
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_RETRY_AFTER_SECONDS = 120.0
 HOST_FAILURE_LIMIT = 5  # consecutive failures (after retries) before a host is backed off for the run
 ROBOTS_TOKEN = "akhbar"
@@ -234,6 +235,25 @@ def _is_conditional(headers: dict[str, str] | None) -> bool:
     return any(k.lower() in ("if-none-match", "if-modified-since") for k in (headers or {}))
 
 
+def _redirect_target(request_url: str, location: str) -> str:
+    try:
+        return canonical_url(urljoin(request_url, location))
+    except (BadURL, ValueError) as exc:
+        raise FetchError(f"bad redirect target: {exc}") from None
+
+
+async def _check_redirect_target(response: httpx.Response) -> None:
+    """httpx response hook: a redirect's Location is checked by our rules before httpx itself parses it
+    (it does even when not following redirects, and fails with unclear messages)."""
+    location = response.headers.get("location")
+    if response.status_code in REDIRECT_STATUSES and location:
+        try:
+            _redirect_target(str(response.request.url), location)
+        except FetchError as exc:
+            exc.status = response.status_code
+            raise
+
+
 async def _system_resolver(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -276,6 +296,7 @@ class Fetcher:
             proxy=self.crawl.proxy,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
             trust_env=self.crawl.proxy is None,
+            event_hooks={"response": [_check_redirect_target]},
         )
         return self
 
@@ -436,20 +457,21 @@ class Fetcher:
                 # (httpx parses a redirect's Location even when not following it: an InvalidURL or a
                 # RemoteProtocolError about the location header raised here is a bad redirect target)
                 async with self._client.stream("GET", request_url, headers=headers) as resp:
-                    if resp.is_redirect:
+                    if resp.status_code in REDIRECT_STATUSES:
                         location = resp.headers.get("location")
                         if not location:
                             raise FetchError("redirect without Location header", resp.status_code)
                         try:
-                            nxt = canonical_url(urljoin(request_url, location))
-                        except (BadURL, ValueError) as exc:
-                            raise FetchError(f"bad redirect target: {exc}", resp.status_code) from None
+                            nxt = _redirect_target(request_url, location)
+                        except FetchError as exc:
+                            exc.status = resp.status_code
+                            raise
                         if nxt in seen or nxt == current:
                             raise FetchError("redirect loop", resp.status_code)
                         seen.add(current)
                         current = nxt
                         continue
-                    if resp.status_code >= 400:
+                    if resp.status_code >= 400 or (300 <= resp.status_code < 400 and resp.status_code != 304):
                         raise FetchError(f"HTTP {resp.status_code}", resp.status_code,
                                          parse_retry_after(resp.headers.get("retry-after")))
                     ctype = resp.headers.get("content-type")

@@ -1,6 +1,11 @@
 """The `crf` backend: a python-crfsuite model trained on ANERcorp, shipped in extractors/models/.
 
 Imports neither torch nor transformers nor anything that reads camel-tools' data catalogue.
+
+Two passes when the model folder has a second-stage model (``ner_crf_stage2.crfsuite``, named in the
+resources JSON): the first CRF tags every sentence; the second re-tags them with the first pass's
+features plus document-level features (how the same word was tagged elsewhere in the same ``tag`` call,
+see ``extractors/ner_doc.py``). So a sentence's tags can depend on the other sentences of the call.
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from typing import Sequence
 
 import pycrfsuite
 
+from extractors.ner_doc import doc_features
 from extractors.ner_features import FeatureConfig, Featurizer, Resources
 from extractors.ner_metrics import to_iob2
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 MODEL_FILE = "ner_crf.crfsuite"
 RESOURCES_FILE = "ner_crf_resources.json"
+STAGE2_FILE = "ner_crf_stage2.crfsuite"
 
 
 class CRFTagger:
@@ -41,13 +48,32 @@ class CRFTagger:
         self.featurizer = Featurizer(Resources.from_json(data), FeatureConfig(**data.get("features", {})))
         self._tagger = pycrfsuite.Tagger()
         self._tagger.open(str(model_path))
+        self._stage2 = None
+        stage2 = data.get("stage2")
+        if stage2:
+            path2 = model_dir / stage2.get("file", STAGE2_FILE)
+            if not path2.is_file():
+                from extractors.entities import ModelNotFoundError
+
+                raise ModelNotFoundError(f"CRF second-stage model {path2} missing; rebuild with: python scripts/train_crf.py")
+            self._stage2 = pycrfsuite.Tagger()
+            self._stage2.open(str(path2))
 
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        out = []
         feat, tagger = self.featurizer, self._tagger
-        for sent in sentences:
-            if not sent:
+        xs = [feat.sentence(sent) if sent else [] for sent in sentences]
+        first = [tagger.tag(x) if x else [] for x in xs]
+        if self._stage2 is None:
+            return [to_iob2(t) for t in first]
+        keys = [[feat.doc_key(tok) for tok in sent] for sent in sentences]
+        extra = doc_features(keys, first)
+        tagger2 = self._stage2
+        out = []
+        for x, e in zip(xs, extra):
+            if not x:
                 out.append([])
                 continue
-            out.append(to_iob2(tagger.tag(feat.sentence(sent))))
+            for fx, fe in zip(x, e):
+                fx.extend(fe)
+            out.append(to_iob2(tagger2.tag(x)))
         return out

@@ -301,6 +301,12 @@ class Featurizer:
             self._word_cache[tok] = hit
         return hit
 
+    def doc_key(self, tok: str) -> str | None:
+        """Grouping key of a word for document-level features: its clitic-stripped stem (letters only)."""
+        w = self._word(tok)
+        stem = w[3]
+        return stem if len(stem) >= 2 and stem.isalpha() else None
+
     def _gazetteer(self, ns: list[str]) -> list[str | None]:
         """Longest-match tagging of the sentence against entity phrases: 'B-LOC', 'I-ORG|PERS', ..."""
         phrases, m = self.res.phrases, self.res.max_phrase

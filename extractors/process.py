@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from extractors.arabic import normalize_arabic
 from extractors.dedup import minhash
 from extractors.types import FetchedPage, FetchLogRow, ProcessedArticle, RawPage
-from extractors.urls import article_id
+from extractors.urls import article_id, canonical_from_html
 
 _SPACES = re.compile(r"\s+")
 
@@ -110,6 +110,8 @@ def process_pages(
             continue
         out.fetch_rows.extend(fetch_log_rows(page))
         extracted.append((page, art))
+        # The article's identity: its declared <link rel=canonical> (same site only), else where redirects led.
+        art.url = canonical_from_html(page.body or b"", page.final_url or page.url) or page.final_url or page.url
     t1 = time.perf_counter()
     for page, art in extracted:
         mentions = None
@@ -118,8 +120,10 @@ def process_pages(
             backend = backend or get_backend(backend_name)
             mentions = find_mentions(art.text, backend)
             used = backend.name
+        url = art.url
         out.articles.append(ProcessedArticle(
-            article_id=article_id(page.url), url=page.url, source=page.source, article=art,
+            article_id=article_id(url), url=url, source=page.source, article=art,
+            fetched_url=page.url if url != page.url else None,
             content_hash=content_hash(art.text), fetched_at=page.fetched_at, final_url=page.final_url,
             mentions=mentions, backend=used, minhash=minhash(art.text),
             raw=raw_page(page) if archive else None,

@@ -102,6 +102,7 @@ class ProcessedArticle:
     minhash: bytes = b""  # MinHash signature of the text (extractors.dedup)
     raw: RawPage | None = None  # the fetched HTML, for the raw archive
     story_id: str | None = None  # set by the warehouse when it clusters near duplicates
+    fetched_url: str | None = None  # the URL it was discovered under, when its rel=canonical link differs
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,11 @@ from flows.reporting import Progress, publish_run_artifacts
 from flows.runners import configured_task_runner
 from extractors.config import Config, CrawlSettings, Source, load_config
 from extractors.discover import discover_source
+from extractors.feed_state import FeedState, load_feed_states, save_feed_states
 from extractors.fetch import BackgroundFetcher
 from extractors.process import ProcessedBatch, fetch_log_rows, process_pages
 from extractors.types import DiscoveredURL, FetchedPage, FetchLogRow
-from extractors.urls import BadURL, article_id, canonical_url
+from extractors.urls import BadURL, article_id, canonical_url, host_of
 from warehouse.store import DEFAULT_DB_PATH, Warehouse
 
 DEFAULT_BATCH_SIZE = 200
@@ -75,15 +76,27 @@ def prepare_warehouse(db_path: str, sources: Sequence[Source], run_id: str, flow
     wh.start_run(run_id, flow_name, parameters)
 
 
+@dataclass(slots=True)
+class Discovered:
+    urls: list[DiscoveredURL]
+    feed_states: list[FeedState]  # to save once the run has completed
+    unchanged: int = 0
+
+
 @task(name="discover", cache_policy=NO_CACHE, task_run_name="discover-{source.name}")
 def discover_task(fetcher: BackgroundFetcher, source: Source, db_path: str, limit: int | None,
-                  run_id: str) -> list[DiscoveredURL]:
-    """Feeds and sitemaps of one source -> new article URLs, newest first, at most max_articles/limit."""
+                  run_id: str) -> Discovered:
+    """Feeds and sitemaps of one source -> new article URLs, newest first, at most max_articles/limit.
+
+    Feeds and sitemaps unchanged since the last run (304, or the same body) cost one request and yield nothing.
+    """
     logger = get_run_logger()
-    result = fetcher.run(discover_source(fetcher.fetcher, source))
+    wh = Warehouse(db_path, on_wait=logger.warning)
+    with wh.connection() as con:
+        states = load_feed_states(con)
+    result = fetcher.run(discover_source(fetcher.fetcher, source, feed_states=states))
     for err in result.errors:
         logger.warning("%s: %s", source.name, err)
-    wh = Warehouse(db_path, on_wait=logger.warning)
     known = wh.known_article_ids([article_id(u.url) for u in result.urls])
     new = [u for u in result.urls if article_id(u.url) not in known]
     cap = source.max_articles if limit is None else min(limit, source.max_articles)
@@ -92,11 +105,14 @@ def discover_task(fetcher: BackgroundFetcher, source: Source, db_path: str, limi
     for page in result.fetches:
         rows.extend(fetch_log_rows(page, kind="feed"))
     wh.load([], rows, run_id)
-    logger.info("%s: %d URLs found, %d already stored, %d to fetch now", source.name, len(result.urls),
-                len(result.urls) - len(new), len(chosen))
-    if not result.urls and result.errors:
+    logger.info("%s: %d URLs found, %d already stored, %d to fetch now%s", source.name, len(result.urls),
+                len(result.urls) - len(new), len(chosen),
+                f" ({len(result.unchanged)} feeds/sitemaps unchanged)" if result.unchanged else "")
+    if not result.urls and result.errors and not result.unchanged:
         raise SourceUnavailable(f"{source.name}: nothing discovered ({'; '.join(result.errors[:3])})")
-    return chosen
+    # When the cap left URLs for later runs, keep the old state so the next run reads these feeds again.
+    save = list(result.feed_states.values()) if len(chosen) == len(new) else []
+    return Discovered(urls=chosen, feed_states=save, unchanged=len(result.unchanged))
 
 
 class SourceUnavailable(RuntimeError):
@@ -190,6 +206,20 @@ def run_batches(
         drain_one()
 
 
+def report_backed_off(fetcher: BackgroundFetcher, sources: Sequence[Source], summary: RunSummary) -> None:
+    """Name the hosts the fetcher stopped asking this run (they kept failing) under their sources."""
+    backed_off = fetcher.backed_off_hosts()
+    if not backed_off:
+        return
+    logger = get_run_logger()
+    for host, reason in backed_off.items():
+        logger.warning("%s", reason)
+        names = [s.name for s in sources
+                 if any(host_of(canonical_url(u)) == host for u in (*s.feeds, *s.sitemaps, s.homepage or "") if u)]
+        for name in names or ["?"]:
+            summary.per_source.setdefault(name, SourceStats()).errors.append(reason)
+
+
 def _finish(db_path: str, summary: RunSummary, started: float, status: str, flow_name: str) -> RunSummary:
     summary.seconds = time.perf_counter() - started
     Warehouse(db_path, on_wait=get_run_logger().warning).finish_run(
@@ -237,13 +267,15 @@ def ingest(
     try:
         with BackgroundFetcher(config.crawl, allow_private_addresses=allow_private_addresses) as fetcher:
             found: list[list[DiscoveredURL]] = []
+            feed_states: list[FeedState] = []
             for source in config.sources:
                 st = summary.per_source.setdefault(source.name, SourceStats())
                 state = discover_task(fetcher, source, db_path, limit, run_id, return_state=True)
                 if state.is_completed():
-                    urls = state.result()
-                    st.discovered = len(urls)
-                    found.append(urls)
+                    got: Discovered = state.result()
+                    st.discovered = len(got.urls)
+                    found.append(got.urls)
+                    feed_states.extend(got.feed_states)
                 else:  # one dead source must not fail the run
                     st.errors.append(str(state.message or "discovery failed"))
                     logger.error("source %s skipped: %s", source.name, state.message)
@@ -252,6 +284,10 @@ def ingest(
             run_batches(fetcher, items, db_path=db_path, run_id=run_id, backend=backend,
                         timezones={s.name: s.timezone for s in config.sources}, batch_size=batch_size,
                         summary=summary)
+            report_backed_off(fetcher, config.sources, summary)
+        if feed_states:  # only now: a crashed run reads its feeds again next time
+            with Warehouse(db_path, on_wait=logger.warning).transaction() as con:
+                save_feed_states(con, feed_states)
         status = "completed"
     finally:
         _finish(db_path, summary, started, status, "ingest")

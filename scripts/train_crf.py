@@ -58,6 +58,45 @@ def build_training_items(train, cfg: FeatureConfig, folds: int, clusters: dict):
     return items
 
 
+def _settings(params: dict, iterations: int | None = None) -> dict:
+    settings = {"max_iterations": iterations or params["max_iterations"],
+                "feature.possible_transitions": params.get("possible_transitions", True)}
+    if params.get("minfreq"):
+        settings["feature.minfreq"] = params["minfreq"]
+    algorithm = params.get("algorithm", "lbfgs")
+    if algorithm == "lbfgs":
+        settings.update({"c1": params["c1"], "c2": params["c2"]})
+    elif algorithm == "l2sgd":
+        settings.update({"c2": params["c2"]})
+    return settings
+
+
+def _train_crf(xseqs, yseqs, path: Path, params: dict, iterations: int | None = None, c=None) -> None:
+    trainer = pycrfsuite.Trainer(algorithm=params.get("algorithm", "lbfgs"), verbose=False)
+    for xseq, tags in zip(xseqs, yseqs):
+        trainer.append(xseq, tags)
+    settings = _settings(params, iterations)
+    if c:
+        settings.update(c)
+    trainer.set_params(settings)
+    trainer.train(str(path))
+
+
+def chunks(n: int, size: int) -> list[tuple[int, int]]:
+    """Consecutive [start, end) ranges of ``size`` sentences: the "documents" of the second pass."""
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def doc_extra(featurizer_keys, tags1, doc_size: int):
+    """Document features for sentences grouped in consecutive chunks of doc_size (as in training)."""
+    from extractors.ner_doc import doc_features
+
+    out = []
+    for a, b in chunks(len(tags1), doc_size):
+        out.extend(doc_features(featurizer_keys[a:b], tags1[a:b]))
+    return out
+
+
 def train_model(train, out_dir: Path, params: dict, log=print) -> tuple[Path, float]:
     cfg = FeatureConfig(**params["features"])
     t0 = time.time()
@@ -66,23 +105,47 @@ def train_model(train, out_dir: Path, params: dict, log=print) -> tuple[Path, fl
     log(f"clusters: {len(clusters)} words, {time.time() - t0:.1f}s")
     items = build_training_items(train, cfg, params["folds"], clusters)
     log(f"features: {time.time() - t0:.1f}s")
-    algorithm = params.get("algorithm", "lbfgs")
-    trainer = pycrfsuite.Trainer(algorithm=algorithm, verbose=False)
-    for xseq, (_, tags) in zip(items, train):
-        trainer.append(xseq, tags)
-    settings = {"max_iterations": params["max_iterations"], "feature.possible_transitions": True}
-    if algorithm == "lbfgs":
-        settings.update({"c1": params["c1"], "c2": params["c2"]})
-    elif algorithm == "l2sgd":
-        settings.update({"c2": params["c2"]})
-    trainer.set_params(settings)
+    yseqs = [tags for _, tags in train]
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = out_dir / "ner_crf.crfsuite"
-    trainer.train(str(model_path))
-    seconds = time.time() - t0
+    stage2_path = out_dir / "ner_crf_stage2.crfsuite"
+    stage2 = params.get("stage2")
+    oof: list[list[str]] = []
+    if stage2:
+        # out-of-fold first-pass labels for the training sentences (contiguous folds)
+        import tempfile
+
+        k = stage2.get("folds", 5)
+        size = (len(train) + k - 1) // k
+        with tempfile.TemporaryDirectory() as tmp:
+            for f in range(k):
+                a, b = f * size, min((f + 1) * size, len(train))
+                path = Path(tmp) / f"fold{f}.crfsuite"
+                _train_crf(items[:a] + items[b:], yseqs[:a] + yseqs[b:], path, params,
+                           iterations=stage2.get("fold_iterations", 150))
+                tagger = pycrfsuite.Tagger()
+                tagger.open(str(path))
+                oof.extend(tagger.tag(x) for x in items[a:b])
+                tagger.close()
+                log(f"stage-1 fold {f}: {time.time() - t0:.1f}s")
+    _train_crf(items, yseqs, model_path, params)
+    log(f"stage 1: {time.time() - t0:.1f}s")
     resources = make_resources(train, clusters, cfg)
+    meta = {**resources.to_json(), "features": cfg.to_json()}
+    if stage2:
+        feat = Featurizer(resources, cfg)  # only for the grouping keys (no resource dependence)
+        keys = [[feat.doc_key(t) for t in toks] for toks, _ in train]
+        extra = doc_extra(keys, oof, stage2.get("doc_size", 20))
+        items2 = [[fx + fe for fx, fe in zip(x, e)] for x, e in zip(items, extra)]
+        c2 = {k: stage2[k] for k in ("c1", "c2") if k in stage2}
+        _train_crf(items2, yseqs, stage2_path, params, c=c2)
+        log(f"stage 2: {time.time() - t0:.1f}s")
+        meta["stage2"] = {"file": stage2_path.name, **stage2}
+    elif stage2_path.exists():
+        stage2_path.unlink()
+    seconds = time.time() - t0
     with open(out_dir / "ner_crf_resources.json", "w", encoding="utf-8") as fh:
-        json.dump({**resources.to_json(), "features": cfg.to_json()}, fh, ensure_ascii=False, separators=(",", ":"))
+        json.dump(meta, fh, ensure_ascii=False, separators=(",", ":"))
     write_gazetteer(train, out_dir / "ner_gazetteer.tsv")
     log(f"trained in {seconds:.1f}s -> {model_path} ({model_path.stat().st_size / 1e6:.2f} MB)")
     return model_path, seconds
@@ -105,13 +168,16 @@ def write_gazetteer(train, path: Path) -> None:
             fh.write(f"{form}\t{counts}\n")
 
 
-def evaluate(model_dir: Path, dev) -> tuple[dict, float]:
+def evaluate(model_dir: Path, dev, doc_size: int = 0) -> tuple[dict, float]:
+    """Score the dev sentences tagged in one call (doc_size 0) or in calls of doc_size consecutive sentences."""
     from extractors.ner_crf import CRFTagger
 
     tagger = CRFTagger(model_dir)
     sents = [toks for toks, _ in dev]
     t0 = time.time()
-    pred = tagger.tag(sents)
+    pred = []
+    for a, b in chunks(len(sents), doc_size or len(sents)):
+        pred.extend(tagger.tag(sents[a:b]))
     secs = time.time() - t0
     n_tok = sum(len(s) for s in sents)
     return score([tags for _, tags in dev], pred), n_tok / secs
@@ -129,13 +195,21 @@ def main(argv=None) -> int:
     ap.add_argument("--folds", type=int, default=BEST["folds"], help="jackknife folds for lexical features (1 = none)")
     ap.add_argument("--clusters", type=int, default=BEST["clusters"], help="number of word clusters (0 = none)")
     ap.add_argument("--features", default="{}", help="JSON overrides of FeatureConfig, e.g. '{\"window\": 3}'")
+    ap.add_argument("--stage2", default=None,
+                    help='JSON settings of the document-level second pass, e.g. \'{"doc_size": 20, "folds": 5}\'; "none" to disable')
+    ap.add_argument("--possible-transitions", type=int, default=1)
+    ap.add_argument("--minfreq", type=float, default=0)
     ap.add_argument("--log", help="append a JSON line with the settings and scores to this file")
     args = ap.parse_args(argv)
 
     data = read_conll(args.data)
     features = {**BEST["features"], **json.loads(args.features)}
     params = {"algorithm": args.algorithm, "c1": args.c1, "c2": args.c2, "max_iterations": args.iterations, "folds": args.folds,
-              "clusters": args.clusters, "features": features}
+              "clusters": args.clusters, "features": features, "possible_transitions": bool(args.possible_transitions),
+              "minfreq": args.minfreq}
+    stage2 = BEST.get("stage2") if args.stage2 is None else (None if args.stage2 == "none" else json.loads(args.stage2))
+    if stage2:
+        params["stage2"] = stage2
     if args.dev:
         train, dev = split_dev(data)
         out = Path(args.out) if args.out else Path("/tmp/akhbar-crf-dev")
@@ -147,11 +221,13 @@ def main(argv=None) -> int:
     record = {"params": params, "train_seconds": round(seconds, 1), "train_sentences": len(train),
               "model_bytes": model_path.stat().st_size}
     if dev:
-        result, tps = evaluate(out, dev)
-        print(format_scores(result))
-        print(f"tagging speed: {tps:,.0f} tokens/s (features included)")
-        record.update({"dev": {k: {m: round(v[m], 4) for m in ("precision", "recall", "f1")} for k, v in result.items()},
-                       "tokens_per_second": round(tps)})
+        for label, size in (("all dev in one call", 0), ("calls of 20 consecutive sentences", 20)):
+            result, tps = evaluate(out, dev, size)
+            print(f"-- {label}")
+            print(format_scores(result))
+            print(f"tagging speed: {tps:,.0f} tokens/s (features included)")
+            record.update({f"dev{size or ''}": {k: {m: round(v[m], 4) for m in ("precision", "recall", "f1")}
+                                                for k, v in result.items()}, f"tokens_per_second{size or ''}": round(tps)})
     else:
         with open(out / "ner_crf_meta.json", "w", encoding="utf-8") as fh:
             json.dump({**record, "data": "ANERcorp CAMeL Lab train split (CC BY-SA 4.0)"}, fh, indent=1)

@@ -78,3 +78,163 @@ def test_discover_source_merges_dedups_and_orders_newest_first(site):
     assert urls == ["/d.html", "/b.html", "/a.html", "/c.html"]
     assert not result.errors
     assert {p.url.removeprefix(site.base) for p in result.fetches} == {"/rss.xml", "/index.xml", "/news.xml"}
+
+
+# -- conditional GET of feeds and sitemaps ----------------------------------------------------------------------
+def _discover_twice(site, src, *, between=None):
+    """Two discoveries in one Fetcher (so robots.txt is cached): the second with the first's feed states."""
+    async def go():
+        async with Fetcher(allow_private_addresses=True) as f:
+            first = await discover_source(f, src)
+            site.requests.clear()
+            if between:
+                between()
+            second = await discover_source(f, src, feed_states=first.feed_states)
+            return first, second
+    return asyncio.run(go())
+
+
+def test_unchanged_feed_costs_one_request_answered_304(site):
+    body = RSS.format(base=site.base).encode()
+
+    def feed(req):
+        if req.headers.get("if-none-match") == '"r1"' or req.headers.get("if-modified-since") == "Fri, 15 Mar 2024 10:00:00 GMT":
+            return 304, {"ETag": '"r1"'}, b""
+        return 200, {"Content-Type": "application/rss+xml", "ETag": '"r1"',
+                     "Last-Modified": "Fri, 15 Mar 2024 10:00:00 GMT"}, body
+
+    site.routes["/rss.xml"] = feed
+    src = Source(name="t", feeds=(site.url("/rss.xml"),), requests_per_second=0)
+    first, second = _discover_twice(site, src)
+    assert len(first.urls) == 3 and first.unchanged == []
+    state = first.feed_states[site.url("/rss.xml")]
+    assert (state.etag, state.last_modified) == ('"r1"', "Fri, 15 Mar 2024 10:00:00 GMT") and len(state.body_sha256) == 64
+    # the second discovery: exactly one request, conditional, answered 304; no URLs (they were seen last time)
+    assert site.paths() == ["/rss.xml"]
+    assert site.requests[0].headers["if-none-match"] == '"r1"'
+    assert site.requests[0].headers["if-modified-since"] == "Fri, 15 Mar 2024 10:00:00 GMT"
+    assert second.urls == [] and second.errors == [] and second.unchanged == [site.url("/rss.xml")]
+    (page,) = second.fetches
+    assert page.status == 304 and page.error is None and page.not_modified and page.body is None
+    new = second.feed_states[site.url("/rss.xml")]
+    assert new.etag == '"r1"' and new.body_sha256 == state.body_sha256 and new.checked_at >= state.checked_at
+
+
+def test_server_ignoring_conditional_headers_is_unchanged_by_body_hash(site):
+    bodies = {"rss": RSS.format(base=site.base).encode()}
+    site.routes["/rss.xml"] = lambda req: (200, {"Content-Type": "application/rss+xml", "ETag": '"always-new"'},
+                                           bodies["rss"])
+    src = Source(name="t", feeds=(site.url("/rss.xml"),), requests_per_second=0)
+    first, second = _discover_twice(site, src)
+    assert len(first.urls) == 3
+    assert site.paths() == ["/rss.xml"] and site.requests[0].headers["if-none-match"] == '"always-new"'
+    assert second.urls == [] and second.unchanged == [site.url("/rss.xml")] and second.fetches[0].status == 200
+
+    # and a changed body gives its URLs again
+    def change():
+        bodies["rss"] = bodies["rss"].replace(b"/c.html", b"/new.html")
+
+    _, third = _discover_twice(site, src, between=change)
+    assert {u.url.removeprefix(site.base) for u in third.urls} == {"/a.html", "/b.html", "/new.html"}
+    assert third.unchanged == []
+
+
+def test_sitemap_index_is_always_followed_and_children_are_conditional(site):
+    child = NEWS_SITEMAP.format(base=site.base).encode()
+
+    def news(req):
+        if req.headers.get("if-none-match") == '"n1"':
+            return 304, {}, b""
+        return 200, {"Content-Type": "application/xml", "ETag": '"n1"'}, child
+
+    site.routes["/index.xml"] = (200, {"Content-Type": "application/xml", "ETag": '"i1"'},
+                                 INDEX.format(base=site.base).encode())
+    site.routes["/news.xml"] = news
+    src = Source(name="t", sitemaps=(site.url("/index.xml"),), requests_per_second=0)
+    first, second = _discover_twice(site, src)
+    assert len(first.urls) == 2
+    assert first.feed_states[site.url("/index.xml")].etag is None  # an index keeps only its hash
+    assert first.feed_states[site.url("/news.xml")].etag == '"n1"'
+    assert site.paths() == ["/index.xml", "/news.xml"]
+    assert "if-none-match" not in site.requests[0].headers and site.requests[1].headers["if-none-match"] == '"n1"'
+    assert second.urls == [] and set(second.unchanged) == {site.url("/news.xml")}
+    assert [p.status for p in second.fetches] == [200, 304]
+
+
+def test_malformed_feeds_and_sitemaps_are_recorded_and_discovery_goes_on(site):
+    site.routes["/good.xml"] = xml(RSS.format(base=site.base), "application/rss+xml")
+    site.routes["/broken.xml"] = xml("<rss><channel><item><title>x", "application/rss+xml")
+    site.routes["/html.xml"] = (200, {"Content-Type": "text/html"}, b"<html><body>moved</body></html>")
+    site.routes["/evil.xml"] = xml('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                                   "<rss><channel><item><link>&x;</link></item></channel></rss>")
+    site.routes["/bad-sitemap.xml"] = xml("<urlset><url><loc>")
+    site.routes["/news.xml"] = xml(NEWS_SITEMAP.format(base=site.base))
+    src = Source(name="t", requests_per_second=0,
+                 feeds=tuple(site.url(p) for p in ("/broken.xml", "/html.xml", "/evil.xml", "/missing.xml", "/good.xml")),
+                 sitemaps=(site.url("/bad-sitemap.xml"), site.url("/news.xml")))
+
+    async def go():
+        async with Fetcher(allow_private_addresses=True) as f:
+            return await discover_source(f, src)
+
+    result = asyncio.run(go())
+    assert {u.url.removeprefix(site.base) for u in result.urls} == {"/a.html", "/b.html", "/c.html", "/d.html"}
+    errors = {p.url.removeprefix(site.base): p.error for p in result.fetches}
+    assert errors["/good.xml"] is None and errors["/news.xml"] is None
+    assert errors["/broken.xml"].startswith("unreadable feed: not a readable feed:")
+    assert errors["/html.xml"] == "unreadable feed: not a feed: no RSS or Atom root element"
+    assert errors["/evil.xml"].startswith("unreadable feed: XML declares entities; refused")
+    assert errors["/missing.xml"] == "HTTP 404"
+    assert errors["/bad-sitemap.xml"].startswith("unreadable sitemap: not a readable sitemap:")
+    assert len(result.errors) == 5
+    # unreadable documents keep no new state (they are read in full again next time)
+    assert set(result.feed_states) == {site.url("/good.xml"), site.url("/news.xml")}
+
+
+def test_feed_states_round_trip_through_duckdb(tmp_path, site):
+    import duckdb
+
+    from extractors.feed_state import FeedState, load_feed_states, save_feed_states
+    from pathlib import Path
+
+    migration = Path(__file__).resolve().parents[1] / "warehouse" / "schema" / "003_feed_state.sql"
+    db = tmp_path / "state.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(migration.read_text(encoding="utf-8"))
+    cols = con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'feed_state' "
+                       "ORDER BY ordinal_position").fetchall()
+    assert cols == [("url", "VARCHAR"), ("etag", "VARCHAR"), ("last_modified", "VARCHAR"),
+                    ("body_sha256", "VARCHAR"), ("checked_at", "TIMESTAMP WITH TIME ZONE")]
+
+    site.routes["/rss.xml"] = lambda req: ((304, {}, b"") if req.headers.get("if-none-match") == '"e"' else
+                                           (200, {"Content-Type": "application/rss+xml", "ETag": '"e"'},
+                                            RSS.format(base=site.base).encode()))
+    src = Source(name="t", feeds=(site.url("/rss.xml"),), requests_per_second=0)
+
+    async def discover(states):
+        async with Fetcher(allow_private_addresses=True) as f:
+            return await discover_source(f, src, feed_states=states)
+
+    first = asyncio.run(discover(load_feed_states(con, src.feeds)))
+    assert save_feed_states(con, first.feed_states.values()) == 1
+    con.close()
+
+    con = duckdb.connect(str(db))  # a later run, a fresh connection
+    states = load_feed_states(con, [site.url("/rss.xml") + "#frag"])  # looked up by canonical URL
+    assert states == first.feed_states
+    site.requests.clear()
+    second = asyncio.run(discover(states))
+    assert second.urls == [] and [p.status for p in second.fetches if p.url.endswith("/rss.xml")] == [304]
+    save_feed_states(con, second.feed_states.values())
+    assert con.execute("SELECT count(*) FROM feed_state").fetchone() == (1,)
+    assert load_feed_states(con)[site.url("/rss.xml")].checked_at == second.feed_states[site.url("/rss.xml")].checked_at
+
+    # bulk upsert, last one wins; NULLs and an empty batch are fine
+    now = datetime.now(timezone.utc)
+    many = [FeedState(f"https://e.com/f{i}", None, None, None, now) for i in range(500)]
+    assert save_feed_states(con, many + [FeedState("https://e.com/f1", '"x"', None, "ab", now)]) == 500
+    assert save_feed_states(con, []) == 0
+    got = load_feed_states(con, ["https://e.com/f1", "https://e.com/f2", "https://e.com/none"])
+    assert got["https://e.com/f1"].etag == '"x"' and got["https://e.com/f2"].etag is None and len(got) == 2
+    assert load_feed_states(con, []) == {}
+    con.close()

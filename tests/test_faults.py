@@ -1,6 +1,7 @@
 """Faults: an ingest killed in the middle and run again stores every article exactly once and loses none."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,9 @@ PAGES = sorted((REPO / "samples" / "site").glob("[new]*/*.html"))
 
 
 def build_site(site, n=48, delay=0.03):
-    bodies = [p.read_text(encoding="utf-8") for p in PAGES if "private" not in p.parts]
+    # each copy is its own article: drop the pages' own canonical links and URLs
+    bodies = [re.sub(r'<link rel="canonical"[^>]*>|<meta property="og:url"[^>]*>', "", p.read_text(encoding="utf-8"))
+              for p in PAGES if "private" not in p.parts]
     items = []
     for i in range(n):
         path = f"/a/{i}.html"

@@ -55,7 +55,8 @@ def test_503_then_200_is_retried_and_both_attempts_recorded(site):
 
 def test_retries_give_up_after_the_configured_count(site):
     site.routes["/down.html"] = html("down", status=500)
-    (page,) = fetch_all([site.url("/down.html")], crawl=CrawlSettings(timeout_seconds=5, retries=2))
+    (page,) = fetch_all([site.url("/down.html")], crawl=CrawlSettings(timeout_seconds=5, retries=2),
+                        limits={site.url("/"): (0, 2)})
     assert page.status == 500 and page.error == "HTTP 500" and len(page.earlier_attempts) == 2
     assert site.paths().count("/down.html") == 3
 
@@ -74,7 +75,8 @@ def test_redirects_followed_and_capped(site):
     for i in range(10):
         site.routes[f"/hop{i}"] = (302, {"Location": f"/hop{i + 1}"}, b"")
     moved, loop, chain = fetch_all([site.url("/old.html"), site.url("/loop1"), site.url("/hop0")],
-                                   crawl=CrawlSettings(timeout_seconds=5, max_redirects=5))
+                                   crawl=CrawlSettings(timeout_seconds=5, max_redirects=5),
+                                   limits={site.url("/"): (0, 3)})
     assert moved.ok and moved.final_url == site.url("/new.html")
     assert loop.error == "redirect loop"
     assert chain.error == "too many redirects (more than 5)"
@@ -99,8 +101,10 @@ def test_per_host_rate_and_concurrency(site):
     urls = [site.url(f"/p{i}.html") for i in range(6)]
     fetch_all(urls, limits={urls[0]: (10.0, 1)})
     times = sorted(r.at for r in site.requests if r.path.startswith("/p"))
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    assert len(times) == 6 and min(gaps) >= 0.09  # 10 requests/second at most
+    # 10 requests/second at most. Arrival times on the server jitter under load (one request late, the next
+    # on time), so check the spacing over spans rather than between neighbours only.
+    assert len(times) == 6 and times[-1] - times[0] >= 0.45
+    assert all(times[j] - times[i] >= (j - i) * 0.1 - 0.06 for i in range(6) for j in range(i + 1, 6))
 
 
 def test_user_agent_sent(site):
@@ -118,3 +122,154 @@ def test_parse_retry_after():
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after(None) is None and parse_retry_after("soon") is None
     assert 0 <= parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+# -- host back-off ---------------------------------------------------------------------------------------------
+def _run(coro_fn, **kw):
+    async def go():
+        async with Fetcher(kw.pop("crawl", CrawlSettings(timeout_seconds=5, retries=0)), allow_private_addresses=True,
+                           backoff_seconds=0.05, **kw) as f:
+            return await coro_fn(f)
+    return asyncio.run(go())
+
+
+def test_a_failing_host_is_backed_off_and_not_requested_any_more(site):
+    for i in range(8):
+        site.routes[f"/down{i}.html"] = html("down", status=500)
+    urls = [site.url(f"/down{i}.html") for i in range(8)]
+
+    async def go(f):
+        f.set_host_limits(urls[0], 0, 1)
+        pages = await f.fetch_many([DiscoveredURL(url=u, source="t") for u in urls])
+        return pages, f.backed_off_hosts()
+
+    pages, backed_off = _run(go)
+    host = site.base.removeprefix("http://")
+    assert [p.error for p in pages[:5]] == ["HTTP 500"] * 5
+    reason = f"host {host} backed off after 5 consecutive failures (last: HTTP 500)"
+    assert [p.error for p in pages[5:]] == [f"skipped: {reason}"] * 3
+    assert all(p.status is None for p in pages[5:])
+    assert len([p for p in site.paths() if p.startswith("/down")]) == 5  # nothing after the threshold
+    assert backed_off == {host: reason}
+
+
+def test_back_off_counts_failures_after_retries_and_stops_pending_retries(site):
+    for i in range(4):
+        site.routes[f"/down{i}.html"] = html("down", status=503)
+    urls = [site.url(f"/down{i}.html") for i in range(4)]
+
+    async def go(f):
+        f.set_host_limits(urls[0], 0, 4)
+        return await f.fetch_many([DiscoveredURL(url=u, source="t") for u in urls])
+
+    pages = _run(go, crawl=CrawlSettings(timeout_seconds=5, retries=2), host_failure_limit=2)
+    assert sum(p.error == "HTTP 503" for p in pages) >= 2
+    assert all(p.error == "HTTP 503" or "backed off after 2 consecutive failures" in p.error for p in pages)
+    assert site.paths().count("/robots.txt") == 1
+    assert len(site.requests) - 1 <= 4 * 3  # never more than every URL's attempts; usually fewer
+
+
+def test_successes_and_client_errors_reset_the_failure_count(site):
+    site.routes["/down.html"] = html("down", status=502)
+    site.routes["/ok.html"] = html(PAGE)
+    site.routes["/gone.html"] = html("gone", status=404)
+    plan = ["/down.html"] * 4 + ["/ok.html"] + ["/down.html"] * 4 + ["/gone.html"] + ["/down.html"] * 4
+
+    async def go(f):
+        f.set_host_limits(site.url("/"), 0, 1)
+        out = [await f.fetch(site.url(p), "t") for p in plan]
+        return out, f.backed_off_hosts()
+
+    pages, backed_off = _run(go)
+    assert backed_off == {} and not any((p.error or "").startswith("skipped") for p in pages)
+    assert site.paths().count("/down.html") == 12
+
+
+def test_unreachable_host_is_backed_off_after_connection_failures():
+    async def go(f):
+        f.set_host_limits("http://127.0.0.1:9/", 0, 1)
+        pages = [await f.fetch(f"http://127.0.0.1:9/{i}.html", "t") for i in range(7)]
+        return pages, f.backed_off_hosts()
+
+    pages, backed_off = _run(go, obey_robots=False)
+    assert all(p.error.startswith("connection failed: ConnectError") for p in pages[:5])
+    assert pages[5].error.startswith("skipped: host 127.0.0.1:9 backed off after 5 consecutive failures (last: "
+                                     "connection failed")
+    assert list(backed_off) == ["127.0.0.1:9"]
+
+
+def test_background_fetcher_reports_backed_off_hosts(site):
+    from extractors.fetch import BackgroundFetcher
+
+    site.routes["/down.html"] = html("down", status=500)
+    with BackgroundFetcher(CrawlSettings(timeout_seconds=5, retries=0), allow_private_addresses=True,
+                           host_failure_limit=1) as bf:
+        (page,) = bf.fetch_many([DiscoveredURL(url=site.url("/down.html"), source="t")])
+        assert page.error == "HTTP 500"
+        assert list(bf.backed_off_hosts()) == [site.base.removeprefix("http://")]
+
+
+def test_retry_after_holds_back_the_whole_host(site):
+    calls = []
+
+    def busy(req):
+        calls.append(req.at)
+        return html("busy", status=503, **{"Retry-After": "1"}) if len(calls) == 1 else html(PAGE)
+
+    site.routes["/busy.html"] = busy
+    site.routes["/other.html"] = html(PAGE)
+
+    async def go(f):
+        f.set_host_limits(site.url("/"), 0, 1)
+        first = asyncio.create_task(f.fetch(site.url("/busy.html"), "t"))
+        await asyncio.sleep(0.2)  # the 503 has arrived
+        return await asyncio.gather(first, f.fetch(site.url("/other.html"), "t"))
+
+    busy_page, other = _run(go, crawl=CrawlSettings(timeout_seconds=5, retries=1))
+    assert busy_page.ok and other.ok
+    other_at = next(r.at for r in site.requests if r.path == "/other.html")
+    assert other_at - calls[0] >= 0.9  # the other URL of the host waited for Retry-After too
+
+
+def test_very_long_retry_after_backs_the_host_off(site):
+    site.routes["/later.html"] = html("later", status=429, **{"Retry-After": "3600"})
+    site.routes["/next.html"] = html(PAGE)
+
+    async def go(f):
+        a = await f.fetch(site.url("/later.html"), "t")
+        b = await f.fetch(site.url("/next.html"), "t")
+        return a, b, f.backed_off_hosts()
+
+    a, b, backed_off = _run(go, crawl=CrawlSettings(timeout_seconds=5, retries=2))
+    assert a.error == "HTTP 429; Retry-After 3600s is too long, try a later run"
+    assert b.error.startswith("skipped: host ") and "asked to retry after 3600s" in b.error
+    assert "/next.html" not in site.paths() and len(backed_off) == 1
+
+
+# -- conditional GET -------------------------------------------------------------------------------------------
+def test_304_is_a_fine_fetch_without_body(site):
+    def feed(req):
+        if req.headers.get("if-none-match") == '"v1"':
+            return 304, {"ETag": '"v1"'}, b""
+        return 200, {"Content-Type": "application/rss+xml", "ETag": '"v1"',
+                     "Last-Modified": "Wed, 21 Oct 2015 07:28:00 GMT"}, b"<rss/>"
+
+    site.routes["/rss.xml"] = feed
+
+    async def go(f):
+        f.set_host_limits(site.url("/"), 0, 1)
+        full = await f.fetch(site.url("/rss.xml"), "t", kind="feed")
+        again = await f.fetch(site.url("/rss.xml"), "t", kind="feed", headers={"If-None-Match": full.etag})
+        return full, again
+
+    full, again = _run(go)
+    assert full.ok and full.etag == '"v1"' and full.last_modified == "Wed, 21 Oct 2015 07:28:00 GMT"
+    assert not full.not_modified
+    assert again.status == 304 and again.error is None and again.body is None and again.not_modified
+    assert site.requests[-1].headers["if-none-match"] == '"v1"'
+
+
+def test_unsolicited_304_is_an_error(site):
+    site.routes["/odd.html"] = (304, {}, b"")
+    (page,) = fetch_all([site.url("/odd.html")])
+    assert page.error == "HTTP 304 (Not Modified) to a request that was not conditional" and page.status == 304

@@ -157,3 +157,31 @@ def test_bad_urls_in_ingest_urls_are_recorded_not_fatal(site, tmp_path):
     assert summary.stored == 1 and summary.failed == 2
     errors = [e for (e,) in rows(db, "SELECT error FROM fetches WHERE error IS NOT NULL ORDER BY url")]
     assert len(errors) == 2 and all(e.startswith("bad URL") for e in errors)
+
+
+def test_rel_canonical_names_the_article_and_the_fetched_url_is_remembered(site, tmp_path):
+    from flows.ingest import ingest
+
+    page = (REPO / "samples" / "site" / "world" / "nepal-fuel-shortage.html").read_text(encoding="utf-8")
+    page = page.replace("{{BASE}}/world/nepal-fuel-shortage.html", "/news/2024/nepal-fuel.html")
+    site.routes["/p.php"] = html(page)
+    site.routes["/rss.xml"] = (200, {"Content-Type": "application/rss+xml"}, f"""<?xml version="1.0"?><rss version="2.0"><channel>
+        <item><title>x</title><link>{site.base}/p.php?id=7</link></item></channel></rss>""".encode())
+    src = tmp_path / "s.toml"
+    src.write_text(f'[[sources]]\nname = "c"\nfeeds = ["{site.base}/rss.xml"]\nrequests_per_second = 0\n', encoding="utf-8")
+    db = tmp_path / "c.duckdb"
+    first = ingest(sources_file=str(src), db_path=str(db), allow_private_addresses=True)
+    assert first.stored == 1
+    assert rows(db, "SELECT url FROM articles") == [(site.base + "/news/2024/nepal-fuel.html",)]
+    assert rows(db, "SELECT url FROM url_aliases") == [(site.base + "/p.php?id=7",)]
+    site.routes["/rss.xml"] = (200, {"Content-Type": "application/rss+xml"}, f"""<?xml version="1.0"?><rss version="2.0"><channel>
+        <item><title>x</title><link>{site.base}/p.php?id=7</link></item><item><title>y</title><link>{site.base}/none.html</link></item></channel></rss>""".encode())
+    n = len(site.requests)
+    ingest(sources_file=str(src), db_path=str(db), allow_private_addresses=True)
+    assert "/p.php?id=7" not in [r.path for r in site.requests[n:]]  # known through its alias
+    assert rows(db, "SELECT count(*) FROM articles") == [(1,)]
+
+
+def test_unchanged_feed_costs_one_request_on_rerun(sample_run):
+    second = sample_run["requests_second"]
+    assert second.count("/rss.xml") == 1 and sample_run["second"].discovered == 0

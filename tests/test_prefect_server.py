@@ -319,7 +319,7 @@ def test_prefect_yaml_deploys_and_a_worker_runs_it(plain_server):
     api, tmp, procs = plain_server["api"], plain_server["tmp"], plain_server["procs"]
     proj = project_copy(tmp)
     env = private_env(plain_server["home"], plain_server["api_url"])
-    env["PWD"] = str(proj)  # what a shell sets after `cd project`
+    env["PWD"] = str(tmp)  # a stale PWD (as from an IDE or a script): the real working directory must win
     prefect = str(BIN / "prefect")
 
     def run(*args: str) -> subprocess.CompletedProcess:

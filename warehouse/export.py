@@ -48,7 +48,9 @@ PARTITIONED: dict[str, tuple[str, list[str]]] = {
     ),
 }
 # Internal tables that other engines do not need (search index copy, raw HTML archive, bookkeeping).
-SKIP = {"schema_migrations", "article_search", "search_index_info", "raw_pages", "simhash_bands"}
+# Any other table is exported as one file.
+SKIP = {"schema_migrations", "article_search", "search_index_info", "raw_pages", "simhash_bands", "story_bands",
+        "feed_state"}
 
 
 class ExportError(WarehouseError):
@@ -83,6 +85,7 @@ def export_parquet(db_path: str | Path, out_dir: str | Path, *, wait_seconds: fl
     con = connect(db_path, read_only=True, wait_seconds=wait_seconds)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
     try:
+        con.execute("SET enable_progress_bar = false")
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary "
             "ORDER BY table_name").fetchall()]

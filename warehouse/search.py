@@ -3,7 +3,8 @@
 How it works:
 - The extension is loaded offline from the `duckdb-extension-fts` package (it ships the build for exactly the
   pinned DuckDB version); when that fails, from DuckDB's own extension directory (`INSTALL fts` done earlier).
-- The index is built over `article_search`, a normalised copy of `articles(title, text)`: no diacritics or
+- The index is built from `article_search`, a normalised copy of `articles(title, text)` that is dropped again
+  once the index tables exist (they are all a search needs): no diacritics or
   tatweel, one alef, alef maqsura -> yaa, taa marbuta -> haa, ASCII digits, and the conjunctions و/ف split off
   before the article ال («والعراق» -> «العراق»; Snowball's Arabic stemmer keeps «وال...» whole). Queries are
   normalised by the same SQL expression, so «الحكومة» finds «الحكومه» and «والعراق» finds «العراق».
@@ -78,6 +79,7 @@ def fts_extension_path() -> Path | None:
 
 def load_fts(con: duckdb.DuckDBPyConnection) -> None:
     """Load the fts extension without touching the network, or raise SearchUnavailable."""
+    con.execute("SET enable_progress_bar = false")  # it would draw on the terminal or fill a run's log
     errors = []
     path = fts_extension_path()
     if path is not None:
@@ -137,6 +139,8 @@ def rebuild_index(con: duckdb.DuckDBPyConnection) -> int:
         f"PRAGMA create_fts_index('{INDEX_TABLE}', 'article_id', 'title', 'text', stemmer='{STEMMER}', "
         f"stopwords='none', ignore='{IGNORE}', strip_accents=0, lower=1, overwrite=1)"
     )
+    # The index keeps its own term tables; the normalised copy is not needed once they are built.
+    con.execute(f"DROP TABLE {INDEX_TABLE}")
     con.execute(f"CREATE OR REPLACE TABLE {INFO_TABLE} (built_at TIMESTAMPTZ, articles BIGINT, "
                 "newest_update TIMESTAMPTZ, stemmer VARCHAR)")
     con.execute(f"INSERT INTO {INFO_TABLE} VALUES (now(), ?, ?, ?)", [n, newest, STEMMER])
@@ -183,8 +187,8 @@ HIT_COLUMNS = ["title", "url", "source", "published_at", "score", "snippet"]
 
 SEARCH_SQL = f"""
 SELECT a.article_id, a.title, a.url, a.source, a.published_at, s.score, a.text
-FROM (SELECT article_id, {FTS_SCHEMA}.match_bm25(article_id, $q, conjunctive := $all) AS score
-      FROM {INDEX_TABLE}) s
+FROM (SELECT name AS article_id, {FTS_SCHEMA}.match_bm25(name, $q, conjunctive := $all) AS score
+      FROM {FTS_SCHEMA}.docs) s
 JOIN articles a USING (article_id)
 WHERE s.score IS NOT NULL AND ($source = '' OR a.source = $source)
 ORDER BY s.score DESC, a.published_at DESC NULLS LAST

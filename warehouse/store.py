@@ -24,6 +24,7 @@ import pyarrow as pa
 from extractors.config import Source
 from extractors.dedup import NEAR_DUPLICATE_SIMILARITY, band_keys, similarity
 from extractors.types import FetchLogRow, ProcessedArticle, RawPage
+from extractors.urls import article_id as article_id_of
 
 log = logging.getLogger("akhbar.warehouse")
 
@@ -217,7 +218,13 @@ LIMIT $limit
 
 SOURCE_TIMEZONES = "SELECT name, timezone FROM sources"
 
-KNOWN_ARTICLES = "SELECT article_id FROM articles WHERE article_id IN (SELECT unnest(?))"
+KNOWN_ARTICLES = """
+SELECT article_id FROM articles WHERE article_id IN (SELECT unnest($ids))
+UNION
+SELECT alias_id FROM url_aliases WHERE alias_id IN (SELECT unnest($ids))
+"""
+
+INSERT_ALIASES = "INSERT OR IGNORE INTO url_aliases SELECT alias_id, url, article_id FROM batch_aliases"
 
 _ARTICLE_SCHEMA = pa.schema([
     ("article_id", pa.string()), ("url", pa.string()), ("source", pa.string()), ("title", pa.string()),
@@ -403,7 +410,7 @@ class Warehouse:
         if not ids:
             return set()
         with self.connection() as con:
-            return {r[0] for r in con.execute(KNOWN_ARTICLES, [list(ids)]).fetchall()}
+            return {r[0] for r in con.execute(KNOWN_ARTICLES, {"ids": list(ids)}).fetchall()}
 
     def raw_pages(self, *, source: str | None = None, batch_size: int = 200) -> Iterator[list[RawPage]]:
         """Archived pages in batches (the file is opened per batch, so loads can happen in between)."""
@@ -449,6 +456,13 @@ class Warehouse:
                 con.execute(REPLACE_BANDS)
                 if batch_raw.num_rows:
                     con.execute(UPSERT_RAW)
+                aliases = [(article_id_of(a.fetched_url), a.fetched_url, a.article_id) for a in unique if a.fetched_url]
+                if aliases:
+                    con.register("batch_aliases", pa.table(
+                        {"alias_id": [x[0] for x in aliases], "url": [x[1] for x in aliases],
+                         "article_id": [x[2] for x in aliases]}))
+                    con.execute(INSERT_ALIASES)
+                    con.unregister("batch_aliases")
                 con.unregister("batch_articles")
             if fetch_rows:
                 con.execute("INSERT INTO fetches BY NAME SELECT * FROM batch_fetches")
