@@ -23,7 +23,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from flows.reporting import Progress, publish_run_artifacts
+from flows.reporting import Progress, publish_html_report, publish_run_artifacts
 from flows.runners import configured_task_runner
 from extractors.config import Config, CrawlSettings, Source, load_config
 from extractors.discover import discover_source
@@ -60,6 +60,7 @@ class RunSummary:
     per_source: dict[str, SourceStats] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason), all of them
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    report_path: str | None = None
 
 
 def _run_id() -> str:
@@ -244,6 +245,7 @@ def ingest(
     allow_private_addresses: bool = False,
     backend: Backend = "auto",
     batch_size: Annotated[int, Field(ge=1, le=5000)] = DEFAULT_BATCH_SIZE,
+    write_report: bool = True,
 ) -> RunSummary:
     """Discover, fetch, extract, tag and store the articles of every source in a sources.toml file.
 
@@ -254,6 +256,7 @@ def ingest(
         allow_private_addresses: Allow fetching from private, loopback and link-local addresses.
         backend: Entity recogniser: auto, crf or camel.
         batch_size: URLs per fetch/process/load batch.
+        write_report: Write the HTML report next to the database after the run.
     """
     started = time.perf_counter()
     config: Config = load_config(sources_file)
@@ -291,6 +294,8 @@ def ingest(
         status = "completed"
     finally:
         _finish(db_path, summary, started, status, "ingest")
+    if write_report:
+        summary.report_path = publish_html_report(db_path)
     return summary
 
 

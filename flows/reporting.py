@@ -13,6 +13,7 @@ from prefect.artifacts import (
 )
 
 from warehouse.queries import run_query
+from warehouse.report import build_report, report_markdown
 
 if TYPE_CHECKING:
     from flows.ingest import RunSummary
@@ -61,3 +62,18 @@ def publish_run_artifacts(summary: RunSummary, flow_name: str) -> None:
                          f"'{summary.run_id}' AND error IS NOT NULL\"`")
         create_markdown_artifact("\n".join(lines), key=f"{flow_name}-failures",
                                  description=f"{len(summary.failures)} failed URLs of this run")
+
+
+def publish_html_report(db_path: str, days: int = 30) -> str | None:
+    """Write the HTML report next to the database and show its headline figures in the UI; never fails the run."""
+    from prefect import get_run_logger
+
+    try:
+        info = build_report(db_path, days=days)
+    except Exception as exc:  # noqa: BLE001 - a report problem must not fail an ingest
+        get_run_logger().warning("HTML report not written: %s", exc)
+        return None
+    create_markdown_artifact(report_markdown(info), key="ingest-report",
+                             description="Headline figures and the path of the HTML report")
+    get_run_logger().info("HTML report: %s (%.1f MB)", info.out_path, info.bytes / 1e6)
+    return str(info.out_path)

@@ -347,7 +347,7 @@ def _short(s: str | None, n: int = TITLE_CHARS) -> str:
 def _layout(fig, *, height: int = 420, **kw: Any) -> None:  # noqa: ANN001
     base: dict[str, Any] = dict(
         template="plotly_white", height=height, font=dict(family=FONT_STACK, size=14),
-        margin=dict(l=60, r=30, t=30, b=50), hoverlabel=dict(font=dict(family=FONT_STACK)),
+        margin=dict(l=72, r=30, t=30, b=50), hoverlabel=dict(font=dict(family=FONT_STACK)),
         legend=dict(font=dict(size=14)))
     for key, value in kw.items():
         base[key] = {**base[key], **value} if isinstance(value, dict) and isinstance(base.get(key), dict) else value
