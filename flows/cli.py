@@ -230,6 +230,20 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    from flows.reprocess import reprocess
+
+    if not Path(args.db).exists():
+        _err(f"no database at {args.db}: nothing to reprocess (pass --db)")
+        return EXIT_ERROR
+    summary = reprocess(db_path=args.db, backend=args.backend, source=args.source)
+    print(f"reprocessed {summary.stored + summary.failed} archived pages in {summary.seconds:.1f}s: "
+          f"{summary.stored} articles updated, {summary.failed} failed, {summary.mentions} mentions")
+    for url, reason in summary.failures[:10]:
+        print(f"  {url}: {reason}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="akhbar", description="Arabic news into DuckDB: discover, fetch, extract, "
                                 "find entities, query.")
@@ -307,6 +321,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--format", default="parquet", choices=["parquet"], help="output format (default: parquet)")
     db_opt(sp)
     sp.set_defaults(func=cmd_export)
+
+    sp = sub.add_parser("reprocess", help="re-extract and re-tag archived pages without fetching (e.g. after a model update)")
+    db_opt(sp)
+    backend_opt(sp)
+    sp.add_argument("--source", default=None, help="only this source's pages")
+    sp.set_defaults(func=cmd_reprocess)
+
+    from warehouse.report import add_report_parser
+
+    add_report_parser(sub)
     return p
 
 

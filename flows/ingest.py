@@ -32,6 +32,7 @@ from extractors.fetch import BackgroundFetcher
 from extractors.process import ProcessedBatch, fetch_log_rows, process_pages
 from extractors.types import DiscoveredURL, FetchedPage, FetchLogRow
 from extractors.urls import BadURL, article_id, canonical_url, host_of
+from warehouse.search import refresh_search_index
 from warehouse.store import DEFAULT_DB_PATH, Warehouse
 
 DEFAULT_BATCH_SIZE = 200
@@ -226,6 +227,7 @@ def _finish(db_path: str, summary: RunSummary, started: float, status: str, flow
     Warehouse(db_path, on_wait=get_run_logger().warning).finish_run(
         summary.run_id, discovered=summary.discovered, fetched=summary.fetched, stored=summary.stored,
         failed=summary.failed, status=status)
+    refresh_search_index(db_path, log=get_run_logger().warning)  # once per run, after loading
     publish_run_artifacts(summary, flow_name)
     get_run_logger().info(
         "run %s: discovered %d, fetched %d, stored %d, failed %d, mentions %d in %.1fs (db: %s)",

@@ -87,13 +87,17 @@ def chunks(n: int, size: int) -> list[tuple[int, int]]:
     return [(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def doc_extra(featurizer_keys, tags1, doc_size: int):
-    """Document features for sentences grouped in consecutive chunks of doc_size (as in training)."""
+def doc_extra(featurizer_keys, tags1, doc_sizes):
+    """Document features for sentences grouped in consecutive "documents"; sizes cycle through doc_sizes."""
     from extractors.ner_doc import doc_features
 
+    sizes = [doc_sizes] if isinstance(doc_sizes, int) else list(doc_sizes)
     out = []
-    for a, b in chunks(len(tags1), doc_size):
+    a, k = 0, 0
+    while a < len(tags1):
+        b = min(a + sizes[k % len(sizes)], len(tags1))
         out.extend(doc_features(featurizer_keys[a:b], tags1[a:b]))
+        a, k = b, k + 1
     return out
 
 
@@ -135,7 +139,7 @@ def train_model(train, out_dir: Path, params: dict, log=print) -> tuple[Path, fl
     if stage2:
         feat = Featurizer(resources, cfg)  # only for the grouping keys (no resource dependence)
         keys = [[feat.doc_key(t) for t in toks] for toks, _ in train]
-        extra = doc_extra(keys, oof, stage2.get("doc_size", 20))
+        extra = doc_extra(keys, oof, stage2.get("doc_sizes", stage2.get("doc_size", 20)))
         items2 = [[fx + fe for fx, fe in zip(x, e)] for x, e in zip(items, extra)]
         c2 = {k: stage2[k] for k in ("c1", "c2") if k in stage2}
         _train_crf(items2, yseqs, stage2_path, params, c=c2)

@@ -93,3 +93,8 @@ def test_ner_cli_reproduces_library_tags():
     assert [[t for t, _ in s] for s in got] == sentences
     assert [[tag for _, tag in s] for s in got] == expected
     assert any(tag != "O" for s in expected for tag in s)
+
+
+def test_reprocess_without_database_is_a_clear_error(tmp_path):
+    r = akhbar("reprocess", "--db", str(tmp_path / "none.duckdb"))
+    assert r.returncode == 1 and "no database" in r.stderr and "Traceback" not in r.stderr
