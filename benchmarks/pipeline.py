@@ -324,9 +324,39 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
 
 
 # ------------------------------------------------------------------------------------------ experiments
+SITECUSTOMIZE = """
+import sys
+try:
+    from extractors import ner_features as _nf
+except Exception:  # not the akhbar environment
+    _nf = None
+if _nf is not None:
+    class _Capped(dict):
+        def __len__(self):
+            n = dict.__len__(self)
+            return 10**9 if n >= CAP else n
+    _init = _nf.Featurizer.__init__
+    def __init__(self, *a, **k):
+        _init(self, *a, **k)
+        self._word_cache = _Capped()
+    _nf.Featurizer.__init__ = __init__
+"""
+
+
 def install_experiments(args: argparse.Namespace, fi, marks: dict) -> callable:
     """Monkeypatches that try a recommendation without editing the project (undone after the run)."""
     undo: list = []
+    if args.ner_cache_cap is not None:
+        # cap the CRF featurizer's per-word cache (extractors/ner_features.py, 500,000 entries today) in every
+        # process, task-runner workers included: a sitecustomize on PYTHONPATH, inherited by spawned workers
+        hook = Path(tempfile.mkdtemp(prefix="akhbar-bench-hook-"))
+        (hook / "sitecustomize.py").write_text(SITECUSTOMIZE.replace("CAP", str(args.ner_cache_cap)), encoding="utf-8")
+        old = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = f"{hook}{os.pathsep}{old}" if old else str(hook)
+        sys.path.insert(0, str(hook))
+        import sitecustomize  # noqa: F401  (this process too)
+
+        undo.append(lambda: os.environ.__setitem__("PYTHONPATH", old) if old else os.environ.pop("PYTHONPATH", None))
     if args.load_every > 1:
         # load every K processed batches in one transaction (one open / commit / checkpoint per K batches)
         from extractors.process import ProcessedBatch
@@ -334,7 +364,7 @@ def install_experiments(args: argparse.Namespace, fi, marks: dict) -> callable:
         orig_load_batch, orig_run_batches = fi.load_batch, fi.run_batches
         pending: list = []
 
-        def flush(db_path: str, run_id: str) -> int:
+        def flush(db_path: str, run_id: str, *rest) -> int:
             if not pending:
                 return 0
             merged = ProcessedBatch()
@@ -342,16 +372,17 @@ def install_experiments(args: argparse.Namespace, fi, marks: dict) -> callable:
                 merged.articles.extend(b.articles)
                 merged.fetch_rows.extend(b.fetch_rows)
             pending.clear()
-            return orig_load_batch(db_path, merged, run_id)
+            return orig_load_batch(db_path, merged, run_id, *rest)
 
-        def load_batch_grouped(db_path, batch, run_id):
+        def load_batch_grouped(db_path, batch, run_id, *rest):
             pending.append(batch)
-            return flush(db_path, run_id) if len(pending) >= args.load_every else 0
+            return flush(db_path, run_id, *rest) if len(pending) >= args.load_every else 0
 
         def run_batches_grouped(fetcher, items, *, db_path, run_id, summary, **kw):
             orig_run_batches(fetcher, items, db_path=db_path, run_id=run_id, summary=summary, **kw)
             t0 = time.perf_counter()
-            summary.mentions += flush(db_path, run_id)
+            lake = kw.get("lake")
+            summary.mentions += flush(db_path, run_id, *((lake,) if lake else ()))
             summary.stage_seconds["load"] = summary.stage_seconds.get("load", 0.0) + time.perf_counter() - t0
 
         fi.load_batch, fi.run_batches = load_batch_grouped, run_batches_grouped
@@ -598,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="experiment: load every K processed batches in one transaction (monkeypatched)")
     ap.add_argument("--persistent-db", action="store_true",
                     help="experiment: keep one DuckDB connection open for the run (monkeypatched warehouse.store.connect)")
+    ap.add_argument("--ner-cache-cap", type=int, default=None, metavar="K",
+                    help="experiment: cap the CRF featurizer's per-word cache at K entries in every process")
     ap.add_argument("--json", help="write the figures to this JSON file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (pages, databases)")
     args = ap.parse_args(argv)
@@ -621,7 +654,8 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(timezone.utc)
     experiments = [x for x in (f"api={args.api}" if args.api != "ephemeral" else "",
                                 f"load-every={args.load_every}" if args.load_every > 1 else "",
-                                "persistent-db" if args.persistent_db else "") if x]
+                                "persistent-db" if args.persistent_db else "",
+                                f"ner-cache-cap={args.ner_cache_cap}" if args.ner_cache_cap is not None else "") if x]
     print(f"akhbar pipeline benchmark {started_at:%Y-%m-%d %H:%M} UTC; N={args.n}, runner={runner}, "
           f"batch={args.batch_size}, concurrency={args.concurrency}; experiments: {', '.join(experiments) or 'none'}")
     print(f"machine: {machine()}; load average at start: {loadavg()}")

@@ -24,6 +24,7 @@ import threading
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TypeVar
@@ -50,6 +51,12 @@ SNIFF_BYTES = 1024
 
 # Resolves a host name to its IP address strings (a test hook; the default uses the system resolver).
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+
+# Politeness shared with other processes (e.g. flows/politeness.py: Prefect global concurrency and rate limits):
+# called as `host_gate(host, requests_per_second, max_concurrency)` and entered around every request attempt,
+# inside the in-process limits. It may raise FetchError (recorded like any failed attempt). An object with an
+# `aclose()` coroutine method is closed with the Fetcher.
+HostGate = Callable[[str, float, int], AbstractAsyncContextManager[object]]
 
 T = TypeVar("T")
 
@@ -272,8 +279,10 @@ class Fetcher:
         obey_robots: bool = True,
         host_failure_limit: int = HOST_FAILURE_LIMIT,
         resolver: Resolver | None = None,
+        host_gate: HostGate | None = None,
     ) -> None:
         self.crawl = crawl or CrawlSettings()
+        self.host_gate = host_gate
         self.allow_private = allow_private_addresses
         self.backoff_seconds = backoff_seconds
         self.obey_robots = obey_robots
@@ -307,6 +316,9 @@ class Fetcher:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        close_gate = getattr(self.host_gate, "aclose", None)
+        if close_gate is not None:
+            await close_gate()
 
     # -- politeness -----------------------------------------------------------------------------------------
     def set_host_limits(self, url: str, requests_per_second: float, max_concurrency: int) -> None:
@@ -330,6 +342,13 @@ class Fetcher:
                              lock=asyncio.Lock())
             self._hosts[host] = pol
         return pol
+
+    def _gate(self, host: str, pol: HostPolicy) -> AbstractAsyncContextManager[object]:
+        """The shared politeness gate of `host` (a no-op without a `host_gate`)."""
+        if self.host_gate is None:
+            return nullcontext()
+        rps = 0.0 if pol.min_interval <= 0 else 1.0 / pol.min_interval
+        return self.host_gate(host, rps, pol.max_concurrency)
 
     async def _wait_turn(self, pol: HostPolicy) -> None:
         assert pol.lock is not None
@@ -598,9 +617,10 @@ class Fetcher:
                     if pol.backed_off:  # another URL of this host tipped it over while we waited
                         page.error = f"skipped: {pol.backed_off}"
                         return page
-                    t0 = time.monotonic()
-                    page.fetched_at = utcnow()
-                    resp = await self._get(url, accept=accept, headers=headers, sniff=kind == "article")
+                    async with self._gate(host, pol):
+                        t0 = time.monotonic()
+                        page.fetched_at = utcnow()
+                        resp = await self._get(url, accept=accept, headers=headers, sniff=kind == "article")
                     if resp.status == 304 and not _is_conditional(headers):
                         raise FetchError("HTTP 304 (Not Modified) to a request that was not conditional", 304)
                     if resp.status != 304 and not resp.body:

@@ -88,7 +88,7 @@ def collect() -> dict[str, str]:
 def main() -> int:
     entries = collect()
     with open(OUT, "w", encoding="utf-8") as fh:
-        fh.write("# form\ttype  (Unicode CLDR via babel, Unicode License v3; month/day names also from dateparser, "
+        fh.write("# form\ttype  (Unicode CLDR via babel, Unicode License v3, Copyright © 2004-2025 Unicode, Inc.; month/day names also from dateparser, "
                  "BSD-3-Clause; built by python -m extractors.ner_gazetteer_build)\n")
         for form in sorted(entries):
             fh.write(f"{form}\t{entries[form]}\n")

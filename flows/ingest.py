@@ -4,6 +4,11 @@ Per run: one discover task per source, then batches of URLs go fetch (I/O, in th
 httpx client) -> process (extract + entities, CPU, submitted to the task runner so it overlaps the next
 fetch) -> load (one writer, bulk, DuckDB open only while writing). A run of 5,000 articles has tens of task
 runs, not thousands.
+
+Scale-out (docs/SCALING.md): the CPU stages run on the configured task runner (flows/runners.py, e.g. a Dask
+cluster); `shared_politeness` keeps each host's limits across several workers through the Prefect server's global
+concurrency and rate limits (flows/politeness.py); `lake` makes each batch land as Parquet files in a lake
+(warehouse/lake.py) instead of the DuckDB file, for `merge-lake` (flows/merge.py) to merge.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
+from flows.politeness import PrefectHostGate, ensure_limits, host_limits, shared_politeness_enabled
 from flows.reporting import Progress, publish_html_report, publish_run_artifacts
 from flows.runners import configured_task_runner
 from extractors.config import Config, CrawlSettings, Source, load_config
@@ -32,8 +38,9 @@ from extractors.fetch import BackgroundFetcher
 from extractors.process import ProcessedBatch, fetch_log_rows, process_pages
 from extractors.types import DiscoveredURL, FetchedPage, FetchLogRow
 from extractors.urls import BadURL, article_id, canonical_url, host_of
+from warehouse.lake import LakeWriter
 from warehouse.search import refresh_search_index
-from warehouse.store import DEFAULT_DB_PATH, Warehouse
+from warehouse.store import DEFAULT_DB_PATH, KNOWN_ARTICLES, Warehouse
 
 DEFAULT_BATCH_SIZE = 200
 MAX_BATCHES_IN_FLIGHT = 3
@@ -62,6 +69,7 @@ class RunSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason), all of them
     stage_seconds: dict[str, float] = field(default_factory=dict)
     report_path: str | None = None
+    lake: str | None = None  # set when the run wrote to a lake instead of the database
 
 
 def _run_id() -> str:
@@ -78,6 +86,32 @@ def prepare_warehouse(db_path: str, sources: Sequence[Source], run_id: str, flow
     wh.start_run(run_id, flow_name, parameters)
 
 
+@task(name="prepare-lake", cache_policy=NO_CACHE)
+def prepare_lake(lake: str, sources: Sequence[Source], run_id: str, flow_name: str,
+                 parameters: dict[str, object]) -> datetime:
+    """Lake mode: the run's sources and its `runs` row go to the lake; the DuckDB file is not touched."""
+    started_at = datetime.now(timezone.utc)
+    writer = LakeWriter(lake, run_id)
+    writer.write_sources(sources)
+    writer.write_run(flow=flow_name, started_at=started_at, parameters=parameters)
+    return started_at
+
+
+def _read_state(db_path: str, ids: Sequence[str], logger) -> tuple[dict[str, FeedState], set[str]]:  # noqa: ANN001
+    """Lake mode: feed states and already stored article ids from the database if there is one (read-only, held
+    for a moment); none otherwise (the merge deduplicates whatever is fetched twice)."""
+    if not Path(db_path).exists():
+        return {}, set()
+    try:
+        with Warehouse(db_path, on_wait=logger.warning).connection(read_only=True) as con:
+            states = load_feed_states(con)
+            known = {r[0] for r in con.execute(KNOWN_ARTICLES, {"ids": list(ids)}).fetchall()} if ids else set()
+        return states, known
+    except Exception as exc:  # noqa: BLE001 - a database not migrated yet, or unreadable: fetch everything
+        logger.warning("lake mode: could not read %s (%s); treating every URL as new", db_path, exc)
+        return {}, set()
+
+
 @dataclass(slots=True)
 class Discovered:
     urls: list[DiscoveredURL]
@@ -87,26 +121,33 @@ class Discovered:
 
 @task(name="discover", cache_policy=NO_CACHE, task_run_name="discover-{source.name}")
 def discover_task(fetcher: BackgroundFetcher, source: Source, db_path: str, limit: int | None,
-                  run_id: str) -> Discovered:
+                  run_id: str, lake: str | None = None) -> Discovered:
     """Feeds and sitemaps of one source -> new article URLs, newest first, at most max_articles/limit.
 
     Feeds and sitemaps unchanged since the last run (304, or the same body) cost one request and yield nothing.
     """
     logger = get_run_logger()
     wh = Warehouse(db_path, on_wait=logger.warning)
-    with wh.connection() as con:
-        states = load_feed_states(con)
+    if lake:
+        states, _ = _read_state(db_path, [], logger)
+    else:
+        with wh.connection() as con:
+            states = load_feed_states(con)
     result = fetcher.run(discover_source(fetcher.fetcher, source, feed_states=states))
     for err in result.errors:
         logger.warning("%s: %s", source.name, err)
-    known = wh.known_article_ids([article_id(u.url) for u in result.urls])
+    ids = [article_id(u.url) for u in result.urls]
+    known = _read_state(db_path, ids, logger)[1] if lake else wh.known_article_ids(ids)
     new = [u for u in result.urls if article_id(u.url) not in known]
     cap = source.max_articles if limit is None else min(limit, source.max_articles)
     chosen = new[:cap]
     rows: list[FetchLogRow] = []
     for page in result.fetches:
         rows.extend(fetch_log_rows(page, kind="feed"))
-    wh.load([], rows, run_id)
+    if lake:
+        LakeWriter(lake, run_id).write_batch([], rows)
+    else:
+        wh.load([], rows, run_id)
     logger.info("%s: %d URLs found, %d already stored, %d to fetch now%s", source.name, len(result.urls),
                 len(result.urls) - len(new), len(chosen),
                 f" ({len(result.unchanged)} feeds/sitemaps unchanged)" if result.unchanged else "")
@@ -132,7 +173,9 @@ def process_batch(pages: list[FetchedPage], backend: str, timezones: dict[str, s
 
 
 @task(name="load-batch", cache_policy=NO_CACHE)
-def load_batch(db_path: str, batch: ProcessedBatch, run_id: str) -> int:
+def load_batch(db_path: str, batch: ProcessedBatch, run_id: str, lake: str | None = None) -> int:
+    if lake:  # Parquet files in the lake, merged into the database later by merge-lake
+        return LakeWriter(lake, run_id).write_batch(batch.articles, batch.fetch_rows).mentions
     wh = Warehouse(db_path, on_wait=get_run_logger().warning)
     return wh.load(batch.articles, batch.fetch_rows, run_id).mentions
 
@@ -164,6 +207,7 @@ def run_batches(
     timezones: dict[str, str],
     batch_size: int,
     summary: RunSummary,
+    lake: str | None = None,
 ) -> None:
     """Stream URLs through fetch -> process -> load, keeping a few batches in flight."""
     logger = get_run_logger()
@@ -174,7 +218,7 @@ def run_batches(
     def drain_one() -> None:
         batch: ProcessedBatch = pending.popleft().result()
         t0 = time.perf_counter()
-        summary.mentions += load_batch(db_path, batch, run_id)
+        summary.mentions += load_batch(db_path, batch, run_id, lake)
         stage["load"] = stage.get("load", 0.0) + time.perf_counter() - t0
         stage["extract"] = stage.get("extract", 0.0) + batch.seconds_extract
         stage["entities"] = stage.get("entities", 0.0) + batch.seconds_entities
@@ -222,17 +266,24 @@ def report_backed_off(fetcher: BackgroundFetcher, sources: Sequence[Source], sum
             summary.per_source.setdefault(name, SourceStats()).errors.append(reason)
 
 
-def _finish(db_path: str, summary: RunSummary, started: float, status: str, flow_name: str) -> RunSummary:
+def _finish(db_path: str, summary: RunSummary, started: float, status: str, flow_name: str,
+            lake_run: tuple[datetime, dict[str, object]] | None = None) -> RunSummary:
     summary.seconds = time.perf_counter() - started
-    Warehouse(db_path, on_wait=get_run_logger().warning).finish_run(
-        summary.run_id, discovered=summary.discovered, fetched=summary.fetched, stored=summary.stored,
-        failed=summary.failed, status=status)
-    refresh_search_index(db_path, log=get_run_logger().warning)  # once per run, after loading
+    if summary.lake and lake_run is not None:
+        LakeWriter(summary.lake, summary.run_id).write_run(
+            flow=flow_name, started_at=lake_run[0], parameters=lake_run[1], finished_at=datetime.now(timezone.utc),
+            discovered=summary.discovered, fetched=summary.fetched, stored=summary.stored, failed=summary.failed,
+            status=status)
+    else:
+        Warehouse(db_path, on_wait=get_run_logger().warning).finish_run(
+            summary.run_id, discovered=summary.discovered, fetched=summary.fetched, stored=summary.stored,
+            failed=summary.failed, status=status)
+        refresh_search_index(db_path, log=get_run_logger().warning)  # once per run, after loading
     publish_run_artifacts(summary, flow_name)
     get_run_logger().info(
-        "run %s: discovered %d, fetched %d, stored %d, failed %d, mentions %d in %.1fs (db: %s)",
+        "run %s: discovered %d, fetched %d, stored %d, failed %d, mentions %d in %.1fs (%s)",
         summary.run_id, summary.discovered, summary.fetched, summary.stored, summary.failed, summary.mentions,
-        summary.seconds, db_path)
+        summary.seconds, f"lake: {summary.lake}, merge it with merge-lake" if summary.lake else f"db: {db_path}")
     return summary
 
 
@@ -248,6 +299,8 @@ def ingest(
     backend: Backend = "auto",
     batch_size: Annotated[int, Field(ge=1, le=5000)] = DEFAULT_BATCH_SIZE,
     write_report: bool = True,
+    lake: str | None = None,
+    shared_politeness: bool | None = None,
 ) -> RunSummary:
     """Discover, fetch, extract, tag and store the articles of every source in a sources.toml file.
 
@@ -259,23 +312,38 @@ def ingest(
         backend: Entity recogniser: auto, crf or camel.
         batch_size: URLs per fetch/process/load batch.
         write_report: Write the HTML report next to the database after the run.
+        lake: Write each batch as Parquet files to this lake (a directory or an fsspec URL such as
+            s3://bucket/akhbar) instead of the database; merge them with the merge-lake flow.
+        shared_politeness: Keep each host's limits across all workers with the Prefect server's global
+            concurrency and rate limits (default: the AKHBAR_SHARED_POLITENESS environment variable, else off).
     """
     started = time.perf_counter()
     config: Config = load_config(sources_file)
     run_id = _run_id()
-    summary = RunSummary(run_id=run_id, db_path=str(Path(db_path)))
+    summary = RunSummary(run_id=run_id, db_path=str(Path(db_path)), lake=lake or None)
     params = {"sources_file": sources_file, "db_path": db_path, "limit": limit,
               "allow_private_addresses": allow_private_addresses, "backend": backend}
-    prepare_warehouse(db_path, config.sources, run_id, "ingest", params)
+    if lake:
+        params["lake"] = lake
+    shared = shared_politeness_enabled(shared_politeness)
+    if shared:
+        params["shared_politeness"] = True
+    lake_run = None
+    if lake:
+        lake_run = (prepare_lake(lake, config.sources, run_id, "ingest", params), params)
+    else:
+        prepare_warehouse(db_path, config.sources, run_id, "ingest", params)
     logger = get_run_logger()
     status = "failed"
     try:
-        with BackgroundFetcher(config.crawl, allow_private_addresses=allow_private_addresses) as fetcher:
+        gate = _shared_gate(config, logger) if shared else None
+        with BackgroundFetcher(config.crawl, allow_private_addresses=allow_private_addresses,
+                               host_gate=gate) as fetcher:
             found: list[list[DiscoveredURL]] = []
             feed_states: list[FeedState] = []
             for source in config.sources:
                 st = summary.per_source.setdefault(source.name, SourceStats())
-                state = discover_task(fetcher, source, db_path, limit, run_id, return_state=True)
+                state = discover_task(fetcher, source, db_path, limit, run_id, lake, return_state=True)
                 if state.is_completed():
                     got: Discovered = state.result()
                     st.discovered = len(got.urls)
@@ -288,17 +356,37 @@ def ingest(
             summary.discovered = len(items)
             run_batches(fetcher, items, db_path=db_path, run_id=run_id, backend=backend,
                         timezones={s.name: s.timezone for s in config.sources}, batch_size=batch_size,
-                        summary=summary)
+                        summary=summary, lake=lake)
             report_backed_off(fetcher, config.sources, summary)
+            if gate is not None:
+                logger.info("shared politeness: %d requests waited %.1fs in total for the Prefect server's "
+                            "per-host limits", gate.requests, gate.waited_seconds)
         if feed_states:  # only now: a crashed run reads its feeds again next time
-            with Warehouse(db_path, on_wait=logger.warning).transaction() as con:
-                save_feed_states(con, feed_states)
+            if lake:
+                LakeWriter(lake, run_id).write_feed_states(feed_states)
+            else:
+                with Warehouse(db_path, on_wait=logger.warning).transaction() as con:
+                    save_feed_states(con, feed_states)
         status = "completed"
     finally:
-        _finish(db_path, summary, started, status, "ingest")
-    if write_report:
+        _finish(db_path, summary, started, status, "ingest", lake_run)
+    if write_report and not lake:  # in lake mode the database changes when the lake is merged
         summary.report_path = publish_html_report(db_path)
     return summary
+
+
+def _shared_gate(config: Config, logger) -> PrefectHostGate:  # noqa: ANN001
+    """Make sure the Prefect server has this run's per-host limits; the gate the fetcher asks before each request."""
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().api.url:
+        logger.warning("shared politeness asked for, but no Prefect server is configured (PREFECT_API_URL): the "
+                       "limits are kept by this process's temporary server only")
+    limits = host_limits(config.sources)
+    names = ensure_limits(limits.values())
+    logger.info("shared politeness: %d global concurrency/rate limits on the Prefect server (%s)", len(names),
+                ", ".join(names[:6]) + (" ..." if len(names) > 6 else ""))
+    return PrefectHostGate(lease_seconds=max(60.0, 2 * config.crawl.timeout_seconds + 10))
 
 
 @flow(name="ingest-urls", log_prints=True, task_runner=configured_task_runner())

@@ -217,3 +217,13 @@ def test_seed_article_mentions():
     assert len(targets & found) >= 2, found
     assert {("LOC", "سوريا"), ("LOC", "واشنطن"), ("LOC", "تركيا")} & found
     assert len(mentions) >= 5
+
+
+def test_tag_conll_one_call_by_default():
+    backend = FakeBackend({"بيروت": "B-LOC"})
+    lines = []
+    for i in range(600):
+        lines += ["قال\n", "بيروت\n", "\n"]
+    out = list(tag_conll(lines, backend))
+    assert backend.calls == 1
+    assert out.count("") == 600

@@ -78,3 +78,27 @@ def test_shipped_model_on_dev_sanity():
     pred = get_backend("crf").tag([t for t, _ in dev])
     result = score([g for _, g in dev], pred)
     assert result["micro"]["f1"] >= 0.72
+
+
+def test_cldr_gazetteer_shipped_and_used():
+    from extractors.ner_features import load_external
+
+    ext = load_external(MODEL_DIR / "ner_cldr_gazetteer.tsv")
+    assert ext[("باريس",)] == "LOC" and ext[("فرنسا",)] == "LOC"
+    with open(MODEL_DIR / RESOURCES_FILE, encoding="utf-8") as fh:
+        data = json.load(fh)
+    assert data["features"].get("ext_gazetteer") and data.get("ext")
+
+
+def test_tag_is_one_batch_consistent():
+    """Tagging all sentences in one call gives the same tags as the CLI path (tag_conll, one call)."""
+    import io
+
+    from extractors.entities import tag_conll
+
+    backend = get_backend("crf")
+    sents = [["قال", "الرئيس", "الفرنسي", "في", "باريس"], ["وصل", "لودريان", "إلى", "بيروت"]] * 300
+    expected = backend.tag(sents)
+    text = "\n\n".join("\n".join(s) for s in sents) + "\n"
+    got = [line.split("\t")[1] for line in tag_conll(io.StringIO(text), backend) if line]
+    assert got == [t for seq in expected for t in seq]

@@ -1,0 +1,202 @@
+"""Per-host politeness shared by every worker: Prefect global concurrency and rate limits, kept by the server.
+
+The in-process limits of `extractors.fetch.Fetcher` (a semaphore and a request spacing per host) only know
+about the requests of one process. When several Prefect workers (or several runs at once on one worker) can
+fetch from the same host, enable shared politeness: each host then gets two global concurrency limits on the
+Prefect server, created or updated at the start of a run from the sources' settings,
+
+- `akhbar-host-<host>`: a concurrency limit, `limit = max_concurrency` (open requests to the host), and
+- `akhbar-host-<host>-rate`: a rate limit, `limit = 1` with `slot_decay_per_second = requests_per_second`
+  (only for hosts with `requests_per_second > 0`),
+
+and every request attempt first holds a slot of the first (with a lease, so a crashed worker's slot comes back
+when the lease expires) and then takes a token of the second, so no host sees more than its limits across all
+workers. The in-process limits stay in force too; the stricter of the two wins.
+
+When two sources share a host, the strictest settings are used (the lower rate and the lower concurrency), as
+`Fetcher.set_host_limits` does in one process; a run never loosens limits that other runs rely on beyond what its
+own sources say (the last run to start sets them).
+
+Enable it with the ingest flow's `shared_politeness=True` or `AKHBAR_SHARED_POLITENESS=1` (for example in a work
+pool's environment). It needs a Prefect server that every worker talks to (`PREFECT_API_URL`); in the local
+ephemeral mode one process runs everything and the in-process limits are enough. Cost: about three small API
+calls per request (acquire, rate token, release), which the Prefect server handles easily at crawling rates
+(see docs/SCALING.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from extractors.config import Source
+from extractors.fetch import FetchError
+from extractors.urls import BadURL, canonical_url, host_of
+
+ENV_VAR = "AKHBAR_SHARED_POLITENESS"
+PREFIX = "akhbar-host-"
+MAX_NAME = 120
+# Server leases are at least 60 s; a request never outlives `timeout_seconds` (one deadline per request).
+MIN_LEASE_SECONDS = 60.0
+MAX_RETRY_SLEEP = 5.0
+
+
+def shared_politeness_enabled(value: bool | None) -> bool:
+    """The flow parameter when given, else `AKHBAR_SHARED_POLITENESS` (1/true/yes/on), else off."""
+    if value is not None:
+        return bool(value)
+    return os.environ.get(ENV_VAR, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def limit_name(host: str) -> str:
+    """`akhbar-host-<host>` with anything but [a-z0-9.-] replaced by `-` (a port `:8080` becomes `-8080`)."""
+    safe = re.sub(r"[^a-z0-9.\-]+", "-", host.lower()).strip("-") or "unknown"
+    return (PREFIX + safe)[:MAX_NAME]
+
+
+def rate_limit_name(host: str) -> str:
+    return limit_name(host)[: MAX_NAME - 5] + "-rate"
+
+
+@dataclass(frozen=True, slots=True)
+class HostLimits:
+    host: str
+    requests_per_second: float  # 0: no rate limit
+    max_concurrency: int
+
+
+def host_limits(sources: Iterable[Source]) -> dict[str, HostLimits]:
+    """Per host (of every feed, sitemap and homepage of the sources), the strictest settings of its sources."""
+    out: dict[str, HostLimits] = {}
+    for s in sources:
+        for url in (*s.feeds, *s.sitemaps, s.homepage or ""):
+            if not url:
+                continue
+            try:
+                host = host_of(canonical_url(url))
+            except BadURL:
+                continue
+            old = out.get(host)
+            rps, conc = float(s.requests_per_second), int(s.max_concurrency)
+            if old is not None:
+                rps = rps if old.requests_per_second <= 0 else (
+                    old.requests_per_second if rps <= 0 else min(rps, old.requests_per_second))
+                conc = min(conc, old.max_concurrency)
+            out[host] = HostLimits(host, rps, conc)
+    return out
+
+
+def ensure_limits(limits: Iterable[HostLimits]) -> list[str]:
+    """Create or update the global limits of these hosts on the Prefect server (idempotent); their names."""
+    from prefect.client.orchestration import get_client
+
+    names: list[str] = []
+    with get_client(sync_client=True) as c:
+        for lim in limits:
+            c.upsert_global_concurrency_limit_by_name(limit_name(lim.host), max(1, lim.max_concurrency))
+            names.append(limit_name(lim.host))
+            if lim.requests_per_second > 0:
+                c.upsert_global_concurrency_limit_by_name(rate_limit_name(lim.host), 1,
+                                                         slot_decay_per_second=lim.requests_per_second)
+                names.append(rate_limit_name(lim.host))
+    return names
+
+
+class PrefectHostGate:
+    """The `host_gate` of `extractors.fetch.Fetcher`, backed by the Prefect server's global limits.
+
+    Lives on the fetcher's event loop: one Prefect client, opened on first use and closed with the fetcher.
+    A host whose limits do not exist on the server (a host no source declared, e.g. after a redirect to another
+    site) is limited in-process only.
+    """
+
+    def __init__(self, *, lease_seconds: float = MIN_LEASE_SECONDS, retries: int = 3) -> None:
+        self.lease_seconds = max(MIN_LEASE_SECONDS, lease_seconds)
+        self.retries = retries
+        self._client: Any = None
+        self._open_lock: asyncio.Lock | None = None
+        self._missing: set[str] = set()
+        self.waited_seconds = 0.0  # time spent waiting for the server's permission (for the run log)
+        self.requests = 0
+
+    async def _get_client(self) -> Any:
+        if self._client is None:
+            if self._open_lock is None:
+                self._open_lock = asyncio.Lock()
+            async with self._open_lock:
+                if self._client is None:
+                    from prefect.client.orchestration import get_client
+
+                    client = get_client()
+                    await client.__aenter__()
+                    self._client = client
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.__aexit__(None, None, None)
+
+    async def _acquire(self, names: list[str], mode: str, lease: bool) -> Any:
+        """One slot of each limit in `names`, waiting as the server says (HTTP 423 + Retry-After)."""
+        client = await self._get_client()
+        failures = 0
+        while True:
+            try:
+                if lease:
+                    resp = await client.increment_concurrency_slots_with_lease(
+                        names=names, slots=1, mode=mode, lease_duration=self.lease_seconds)
+                else:
+                    resp = await client.increment_concurrency_slots(names=names, slots=1, mode=mode)
+                return resp.json()
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code == 423:
+                    wait = float(exc.response.headers.get("Retry-After") or 0.1)
+                    await asyncio.sleep(min(max(wait, 0.01), MAX_RETRY_SLEEP))
+                    continue
+                failures += 1
+                if failures > self.retries:
+                    raise FetchError(f"shared politeness unavailable: Prefect API answered "
+                                     f"HTTP {exc.response.status_code}", kind="pool") from None
+            except (httpx.TransportError, OSError) as exc:
+                failures += 1
+                if failures > self.retries:
+                    raise FetchError(f"shared politeness unavailable: cannot reach the Prefect API "
+                                     f"({type(exc).__name__})", kind="pool") from None
+            await asyncio.sleep(0.5 * failures)
+
+    @asynccontextmanager
+    async def __call__(self, host: str, requests_per_second: float, max_concurrency: int) -> AsyncIterator[None]:
+        conc = limit_name(host)
+        if conc in self._missing:
+            yield
+            return
+        t0 = time.monotonic()
+        got = await self._acquire([conc], "concurrency", lease=True)
+        limits = got.get("limits") if isinstance(got, dict) else got
+        if not limits:  # the limit does not exist: not a declared host
+            self._missing.add(conc)
+            yield
+            return
+        lease_id = UUID(str(got["lease_id"]))
+        try:
+            if requests_per_second > 0:  # (a missing rate limit answers [] at once: in-process spacing only)
+                await self._acquire([rate_limit_name(host)], "rate_limit", lease=False)
+            self.waited_seconds += time.monotonic() - t0
+            self.requests += 1
+            yield
+        finally:
+            try:
+                client = await self._get_client()
+                await client.release_concurrency_slots_with_lease(lease_id=lease_id)
+            except Exception:  # noqa: BLE001 - the lease expires on the server anyway
+                pass
