@@ -211,7 +211,7 @@ class FeatureConfig:
     freq: bool = True
     char_ngrams: int = 0  # n of character n-grams inside the stem (0 = none)
     conjunctions: int = 1  # rarity of a word conjoined with its neighbours (0 none, 1, 2 = more)
-    ext_gazetteer: bool = True  # CLDR place/currency/language/month names (extractors/models/ner_cldr_gazetteer.tsv)
+    ext_gazetteer: bool = False  # CLDR place/currency/language/month names (extractors/models/ner_cldr_gazetteer.tsv)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)

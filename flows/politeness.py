@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import re
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -47,7 +48,9 @@ PREFIX = "akhbar-host-"
 MAX_NAME = 120
 # Server leases are at least 60 s; a request never outlives `timeout_seconds` (one deadline per request).
 MIN_LEASE_SECONDS = 60.0
-MAX_RETRY_SLEEP = 5.0
+# A denied slot is asked for again after the server's Retry-After, but at most this long: the server's estimate
+# starts from a 2 s average occupancy, far above a page request's, and a crawler should not idle on it.
+MAX_RETRY_SLEEP = 0.25
 
 
 def shared_politeness_enabled(value: bool | None) -> bool:
@@ -146,8 +149,12 @@ class PrefectHostGate:
             client, self._client = self._client, None
             await client.__aexit__(None, None, None)
 
-    async def _acquire(self, names: list[str], mode: str, lease: bool) -> Any:
-        """One slot of each limit in `names`, waiting as the server says (HTTP 423 + Retry-After)."""
+    async def _acquire(self, names: list[str], mode: str, lease: bool, *, wait: bool = True,
+                       max_sleep: float = MAX_RETRY_SLEEP) -> Any:
+        """One slot of each limit in `names`: the server's answer (JSON), or with `wait=False` None when denied.
+
+        Denied slots (HTTP 423) are asked for again after the server's Retry-After, capped at `max_sleep`.
+        """
         client = await self._get_client()
         failures = 0
         while True:
@@ -160,8 +167,10 @@ class PrefectHostGate:
                 return resp.json()
             except httpx.HTTPStatusError as exc:
                 if exc.response.status_code == 423:
-                    wait = float(exc.response.headers.get("Retry-After") or 0.1)
-                    await asyncio.sleep(min(max(wait, 0.01), MAX_RETRY_SLEEP))
+                    retry_after = float(exc.response.headers.get("Retry-After") or 0.1)
+                    if not wait:
+                        return None
+                    await asyncio.sleep(min(max(retry_after, 0.01), max_sleep))
                     continue
                 failures += 1
                 if failures > self.retries:
@@ -174,29 +183,43 @@ class PrefectHostGate:
                                      f"({type(exc).__name__})", kind="pool") from None
             await asyncio.sleep(0.5 * failures)
 
+    async def _release(self, lease_id: UUID) -> None:
+        try:
+            client = await self._get_client()
+            await client.release_concurrency_slots_with_lease(lease_id=lease_id)
+        except Exception:  # noqa: BLE001 - the lease expires on the server anyway
+            pass
+
     @asynccontextmanager
     async def __call__(self, host: str, requests_per_second: float, max_concurrency: int) -> AsyncIterator[None]:
+        """Hold a concurrency slot of the host, take a rate token, make the request, give the slot back.
+
+        The slot is taken first so the request starts right after its token (the spacing holds), but a slot is
+        never held while waiting for a token: when none is free the slot goes back at once and both are asked for
+        again, so a busy worker cannot starve another by keeping the host's only slot while it waits.
+        """
         conc = limit_name(host)
         if conc in self._missing:
             yield
             return
         t0 = time.monotonic()
-        got = await self._acquire([conc], "concurrency", lease=True)
-        limits = got.get("limits") if isinstance(got, dict) else got
-        if not limits:  # the limit does not exist: not a declared host
-            self._missing.add(conc)
-            yield
-            return
-        lease_id = UUID(str(got["lease_id"]))
+        pause = min(MAX_RETRY_SLEEP, 1.0 / requests_per_second) if requests_per_second > 0 else MAX_RETRY_SLEEP
+        while True:
+            got = await self._acquire([conc], "concurrency", lease=True, max_sleep=min(0.1, pause))
+            if not got.get("limits"):  # the limit does not exist: a host no source declared
+                self._missing.add(conc)
+                yield
+                return
+            lease_id = UUID(str(got["lease_id"]))
+            # (a rate limit missing on the server answers [] at once: in-process spacing only)
+            if requests_per_second <= 0 or await self._acquire([rate_limit_name(host)], "rate_limit", lease=False,
+                                                               wait=False) is not None:
+                break
+            await self._release(lease_id)
+            await asyncio.sleep(pause * (0.5 + random.random() / 2))
         try:
-            if requests_per_second > 0:  # (a missing rate limit answers [] at once: in-process spacing only)
-                await self._acquire([rate_limit_name(host)], "rate_limit", lease=False)
             self.waited_seconds += time.monotonic() - t0
             self.requests += 1
             yield
         finally:
-            try:
-                client = await self._get_client()
-                await client.release_concurrency_slots_with_lease(lease_id=lease_id)
-            except Exception:  # noqa: BLE001 - the lease expires on the server anyway
-                pass
+            await self._release(lease_id)

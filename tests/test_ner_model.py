@@ -80,14 +80,15 @@ def test_shipped_model_on_dev_sanity():
     assert result["micro"]["f1"] >= 0.72
 
 
-def test_cldr_gazetteer_shipped_and_used():
-    from extractors.ner_features import load_external
+def test_cldr_gazetteer_file():
+    """The optional CLDR gazetteer (feature ext_gazetteer, off in the shipped model) loads and matches."""
+    from extractors.ner_features import FeatureConfig, Featurizer, Resources, load_external
 
     ext = load_external(MODEL_DIR / "ner_cldr_gazetteer.tsv")
-    assert ext[("باريس",)] == "LOC" and ext[("فرنسا",)] == "LOC"
-    with open(MODEL_DIR / RESOURCES_FILE, encoding="utf-8") as fh:
-        data = json.load(fh)
-    assert data["features"].get("ext_gazetteer") and data.get("ext")
+    assert ext[("باريس",)] == "LOC" and ext[("الولايات", "المتحده")] == "LOC"
+    feat = Featurizer(Resources().with_external(ext), FeatureConfig(ext_gazetteer=True))
+    xs = feat.sentence(["وصل", "لباريس", "من", "الولايات", "المتحدة"])
+    assert "X=B-LOC" in xs[1] and "X=B-LOC" in xs[3] and "X=I-LOC" in xs[4]
 
 
 def test_tag_is_one_batch_consistent():

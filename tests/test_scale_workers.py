@@ -1,0 +1,313 @@
+"""Politeness shared across workers: two process workers, two ingest runs at once, one host, its limits kept.
+
+A real `prefect server start` (SQLite, private PREFECT_HOME, free loopback port), a process work pool with two
+`prefect worker start --limit 1` processes (so each takes one run), and the `ingest` flow deployed with
+`flow.from_source(...).deploy(...)`. Two runs start at once for two sources on the same host (the local site below,
+`requests_per_second = 5`, `max_concurrency = 1`), with `shared_politeness=True`; both write to one lake, which is
+merged at the end. The site records when each request started and ended, and the test checks, across both runs
+and both workers, that no two gated requests (feeds and articles) overlapped and that no one-second window held
+more than 5 request starts (+1 for clock edges).
+
+The site holds its robots.txt answers until both runs have asked (or 45 s passed), so the two runs really fetch
+at the same time (robots.txt itself is fetched once per run and host, outside the gate).
+
+Every process is started in its own session and its group is killed in teardown; a final sweep kills anything
+still carrying this test's PREFECT_HOME and fails the test if there was any. Deselect with `-m "not e2e"`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from conftest import REPO
+from localsite import LocalSite, html, xml
+
+pytestmark = pytest.mark.e2e
+
+BIN = Path(sys.executable).parent
+RATE, CONCURRENCY, PER_SOURCE = 5.0, 1, 20
+PAGE_DELAY = 0.05  # seconds each article answer takes, so overlapping requests would show
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+SAMPLE_PAGES = sorted(p for p in (REPO / "samples" / "site").glob("[enw]*/*.html"))
+
+DEPLOY = """
+import sys
+from prefect import flow
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
+from prefect.workers.process import ProcessWorker
+
+repo, pool = sys.argv[1], sys.argv[2]
+with get_client(sync_client=True) as client:
+    client.create_work_pool(WorkPoolCreate(name=pool, type="process",
+                                           base_job_template=ProcessWorker.get_default_base_job_template()))
+dep = flow.from_source(source=repo, entrypoint="flows/ingest.py:ingest").deploy(
+    name="scale-ingest", work_pool_name=pool, build=False, push=False, print_next_steps=False)
+print("DEPLOYMENT", dep)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def private_env(home: Path, api_url: str | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AKHBAR_"))}
+    env.update(DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_HOME=str(home),
+               PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT="false", PREFECT_WORKER_QUERY_SECONDS="1",
+               PREFECT_WORKER_PREFETCH_SECONDS="1", PREFECT_LOGGING_LEVEL="INFO")
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+class Processes:
+    """Processes of this test; each in its own session, killed as a group, then a sweep by PREFECT_HOME."""
+
+    def __init__(self, home: Path, logs: Path) -> None:
+        self.home, self.logs = home, logs
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, name: str, cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen:
+        out = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                             cwd=cwd, start_new_session=True)
+        out.close()
+        self.procs.append(p)
+        return p
+
+    def log(self, name: str, tail: int = 60) -> str:
+        path = self.logs / f"{name}.log"
+        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-tail:]) if path.exists() else ""
+
+    def close(self) -> list[str]:
+        for p in reversed(self.procs):
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(p.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    break
+                try:
+                    p.wait(10)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        leftovers = []
+        marker = f"PREFECT_HOME={self.home}".encode()
+        for d in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+            if not d.name.isdigit() or int(d.name) == os.getpid():
+                continue
+            try:
+                if marker in (d / "environ").read_bytes().split(b"\0"):
+                    leftovers.append((d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+                    os.kill(int(d.name), signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                continue
+        return leftovers
+
+
+def wait_for(predicate, timeout: float, what: str, diag=lambda: ""):  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{diag()}")
+
+
+def api_get(api: str, path: str):  # noqa: ANN201
+    return httpx.get(api + path, timeout=10).json()
+
+
+def healthy(api: str) -> bool:
+    try:
+        return httpx.get(f"{api}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+class PoliteSite:
+    """Two feeds of PER_SOURCE articles each on one host; records [start, end] of every request."""
+
+    def __init__(self) -> None:
+        self.site = LocalSite()
+        self.base = self.site.base
+        self.log: list[tuple[str, float, float]] = []  # (path, start, end), time.monotonic()
+        self._lock = threading.Lock()
+        self._robots_seen = 0
+        self._both = threading.Event()
+        self.site.routes["/robots.txt"] = self._robots
+        for feed in ("a", "b"):
+            items = "".join(f"<item><title>{feed}{i}</title><link>{self.base}/{feed}/{i}.html</link></item>"
+                            for i in range(PER_SOURCE))
+            body = xml(f'<?xml version="1.0"?><rss version="2.0"><channel><title>{feed}</title>{items}</channel></rss>',
+                       "application/rss+xml")
+            self.site.routes[f"/feed-{feed}.xml"] = self._timed(lambda req, body=body: body)
+            for i in range(PER_SOURCE):
+                page = SAMPLE_PAGES[(i + (PER_SOURCE if feed == "b" else 0)) % len(SAMPLE_PAGES)]
+                text = page.read_text(encoding="utf-8").replace("{{BASE}}", self.base)
+                text = re.sub(r'<link rel="canonical"[^>]*>', f'<link rel="canonical" href="{self.base}/{feed}/{i}.html">',
+                              text)
+                self.site.routes[f"/{feed}/{i}.html"] = self._timed(lambda req, text=text: (time.sleep(PAGE_DELAY),
+                                                                                             html(text))[1])
+
+    def _robots(self, req):  # noqa: ANN001
+        with self._lock:
+            self._robots_seen += 1
+            if self._robots_seen >= 2:
+                self._both.set()
+        self._both.wait(45)  # line both runs up before they fetch anything else
+        return 200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n"
+
+    def _timed(self, handler):  # noqa: ANN001
+        def run(req):  # noqa: ANN001
+            start = time.monotonic()
+            out = handler(req)
+            with self._lock:
+                self.log.append((req.path, start, time.monotonic()))
+            return out
+        return run
+
+    def sources(self, feed: str) -> str:
+        return (f"[crawl]\ntimeout_seconds = 60\n\n[[sources]]\nname = \"host-{feed}\"\n"
+                f"feeds = [\"{self.base}/feed-{feed}.xml\"]\nsitemaps = []\nmax_articles = 100\n"
+                f"requests_per_second = {RATE}\nmax_concurrency = {CONCURRENCY}\n")
+
+    def close(self) -> None:
+        self._both.set()
+        self.site.close()
+
+
+def max_overlap(intervals: list[tuple[float, float]]) -> int:
+    events = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda x: (x[0], x[1]))
+    cur = best = 0
+    for _, d in events:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+def max_in_window(starts: list[float], window: float) -> int:
+    """The most request starts in any half-open window [t, t + window)."""
+    starts = sorted(starts)
+    return max(bisect.bisect_left(starts, t + window) - i for i, t in enumerate(starts))
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+    started = time.monotonic()
+    tmp = tmp_path_factory.mktemp("scale")
+    home = tmp / "prefect-home"
+    procs = Processes(home, tmp)
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    procs.start("server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port),
+                           "--analytics-off"], private_env(home))
+    try:
+        wait_for(lambda: healthy(api), 120, "the Prefect server", lambda: procs.log("server"))
+        env = private_env(home, api)
+        r = subprocess.run([sys.executable, "-c", DEPLOY, str(REPO), "scale-pool"], env=env, cwd=tmp,
+                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0 and "DEPLOYMENT" in r.stdout, f"deploy failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
+        for name in ("worker-1", "worker-2"):
+            procs.start(name, [str(BIN / "prefect"), "worker", "start", "--pool", "scale-pool", "--type", "process",
+                               "--name", name, "--limit", "1"], env, cwd=tmp)
+        yield dict(api=api, tmp=tmp, procs=procs, started=started)
+    finally:
+        leftovers = procs.close()
+        print(f"\n[two-worker e2e: {time.monotonic() - started:.1f}s including server start and stop]")
+    assert not leftovers, f"processes left running: {leftovers}"
+
+
+def test_two_workers_keep_each_hosts_limits(two_workers):
+    api, tmp, procs = two_workers["api"], two_workers["tmp"], two_workers["procs"]
+    dep = api_get(api, "/deployments/name/ingest/scale-ingest")
+    site = PoliteSite()
+    lake = tmp / "lake"
+    try:
+        runs = {}
+        for feed in ("a", "b"):
+            (tmp / f"{feed}.toml").write_text(site.sources(feed), encoding="utf-8")
+            params = {"sources_file": str(tmp / f"{feed}.toml"), "db_path": str(tmp / "unused.duckdb"),
+                      "allow_private_addresses": True, "lake": str(lake), "shared_politeness": True,
+                      "write_report": False}
+            r = httpx.post(f"{api}/deployments/{dep['id']}/create_flow_run", json={"parameters": params}, timeout=30)
+            assert r.status_code < 300, r.text
+            runs[feed] = r.json()["id"]
+
+        def diag() -> str:
+            return "\n".join(f"--- {n}\n{procs.log(n, 80)}" for n in ("worker-1", "worker-2"))
+
+        states = {}
+        for feed, run_id in runs.items():
+            states[feed] = wait_for(lambda: (s := api_get(api, f"/flow_runs/{run_id}")["state"]["type"]) in TERMINAL
+                                    and s, 150, f"flow run {feed}", diag)
+    finally:
+        site.close()
+    assert states == {"a": "COMPLETED", "b": "COMPLETED"}, diag()
+
+    # the limits live on the Prefect server, named per host, with the sources' settings
+    host = site.base.removeprefix("http://")
+    name = "akhbar-host-" + host.replace(":", "-")
+    conc = api_get(api, f"/v2/concurrency_limits/{name}")
+    rate = api_get(api, f"/v2/concurrency_limits/{name}-rate")
+    assert (conc["limit"], conc["slot_decay_per_second"]) == (CONCURRENCY, 0.0), conc
+    assert (rate["limit"], rate["slot_decay_per_second"]) == (1, RATE), rate
+    assert conc["active_slots"] == 0, "a slot was not given back"
+
+    # each worker ran one of the two runs
+    logs = {n: (tmp / f"{n}.log").read_text(encoding="utf-8", errors="replace") for n in ("worker-1", "worker-2")}
+    took = {n: sorted(f for f, rid in runs.items()
+                      if f"submitting flow run '{rid}'" in text and f"Aborted submission of flow run '{rid}'" not in text)
+            for n, text in logs.items()}
+    assert sorted(took.values()) == [["a"], ["b"]], took
+
+    gated = [(p, s, e) for p, s, e in site.log if p.endswith((".html", ".xml"))]
+    articles = [x for x in gated if x[0].endswith(".html")]
+    assert len(articles) == 2 * PER_SOURCE, sorted(p for p, _, _ in gated)
+    per_run = {f: [s for p, s, _ in articles if p.startswith(f"/{f}/")] for f in ("a", "b")}
+    (tmp / "site-log.txt").write_text("\n".join(f"{p} {s:.3f} {e:.3f}" for p, s, e in site.log))
+    # the two runs fetched at the same time: their article requests interleave
+    assert min(per_run["a"]) < max(per_run["b"]) and min(per_run["b"]) < max(per_run["a"]), per_run
+    starts = sorted(s for _, s, _ in gated)
+    span = starts[-1] - starts[0]
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    overlap = max_overlap([(s, e) for _, s, e in gated])
+    in_1s, in_2s = max_in_window(starts, 1.0), max_in_window(starts, 2.0)
+    overlap_window = (max(min(v) for v in per_run.values()), min(max(v) for v in per_run.values()))
+    print(f"\n[shared politeness, host {host}, limits {RATE:g} req/s and {CONCURRENCY} open: {len(gated)} gated requests "
+          f"({len(articles)} articles, runs a/b on two workers) in {span:.2f}s = {(len(gated) - 1) / span:.2f} req/s; "
+          f"most in any 1 s window {in_1s}, in any 2 s window {in_2s}; smallest gap between starts {min(gaps):.3f}s; "
+          f"most open at once {overlap}; both runs fetching together for "
+          f"{overlap_window[1] - overlap_window[0]:.1f}s]")
+    assert overlap <= CONCURRENCY
+    assert in_1s <= RATE * 1 + 1 and in_2s <= RATE * 2 + 1
+    assert (len(gated) - 1) / span <= RATE * 1.05
+
+    # both runs' batches landed in one lake; one merge loads them
+    from warehouse.lake import merge_lake
+
+    merged = merge_lake(tmp / "merged.duckdb", lake)
+    con = duckdb.connect(str(tmp / "merged.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == merged.articles > 0
+        assert sorted(r for (r,) in con.execute("SELECT run_id FROM runs WHERE status = 'completed'").fetchall()) == \
+            sorted(runs.values())
+    finally:
+        con.close()
