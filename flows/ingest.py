@@ -360,7 +360,8 @@ def ingest(
             report_backed_off(fetcher, config.sources, summary)
             if gate is not None:
                 logger.info("shared politeness: %d requests waited %.1fs in total for the Prefect server's "
-                            "per-host limits", gate.requests, gate.waited_seconds)
+                            "per-host limits (%d API calls, %d asked again because the server was busy)",
+                            gate.requests, gate.waited_seconds, gate.api_calls, gate.api_retries)
         if feed_states:  # only now: a crashed run reads its feeds again next time
             if lake:
                 LakeWriter(lake, run_id).write_feed_states(feed_states)

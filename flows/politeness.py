@@ -9,19 +9,21 @@ Prefect server, created or updated at the start of a run from the sources' setti
 - `akhbar-host-<host>-rate`: a rate limit, `limit = 1` with `slot_decay_per_second = requests_per_second`
   (only for hosts with `requests_per_second > 0`),
 
-and every request attempt first holds a slot of the first (with a lease, so a crashed worker's slot comes back
-when the lease expires) and then takes a token of the second, so no host sees more than its limits across all
-workers. The in-process limits stay in force too; the stricter of the two wins.
+and every request attempt holds a slot of the first (with a lease, so a crashed worker's slot comes back when
+the lease expires) and takes a token of the second before it starts; when no token is free the slot is given back
+at once and both are asked for again, so no worker keeps the host's slots while it waits. No host sees more than
+its limits across all workers. The in-process limits stay in force too; the stricter of the two wins.
 
-When two sources share a host, the strictest settings are used (the lower rate and the lower concurrency), as
-`Fetcher.set_host_limits` does in one process; a run never loosens limits that other runs rely on beyond what its
-own sources say (the last run to start sets them).
+When sources share a host, the strictest settings of a run's sources are used (the lower rate and the lower
+concurrency), as `Fetcher.set_host_limits` does in one process. Runs with different settings for one host
+overwrite each other's limits: the run that started last sets them. Keep one host's settings the same in every
+sources file.
 
 Enable it with the ingest flow's `shared_politeness=True` or `AKHBAR_SHARED_POLITENESS=1` (for example in a work
 pool's environment). It needs a Prefect server that every worker talks to (`PREFECT_API_URL`); in the local
-ephemeral mode one process runs everything and the in-process limits are enough. Cost: about three small API
-calls per request (acquire, rate token, release), which the Prefect server handles easily at crawling rates
-(see docs/SCALING.md).
+ephemeral mode one process runs everything and the in-process limits are enough. Cost: three small API calls
+per request (slot, token, release), more while waiting; a Prefect server on PostgreSQL handles that easily at
+crawling rates (see docs/SCALING.md).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import os
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +53,7 @@ MIN_LEASE_SECONDS = 60.0
 # A denied slot is asked for again after the server's Retry-After, but at most this long: the server's estimate
 # starts from a 2 s average occupancy, far above a page request's, and a crawler should not idle on it.
 MAX_RETRY_SLEEP = 0.25
+BUSY_STATUSES = frozenset({429, 502, 503, 504})
 
 
 def shared_politeness_enabled(value: bool | None) -> bool:
@@ -98,6 +101,19 @@ def host_limits(sources: Iterable[Source]) -> dict[str, HostLimits]:
     return out
 
 
+def _upsert(client: Any, name: str, limit: int, decay: float | None) -> None:
+    """Create or update one global limit; safe when several runs start at once (Prefect's own upsert is not)."""
+    from prefect.exceptions import ObjectAlreadyExists
+
+    for _attempt in range(3):
+        try:
+            client.upsert_global_concurrency_limit_by_name(name, limit, slot_decay_per_second=decay)
+            return
+        except ObjectAlreadyExists:  # another run created it between our read and our create: update it
+            continue
+    client.upsert_global_concurrency_limit_by_name(name, limit, slot_decay_per_second=decay)
+
+
 def ensure_limits(limits: Iterable[HostLimits]) -> list[str]:
     """Create or update the global limits of these hosts on the Prefect server (idempotent); their names."""
     from prefect.client.orchestration import get_client
@@ -105,11 +121,10 @@ def ensure_limits(limits: Iterable[HostLimits]) -> list[str]:
     names: list[str] = []
     with get_client(sync_client=True) as c:
         for lim in limits:
-            c.upsert_global_concurrency_limit_by_name(limit_name(lim.host), max(1, lim.max_concurrency))
+            _upsert(c, limit_name(lim.host), max(1, lim.max_concurrency), None)
             names.append(limit_name(lim.host))
             if lim.requests_per_second > 0:
-                c.upsert_global_concurrency_limit_by_name(rate_limit_name(lim.host), 1,
-                                                         slot_decay_per_second=lim.requests_per_second)
+                _upsert(c, rate_limit_name(lim.host), 1, lim.requests_per_second)
                 names.append(rate_limit_name(lim.host))
     return names
 
@@ -122,14 +137,17 @@ class PrefectHostGate:
     site) is limited in-process only.
     """
 
-    def __init__(self, *, lease_seconds: float = MIN_LEASE_SECONDS, retries: int = 3) -> None:
+    def __init__(self, *, lease_seconds: float = MIN_LEASE_SECONDS, api_deadline: float = 120.0) -> None:
         self.lease_seconds = max(MIN_LEASE_SECONDS, lease_seconds)
-        self.retries = retries
         self._client: Any = None
         self._open_lock: asyncio.Lock | None = None
         self._missing: set[str] = set()
         self.waited_seconds = 0.0  # time spent waiting for the server's permission (for the run log)
         self.requests = 0
+        self.api_calls = 0
+        self.api_retries = 0  # calls asked again because the server was busy or unreachable
+        self.api_deadline = api_deadline
+        self._retry_after = 0.1
 
     async def _get_client(self) -> Any:
         if self._client is None:
@@ -149,44 +167,59 @@ class PrefectHostGate:
             client, self._client = self._client, None
             await client.__aexit__(None, None, None)
 
+    async def _call(self, send: Callable[[Any], Awaitable[httpx.Response]]) -> httpx.Response | None:
+        """One API call: its response, or None when the server denied a slot (HTTP 423).
+
+        A busy server (429/502/503/504, e.g. SQLite locked) or a dropped connection is asked again after a short
+        pause, up to `api_deadline` seconds: the Prefect client's own retries back off for seconds, which would
+        leave the host idle while a slot is free.
+        """
+        from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+        client = await self._get_client()
+        deadline = time.monotonic() + self.api_deadline
+        while True:
+            self.api_calls += 1
+            try:
+                with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}):
+                    return await send(client)
+            except httpx.HTTPStatusError as exc:
+                code = exc.response.status_code
+                if code == 423:
+                    self._retry_after = float(exc.response.headers.get("Retry-After") or 0.1)
+                    return None
+                if code not in BUSY_STATUSES:
+                    raise FetchError(f"shared politeness unavailable: Prefect API answered HTTP {code}",
+                                     kind="pool") from None
+                why, pause = f"HTTP {code}", float(exc.response.headers.get("Retry-After") or 0.2)
+            except (httpx.TransportError, OSError) as exc:
+                why, pause = type(exc).__name__, 0.5
+            self.api_retries += 1
+            if time.monotonic() > deadline:
+                raise FetchError(f"shared politeness unavailable: Prefect API kept failing ({why})", kind="pool")
+            await asyncio.sleep(min(pause, 1.0) * (0.5 + random.random()))
+
     async def _acquire(self, names: list[str], mode: str, lease: bool, *, wait: bool = True,
                        max_sleep: float = MAX_RETRY_SLEEP) -> Any:
         """One slot of each limit in `names`: the server's answer (JSON), or with `wait=False` None when denied.
 
         Denied slots (HTTP 423) are asked for again after the server's Retry-After, capped at `max_sleep`.
         """
-        client = await self._get_client()
-        failures = 0
         while True:
-            try:
-                if lease:
-                    resp = await client.increment_concurrency_slots_with_lease(
-                        names=names, slots=1, mode=mode, lease_duration=self.lease_seconds)
-                else:
-                    resp = await client.increment_concurrency_slots(names=names, slots=1, mode=mode)
+            if lease:
+                resp = await self._call(lambda c: c.increment_concurrency_slots_with_lease(
+                    names=names, slots=1, mode=mode, lease_duration=self.lease_seconds))
+            else:
+                resp = await self._call(lambda c: c.increment_concurrency_slots(names=names, slots=1, mode=mode))
+            if resp is not None:
                 return resp.json()
-            except httpx.HTTPStatusError as exc:
-                if exc.response.status_code == 423:
-                    retry_after = float(exc.response.headers.get("Retry-After") or 0.1)
-                    if not wait:
-                        return None
-                    await asyncio.sleep(min(max(retry_after, 0.01), max_sleep))
-                    continue
-                failures += 1
-                if failures > self.retries:
-                    raise FetchError(f"shared politeness unavailable: Prefect API answered "
-                                     f"HTTP {exc.response.status_code}", kind="pool") from None
-            except (httpx.TransportError, OSError) as exc:
-                failures += 1
-                if failures > self.retries:
-                    raise FetchError(f"shared politeness unavailable: cannot reach the Prefect API "
-                                     f"({type(exc).__name__})", kind="pool") from None
-            await asyncio.sleep(0.5 * failures)
+            if not wait:
+                return None
+            await asyncio.sleep(min(max(self._retry_after, 0.01), max_sleep) * (0.5 + random.random() / 2))
 
     async def _release(self, lease_id: UUID) -> None:
         try:
-            client = await self._get_client()
-            await client.release_concurrency_slots_with_lease(lease_id=lease_id)
+            await self._call(lambda c: c.release_concurrency_slots_with_lease(lease_id=lease_id))
         except Exception:  # noqa: BLE001 - the lease expires on the server anyway
             pass
 

@@ -12,7 +12,8 @@ The site holds its robots.txt answers until both runs have asked (or 45 s passed
 at the same time (robots.txt itself is fetched once per run and host, outside the gate).
 
 Every process is started in its own session and its group is killed in teardown; a final sweep kills anything
-still carrying this test's PREFECT_HOME and fails the test if there was any. Deselect with `-m "not e2e"`.
+still carrying this test's PREFECT_HOME and fails the test if there was any. Deselect with `-m "not e2e"` (the
+two small unit tests of the hook and the limit names stay).
 """
 
 from __future__ import annotations
@@ -34,8 +35,6 @@ import pytest
 
 from conftest import REPO
 from localsite import LocalSite, html, xml
-
-pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
 RATE, CONCURRENCY, PER_SOURCE = 5.0, 1, 20
@@ -209,6 +208,71 @@ def max_in_window(starts: list[float], window: float) -> int:
     return max(bisect.bisect_left(starts, t + window) - i for i, t in enumerate(starts))
 
 
+def test_limit_names_and_the_strictest_settings_per_host():
+    from extractors.config import Source
+    from flows.politeness import host_limits, limit_name, rate_limit_name, shared_politeness_enabled
+
+    assert limit_name("127.0.0.1:8080") == "akhbar-host-127.0.0.1-8080"
+    assert limit_name("www.BBC.com") == "akhbar-host-www.bbc.com"
+    assert rate_limit_name("[::1]:80") == "akhbar-host-1-80-rate"
+    limits = host_limits([
+        Source(name="a", feeds=("https://news.example/rss",), requests_per_second=2.0, max_concurrency=3),
+        Source(name="b", sitemaps=("https://news.example/sitemap.xml",), requests_per_second=0.5, max_concurrency=4),
+        Source(name="c", homepage="https://other.example/", requests_per_second=0, max_concurrency=2),
+    ])
+    assert {h: (x.requests_per_second, x.max_concurrency) for h, x in limits.items()} == {
+        "news.example": (0.5, 3), "other.example": (0, 2)}
+    assert shared_politeness_enabled(True) and not shared_politeness_enabled(False)
+
+
+def test_fetcher_asks_the_host_gate_before_every_attempt(site):
+    import asyncio
+    from contextlib import asynccontextmanager
+
+    from extractors.config import CrawlSettings
+    from extractors.fetch import FetchError, Fetcher
+
+    calls, inside = [], []
+    hits = []
+
+    def flaky(req):  # noqa: ANN001
+        hits.append(req)
+        return html("busy", 503, **{"Retry-After": "0"}) if len(hits) == 1 else html("<p>ok</p>" * 20)
+
+    site.routes["/robots.txt"] = (200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n")
+    site.routes["/flaky.html"] = flaky
+
+    @asynccontextmanager
+    async def gate(host, rps, conc):  # noqa: ANN001
+        calls.append((host, rps, conc))
+        inside.append(1)
+        try:
+            yield
+        finally:  # given back whether the attempt succeeded or not
+            inside.pop()
+
+    @asynccontextmanager
+    async def closed_gate(host, rps, conc):  # noqa: ANN001
+        raise FetchError("shared politeness unavailable: test")
+        yield
+
+    async def main():  # noqa: ANN202
+        async with Fetcher(CrawlSettings(), allow_private_addresses=True, backoff_seconds=0.01,
+                           host_gate=gate) as f:
+            f.set_host_limits(site.url("/"), 4.0, 3)
+            page = await f.fetch(site.url("/flaky.html"), "s")
+        async with Fetcher(CrawlSettings(), allow_private_addresses=True, backoff_seconds=0.01, obey_robots=False,
+                           host_gate=closed_gate) as f:
+            refused = await f.fetch(site.url("/flaky.html"), "s")
+        return page, refused
+
+    page, refused = asyncio.run(main())
+    host = site.base.removeprefix("http://")
+    assert page.ok and page.status == 200 and len(page.earlier_attempts) == 1
+    assert calls == [(host, 4.0, 3), (host, 4.0, 3)] and not inside  # both attempts, robots.txt not gated
+    assert refused.error and "shared politeness unavailable" in refused.error and len(hits) == 2
+
+
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory):
     started = time.monotonic()
@@ -235,6 +299,7 @@ def two_workers(tmp_path_factory):
     assert not leftovers, f"processes left running: {leftovers}"
 
 
+@pytest.mark.e2e
 def test_two_workers_keep_each_hosts_limits(two_workers):
     api, tmp, procs = two_workers["api"], two_workers["tmp"], two_workers["procs"]
     dep = api_get(api, "/deployments/name/ingest/scale-ingest")
@@ -282,6 +347,7 @@ def test_two_workers_keep_each_hosts_limits(two_workers):
     articles = [x for x in gated if x[0].endswith(".html")]
     assert len(articles) == 2 * PER_SOURCE, sorted(p for p, _, _ in gated)
     per_run = {f: [s for p, s, _ in articles if p.startswith(f"/{f}/")] for f in ("a", "b")}
+    # (kept for diagnosis: every gated request with its start and end, time.monotonic())
     (tmp / "site-log.txt").write_text("\n".join(f"{p} {s:.3f} {e:.3f}" for p, s, e in site.log))
     # the two runs fetched at the same time: their article requests interleave
     assert min(per_run["a"]) < max(per_run["b"]) and min(per_run["b"]) < max(per_run["a"]), per_run
