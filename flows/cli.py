@@ -50,8 +50,23 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from flows.ingest import ingest
 
     summary = ingest(sources_file=args.sources, db_path=args.db, limit=args.limit,
-                     allow_private_addresses=args.allow_private_addresses, backend=args.backend)
+                     allow_private_addresses=args.allow_private_addresses, backend=args.backend,
+                     lake=args.lake, shared_politeness=args.shared_politeness)
     _print_summary(summary)
+    if args.lake:
+        print(f"  lake: {args.lake} (merge it into the database with: akhbar merge-lake --lake {args.lake} --db {args.db})")
+    return EXIT_OK
+
+
+def cmd_merge_lake(args: argparse.Namespace) -> int:
+    from flows.merge import merge_lake_flow
+
+    counts = merge_lake_flow(lake=args.lake, db_path=args.db)
+    print(f"merged {counts.files} new files from {args.lake} into {args.db} in {counts.seconds:.1f}s: "
+          f"{counts.batches} batches, {counts.articles} articles, {counts.mentions} mentions, "
+          f"{counts.fetches} fetches, {counts.runs} runs")
+    if counts.incomplete:
+        print(f"  {counts.incomplete} files of unfinished batches left for a later merge")
     return EXIT_OK
 
 
@@ -66,6 +81,7 @@ def cmd_ingest_urls(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from flows.ingest import ingest
+    from flows.runners import task_runner_from_spec
     from flows.sample_site import StaticSite
     from warehouse.formatting import to_table
     from warehouse.queries import run_query
@@ -77,8 +93,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         sources = Path(tmp) / "sources.toml"
         sources.write_text(site.sources_toml(), encoding="utf-8")
         print(f"serving the bundled sample site at {site.base_url}")
-        summary = ingest(sources_file=str(sources), db_path=str(db), allow_private_addresses=True,
-                         backend=args.backend)
+        # 16 pages: threads, no process workers to start
+        summary = ingest.with_options(task_runner=task_runner_from_spec("thread"))(
+            sources_file=str(sources), db_path=str(db), allow_private_addresses=True, backend=args.backend)
     _print_summary(summary)
     cols, rows = run_query(db, "top-entities", {"limit": "10"})
     print("\ntop entities (akhbar query top-entities --db %s):" % db)
@@ -263,7 +280,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--allow-private-addresses", action="store_true",
                     help="allow private, loopback and link-local addresses (local test sites)")
     backend_opt(sp)
+    sp.add_argument("--lake", default=None, metavar="URL",
+                    help="write each batch as Parquet files to this lake (a directory or an fsspec URL such as "
+                         "s3://bucket/akhbar) instead of the database; merge them with `akhbar merge-lake`")
+    sp.add_argument("--shared-politeness", action="store_true", default=None,
+                    help="keep each host's limits across all workers through the Prefect server's global "
+                         "concurrency limits (default: the AKHBAR_SHARED_POLITENESS environment variable)")
     sp.set_defaults(func=cmd_ingest)
+
+    sp = sub.add_parser("merge-lake", help="merge the Parquet files ingest runs wrote to a lake into the database")
+    sp.add_argument("--lake", required=True, metavar="URL",
+                    help="the lake: a directory or an fsspec URL such as s3://bucket/akhbar")
+    db_opt(sp)
+    sp.set_defaults(func=cmd_merge_lake)
 
     sp = sub.add_parser("ingest-urls", help="fetch and process the given article URLs")
     sp.add_argument("urls", nargs="+", metavar="URL")

@@ -16,6 +16,8 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="akhbar-prefect-home-"))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.pop("PREFECT_API_URL", None)
+# Small test runs: threads (process workers cost seconds to start); the process runner has its own test.
+os.environ.setdefault("AKHBAR_TASK_RUNNER", "thread")
 
 sys.path.insert(0, str(REPO / "tests"))
 

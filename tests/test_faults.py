@@ -16,7 +16,10 @@ from localsite import html, xml
 PAGES = sorted((REPO / "samples" / "site").glob("[new]*/*.html"))
 
 
-def build_site(site, n=48, delay=0.03):
+N_PAGES = 60
+
+
+def build_site(site, n=N_PAGES, delay=0.03):
     # each copy is its own article: drop the pages' own canonical links and URLs
     bodies = [re.sub(r'<link rel="canonical"[^>]*>|<meta property="og:url"[^>]*>', "", p.read_text(encoding="utf-8"))
               for p in PAGES if "private" not in p.parts]
@@ -58,7 +61,7 @@ def test_killed_ingest_resumes_without_duplicates_or_losses(site, tmp_path):
     proc = start_ingest(sources, db, env)
     try:
         deadline = time.monotonic() + 120
-        while len([r for r in site.requests if r.path.startswith("/a/")]) < 24:
+        while len([r for r in site.requests if r.path.startswith("/a/")]) < 42:
             assert proc.poll() is None, proc.stderr.read()[-3000:]
             assert time.monotonic() < deadline, "ingest did not get going"
             time.sleep(0.05)
@@ -70,16 +73,16 @@ def test_killed_ingest_resumes_without_duplicates_or_losses(site, tmp_path):
     con = duckdb.connect(str(db), read_only=True)
     partial = con.execute("SELECT count(*) FROM articles").fetchone()[0]
     con.close()
-    assert 0 < partial < 48, "the kill should land mid-run"
+    assert 0 < partial < N_PAGES, "the kill should land mid-run"
     n_before = len(site.requests)
 
     rerun = start_ingest(sources, db, env)
     assert rerun.wait(timeout=180) == 0, rerun.stderr.read()[-3000:]
     con = duckdb.connect(str(db), read_only=True)
     n, distinct = con.execute("SELECT count(*), count(DISTINCT url) FROM articles").fetchone()
-    assert n == distinct == 48
+    assert n == distinct == N_PAGES
     stored_urls = {u for (u,) in con.execute("SELECT url FROM articles").fetchall()}
-    assert stored_urls == {f"{site.base}/a/{i}.html" for i in range(48)}
+    assert stored_urls == {f"{site.base}/a/{i}.html" for i in range(N_PAGES)}
     # mentions belong to stored articles only and each article was tagged once
     orphans = con.execute("SELECT count(*) FROM mentions WHERE article_id NOT IN (SELECT article_id FROM articles)").fetchone()[0]
     dup_mentions = con.execute('SELECT count(*) FROM (SELECT article_id, start, "end", count(*) c FROM mentions GROUP BY ALL HAVING c > 1)').fetchone()[0]
@@ -89,4 +92,4 @@ def test_killed_ingest_resumes_without_duplicates_or_losses(site, tmp_path):
     assert runs[-1] == ("completed",)
     # pages stored before the kill were not fetched again
     refetched = [r.path for r in site.requests[n_before:] if r.path.startswith("/a/")]
-    assert len(refetched) <= 48 - partial
+    assert len(refetched) <= N_PAGES - partial

@@ -185,3 +185,19 @@ def test_rel_canonical_names_the_article_and_the_fetched_url_is_remembered(site,
 def test_unchanged_feed_costs_one_request_on_rerun(sample_run):
     second = sample_run["requests_second"]
     assert second.count("/rss.xml") == 1 and sample_run["second"].discovered == 0
+
+
+def test_process_pool_runner_gives_the_same_rows(sample_run, tmp_path):
+    """Both cores: Prefect's process pool runs the CPU stages; workers report to this run's API."""
+    from flows.ingest import ingest
+    from flows.runners import task_runner_from_spec
+
+    db = tmp_path / "p.duckdb"
+    with StaticSite() as site:
+        sources = tmp_path / "sources.toml"
+        sources.write_text(site.sources_toml(), encoding="utf-8")
+        summary = ingest.with_options(task_runner=task_runner_from_spec("process:2"))(
+            sources_file=str(sources), db_path=str(db), allow_private_addresses=True, batch_size=5)
+    q = 'SELECT a.title, count(m.start), sum(m."end") FROM articles a LEFT JOIN mentions m USING (article_id) GROUP BY ALL ORDER BY 1'
+    assert summary.stored == len(ARTICLES)
+    assert rows(db, q) == rows(sample_run["db"], q)

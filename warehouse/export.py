@@ -49,7 +49,7 @@ PARTITIONED: dict[str, tuple[str, list[str]]] = {
 }
 # Internal tables that other engines do not need (search index copy, raw HTML archive, bookkeeping).
 # Any other table is exported as one file.
-SKIP = {"schema_migrations", "article_search", "search_index_info", "raw_pages", "simhash_bands", "story_bands",
+SKIP = {"lake_files", "schema_migrations", "article_search", "search_index_info", "raw_pages", "simhash_bands", "story_bands",
         "feed_state"}
 
 
