@@ -157,13 +157,19 @@ ON CONFLICT (article_id) DO UPDATE SET
     run_id = excluded.run_id, minhash = excluded.minhash, story_id = excluded.story_id
 """
 
-# Stored articles sharing an LSH band with an article of the batch: near-duplicate candidates.
+# Stories with a stored article sharing an LSH band with an article of the batch, and their first copy's
+# signature: near-duplicate candidates are compared with the story's first copy only, so a popular story
+# costs one comparison, not one per copy.
 STORY_CANDIDATES = """
-SELECT DISTINCT b.article_id AS batch_id, a.article_id, a.story_id, a.minhash
-FROM batch_bands b
-JOIN story_bands s ON s.band = b.band AND s.key = b.key
-JOIN articles a ON a.article_id = s.article_id
-WHERE a.article_id <> b.article_id
+WITH hits AS (
+    SELECT DISTINCT b.article_id AS batch_id, a.story_id
+    FROM batch_bands b
+    JOIN story_bands s ON s.band = b.band AND s.key = b.key
+    JOIN articles a ON a.article_id = s.article_id
+    WHERE a.article_id <> b.article_id AND a.story_id IS NOT NULL
+)
+SELECT h.batch_id, h.story_id, r.minhash
+FROM hits h JOIN articles r ON r.article_id = h.story_id
 """
 
 EXISTING_STORIES = """
@@ -311,23 +317,25 @@ def assign_stories(con: duckdb.DuckDBPyConnection, items: Sequence[ProcessedArti
     else itself. An article whose text did not change keeps its story."""
     existing = {aid: (story, sig) for aid, story, sig in con.execute(EXISTING_STORIES).fetchall()}
     candidates: dict[str, list[tuple[str, bytes]]] = {}
-    for batch_id, _aid, story, sig in con.execute(STORY_CANDIDATES).fetchall():
+    for batch_id, story, sig in con.execute(STORY_CANDIDATES).fetchall():
         candidates.setdefault(batch_id, []).append((story, sig))
-    seen_in_batch: dict[tuple[int, int], list[tuple[str, bytes]]] = {}
+    # band key -> {story_id: signature of the story's first copy in this batch}
+    seen_in_batch: dict[tuple[int, int], dict[str, bytes]] = {}
     for it in items:
         keys = list(enumerate(band_keys(it.minhash))) if it.minhash else []
         old = existing.get(it.article_id)
         if old and old[0] and old[1] and similarity(old[1], it.minhash) >= NEAR_DUPLICATE_SIMILARITY:
             it.story_id = old[0]
         else:
-            pool = list(candidates.get(it.article_id, []))
+            pool = dict(candidates.get(it.article_id, []))
             for key in keys:
-                pool.extend(seen_in_batch.get(key, []))
-            best = max(((similarity(sig, it.minhash), story) for story, sig in pool if story and sig),
+                for story, sig in seen_in_batch.get(key, {}).items():
+                    pool.setdefault(story, sig)
+            best = max(((similarity(sig, it.minhash), story) for story, sig in pool.items() if story and sig),
                        default=None)
             it.story_id = best[1] if best and best[0] >= NEAR_DUPLICATE_SIMILARITY else it.article_id
         for key in keys:
-            seen_in_batch.setdefault(key, []).append((it.story_id, it.minhash))
+            seen_in_batch.setdefault(key, {}).setdefault(it.story_id, it.minhash)
 
 
 def mentions_table(items: Sequence[ProcessedArticle]) -> pa.Table:
