@@ -75,6 +75,10 @@ def connect(
         try:
             con = duckdb.connect(str(path), read_only=read_only)
             con.execute("SET TimeZone = 'UTC'")
+            if not read_only:
+                # Loads are small bulk transactions next to CPU-bound extraction workers: one DuckDB thread
+                # avoids fighting them for the cores (measured in benchmarks/pipeline.py).
+                con.execute("SET threads = 1")
             return con
         except duckdb.IOException as exc:
             if not LOCK_ERROR.search(str(exc)):
