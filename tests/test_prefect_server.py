@@ -14,10 +14,8 @@ Deselect with `-m "not e2e"`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,110 +27,18 @@ import pytest
 
 from conftest import REPO
 from flows.sample_site import StaticSite
+from prefect_procs import TERMINAL, Processes, free_port, healthy, wait_for
+from prefect_procs import private_env as procs_env
 
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
 GOLD = json.loads((REPO / "samples" / "expected.json").read_text(encoding="utf-8"))
 ARTICLES = sorted(p for p, g in GOLD.items() if "expect" not in g)
-TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def private_env(home: Path, api_url: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_HOME=str(home),
-               PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT="false", PREFECT_RUNNER_POLL_FREQUENCY="2",
-               PREFECT_WORKER_QUERY_SECONDS="2", PREFECT_LOGGING_LEVEL="INFO")
-    if api_url:
-        env["PREFECT_API_URL"] = api_url
-    return env
-
-
-class Processes:
-    """Processes started by one fixture; each in its own session, killed as a group."""
-
-    def __init__(self, home: Path, logs: Path) -> None:
-        self.home, self.logs = home, logs
-        self.procs: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen:
-        out = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                             cwd=cwd, start_new_session=True)
-        out.close()
-        self.procs.append((name, p))
-        return p
-
-    def log(self, name: str, tail: int = 60) -> str:
-        path = self.logs / f"{name}.log"
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-tail:]) if path.exists() else ""
-
-    def stop(self, name: str, sig: int = signal.SIGINT, timeout: float = 30.0) -> int | None:
-        for n, p in self.procs:
-            if n == name and p.poll() is None:
-                p.send_signal(sig)  # the process itself first: its clean shutdown path
-                try:
-                    return p.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    return None
-        return None
-
-    def close(self) -> list[str]:
-        for _, p in reversed(self.procs):
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(p.pid, sig)
-                except (ProcessLookupError, PermissionError):
-                    break
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    continue
-            if p.poll() is None:
-                p.kill()
-        return sweep(self.home)
-
-
-def sweep(home: Path) -> list[str]:
-    """Kill (and report) any process still running with this test's private PREFECT_HOME (Linux /proc)."""
-    leftovers = []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return leftovers
-    marker = f"PREFECT_HOME={home}".encode()
-    for d in proc.iterdir():
-        if not d.name.isdigit() or int(d.name) == os.getpid():
-            continue
-        try:
-            if marker in (d / "environ").read_bytes().split(b"\0"):
-                leftovers.append((d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-                os.kill(int(d.name), signal.SIGKILL)
-        except (OSError, ProcessLookupError):
-            continue
-    return leftovers
-
-
-def wait_for(predicate, timeout: float, what: str, diag=lambda: ""):  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{diag()}")
-
-
-def healthy(api: str) -> bool:
-    try:
-        return httpx.get(f"{api}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return procs_env(home, api_url, PREFECT_RUNNER_POLL_FREQUENCY="2", PREFECT_WORKER_QUERY_SECONDS="2")
 
 
 class Api:

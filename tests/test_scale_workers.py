@@ -19,10 +19,7 @@ two small unit tests of the hook and the limit names stay).
 from __future__ import annotations
 
 import bisect
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -35,11 +32,12 @@ import pytest
 
 from conftest import REPO
 from localsite import LocalSite, html, xml
+from prefect_procs import TERMINAL, Processes, api_get, free_port, healthy, wait_for
+from prefect_procs import private_env as procs_env
 
 BIN = Path(sys.executable).parent
 RATE, CONCURRENCY, PER_SOURCE = 5.0, 1, 20
 PAGE_DELAY = 0.05  # seconds each article answer takes, so overlapping requests would show
-TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 SAMPLE_PAGES = sorted(p for p in (REPO / "samples" / "site").glob("[enw]*/*.html"))
 
 DEPLOY = """
@@ -59,86 +57,9 @@ print("DEPLOYMENT", dep)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def private_env(home: Path, api_url: str | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AKHBAR_"))}
-    env.update(DO_NOT_TRACK="1", PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_HOME=str(home),
-               PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT="false", PREFECT_WORKER_QUERY_SECONDS="1",
-               PREFECT_WORKER_PREFETCH_SECONDS="1", PREFECT_LOGGING_LEVEL="INFO")
-    if api_url:
-        env["PREFECT_API_URL"] = api_url
-    return env
-
-
-class Processes:
-    """Processes of this test; each in its own session, killed as a group, then a sweep by PREFECT_HOME."""
-
-    def __init__(self, home: Path, logs: Path) -> None:
-        self.home, self.logs = home, logs
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self, name: str, cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen:
-        out = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                             cwd=cwd, start_new_session=True)
-        out.close()
-        self.procs.append(p)
-        return p
-
-    def log(self, name: str, tail: int = 60) -> str:
-        path = self.logs / f"{name}.log"
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-tail:]) if path.exists() else ""
-
-    def close(self) -> list[str]:
-        for p in reversed(self.procs):
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(p.pid, sig)
-                except (ProcessLookupError, PermissionError):
-                    break
-                try:
-                    p.wait(10)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        leftovers = []
-        marker = f"PREFECT_HOME={self.home}".encode()
-        for d in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
-            if not d.name.isdigit() or int(d.name) == os.getpid():
-                continue
-            try:
-                if marker in (d / "environ").read_bytes().split(b"\0"):
-                    leftovers.append((d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-                    os.kill(int(d.name), signal.SIGKILL)
-            except (OSError, ProcessLookupError):
-                continue
-        return leftovers
-
-
-def wait_for(predicate, timeout: float, what: str, diag=lambda: ""):  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{diag()}")
-
-
-def api_get(api: str, path: str):  # noqa: ANN201
-    return httpx.get(api + path, timeout=10).json()
-
-
-def healthy(api: str) -> bool:
-    try:
-        return httpx.get(f"{api}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+    return procs_env(home, api_url, drop_prefixes=("PREFECT_", "AKHBAR_"), PREFECT_WORKER_QUERY_SECONDS="1",
+                     PREFECT_WORKER_PREFETCH_SECONDS="1")
 
 
 class PoliteSite:
