@@ -35,7 +35,7 @@ from protego import Protego
 
 from extractors.config import CrawlSettings
 from extractors.types import DiscoveredURL, FetchAttempt, FetchedPage
-from extractors.urls import BadURL, canonical_url, host_of, is_private_ip, to_request_url
+from extractors.urls import BadURL, canonical_url, host_of, is_private_host, is_private_ip, to_request_url
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 XML_TYPES = (
@@ -383,21 +383,19 @@ class Fetcher:
             if not self._resolved[host]:
                 raise self._refused(host)
             return
-        try:
-            ips = [ipaddress.ip_address(host)]
-        except ValueError:
-            if host == "localhost" or host.endswith(".localhost"):
-                ips = [ipaddress.ip_address("127.0.0.1")]
-            else:
-                try:
-                    addrs = await asyncio.wait_for(self._resolver(host, parts.port or 80),
-                                                   timeout=self.crawl.timeout_seconds)
-                    ips = [ipaddress.ip_address(a.split("%")[0]) for a in addrs]
-                except (OSError, ValueError, asyncio.TimeoutError) as exc:
-                    raise FetchError(f"cannot resolve host {host}: {exc or 'timeout'}", kind="dns") from None
-                if not ips:
-                    raise FetchError(f"cannot resolve host {host}: no address", kind="dns")
-        ok = not any(is_private_ip(ip) for ip in ips)
+        literal = is_private_host(host)  # IP literals and localhost names, without DNS
+        if literal is not None:
+            ok = not literal
+        else:
+            try:
+                addrs = await asyncio.wait_for(self._resolver(host, parts.port or 80),
+                                               timeout=self.crawl.timeout_seconds)
+                ips = [ipaddress.ip_address(a.split("%")[0]) for a in addrs]
+            except (OSError, ValueError, asyncio.TimeoutError) as exc:
+                raise FetchError(f"cannot resolve host {host}: {exc or 'timeout'}", kind="dns") from None
+            if not ips:
+                raise FetchError(f"cannot resolve host {host}: no address", kind="dns")
+            ok = not any(is_private_ip(ip) for ip in ips)
         self._resolved[host] = ok
         if not ok:
             raise self._refused(host)
