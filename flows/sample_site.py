@@ -7,6 +7,7 @@ and sitemaps hold absolute URLs wherever the site runs.
 from __future__ import annotations
 
 import mimetypes
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,6 +17,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_SITE = REPO_ROOT / "samples" / "site"
 PLACEHOLDER = b"{{BASE}}"
 _TYPES = {".xml": "application/xml", ".txt": "text/plain; charset=utf-8", ".html": "text/html; charset=utf-8"}
+
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that does not print tracebacks for clients hanging up early (crawlers that hit
+    a size cap or a deadline do exactly that)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class StaticSite:
@@ -49,15 +61,7 @@ class StaticSite:
                 self.end_headers()
                 self.wfile.write(body)
 
-        class QuietServer(ThreadingHTTPServer):
-            def handle_error(self, request, client_address):  # a client hanging up early is not an error here
-                import sys
-
-                if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-                    super().handle_error(request, client_address)
-
-        self._server = QuietServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = QuietHTTPServer((host, port), Handler)
         self.base_url = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="sample-site")
 

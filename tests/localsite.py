@@ -6,8 +6,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from flows.sample_site import QuietHTTPServer
 
 Response = tuple[int, dict[str, str], bytes]
 Handler = Callable[["Request"], Response | None]
@@ -58,15 +60,7 @@ class LocalSite:
             def handle_raw(self) -> None:
                 pass
 
-        class QuietServer(ThreadingHTTPServer):
-            def handle_error(self, request, client_address):  # clients hanging up early is expected here
-                import sys
-
-                if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-                    super().handle_error(request, client_address)
-
-        self._server = QuietServer(("127.0.0.1", 0), H)
-        self._server.daemon_threads = True
+        self._server = QuietHTTPServer(("127.0.0.1", 0), H)
         self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
