@@ -80,10 +80,10 @@ def _run_id() -> str:
 
 @task(name="prepare-warehouse", cache_policy=NO_CACHE)
 def prepare_warehouse(db_path: str, sources: Sequence[Source], run_id: str, flow_name: str,
-                      parameters: dict[str, object]) -> None:
+                      parameters: dict[str, object], replace_sources: bool = True) -> None:
     wh = Warehouse(db_path, on_wait=get_run_logger().warning)
     wh.migrate()
-    wh.upsert_sources(sources)
+    wh.upsert_sources(sources, replace=replace_sources)
     wh.start_run(run_id, flow_name, parameters)
 
 
@@ -444,7 +444,8 @@ def ingest_urls(
     src = Source(name=source, feeds=())
     params = {"urls": list(urls), "db_path": db_path, "source": source,
               "allow_private_addresses": allow_private_addresses, "backend": backend}
-    prepare_warehouse(db_path, [src], run_id, "ingest-urls", params)
+    # the name may be a configured source: keep its settings
+    prepare_warehouse(db_path, [src], run_id, "ingest-urls", params, replace_sources=False)
     items: list[DiscoveredURL] = []
     bad: list[FetchLogRow] = []
     for raw in urls:

@@ -201,3 +201,20 @@ def test_process_pool_runner_gives_the_same_rows(sample_run, tmp_path):
     q = 'SELECT a.title, count(m.start), sum(m."end") FROM articles a LEFT JOIN mentions m USING (article_id) GROUP BY ALL ORDER BY 1'
     assert summary.stored == len(ARTICLES)
     assert rows(db, q) == rows(sample_run["db"], q)
+
+
+def test_ingest_urls_under_a_configured_source_keeps_its_settings(site, tmp_path):
+    from extractors.config import Source
+    from flows.ingest import ingest_urls
+    from warehouse.store import Warehouse
+
+    db = tmp_path / "k.duckdb"
+    wh = Warehouse(db)
+    wh.migrate()
+    wh.upsert_sources([Source(name="bbc-arabic", feeds=("https://feeds.bbci.co.uk/arabic/rss.xml",), max_articles=50)])
+    site.routes["/ok.html"] = html((REPO / "samples" / "site" / "world" / "nepal-fuel-shortage.html").read_text(encoding="utf-8"))
+    summary = ingest_urls(urls=[site.url("/ok.html")], db_path=str(db), source="bbc-arabic", allow_private_addresses=True)
+    assert summary.stored == 1
+    assert rows(db, "SELECT feeds, max_articles FROM sources WHERE name = 'bbc-arabic'") == [
+        (["https://feeds.bbci.co.uk/arabic/rss.xml"], 50)]
+    assert rows(db, "SELECT source FROM articles") == [("bbc-arabic",)]

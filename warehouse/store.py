@@ -133,6 +133,13 @@ ON CONFLICT (name) DO UPDATE SET homepage = excluded.homepage, feeds = excluded.
     timezone = excluded.timezone, updated_at = excluded.updated_at
 """
 
+# A source name used by ingest-urls: recorded if new, never overwriting a configured source's settings.
+ENSURE_SOURCE = """
+INSERT INTO sources VALUES ($name, $homepage, $feeds, $sitemaps, $max_articles, $requests_per_second,
+                            $max_concurrency, $timezone, now())
+ON CONFLICT (name) DO NOTHING
+"""
+
 START_RUN = """
 INSERT INTO runs (run_id, flow, started_at, status, parameters) VALUES (?, ?, ?, 'running', ?)
 ON CONFLICT (run_id) DO UPDATE SET status = 'running'
@@ -403,10 +410,11 @@ class Warehouse:
         with self.connection() as con:
             return migrate(con)
 
-    def upsert_sources(self, sources: Sequence[Source]) -> None:
+    def upsert_sources(self, sources: Sequence[Source], *, replace: bool = True) -> None:
+        """Record the sources' settings; with replace=False only names not known yet are added."""
         with self.transaction() as con:
             for s in sources:
-                con.execute(UPSERT_SOURCE, s.settings_dict())
+                con.execute(UPSERT_SOURCE if replace else ENSURE_SOURCE, s.settings_dict())
 
     def start_run(self, run_id: str, flow: str, parameters: dict[str, Any]) -> None:
         with self.transaction() as con:
