@@ -8,6 +8,7 @@ from typing import Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from extractors.process import ProcessedBatch, page_from_raw, process_pages
 from extractors.types import RawPage
@@ -53,7 +54,7 @@ def reprocess(
 
     def drain() -> None:
         batch: ProcessedBatch = pending.popleft().result()
-        summary.mentions += load_batch(db_path, batch, run_id)
+        summary.mentions += load_batch(db_path, quote(batch), run_id)
         summary.stored += len(batch.articles)
         summary.failed += len(batch.failures)
         summary.failures.extend(batch.failures)

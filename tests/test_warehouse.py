@@ -136,3 +136,37 @@ def test_lock_held_too_long_gives_clear_error(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_loads_append_small_row_groups_and_keep_the_file_readable(tmp_path, monkeypatch):
+    """Loads attach the file with a small ROW_GROUP_SIZE so a checkpoint rewrites one small group, not the
+    whole table; the file is then read with a plain read-only connection (views, queries)."""
+    import warehouse.store as store
+
+    monkeypatch.setattr(store, "LOAD_ROW_GROUP_ROWS", 2048)
+    w = Warehouse(tmp_path / "it's here.duckdb", wait_seconds=5)  # a quote in the path must survive ATTACH
+    w.migrate()
+    for k in range(3):
+        rows = [FetchLogRow(url=f"https://e.com/{k}/{i}", source="s", kind="article", status=200, error=None,
+                            fetched_at=T0) for i in range(1500)]
+        w.load([art(f"a{k}", "سوريا", [m("LOC", "سوريا", "سوريا", 0)])], rows, f"run-{k}")
+    con = duckdb.connect(str(w.path), read_only=True)
+    groups = con.execute("SELECT row_group_id, max(count) FROM pragma_storage_info('fetches') GROUP BY ALL").fetchall()
+    assert con.execute("SELECT count(*) FROM fetches").fetchone()[0] == 4500
+    assert len(groups) >= 3 and max(n for _, n in groups) <= 2048
+    assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
+    con.close()
+    assert counts(w)["entities"] == 1
+
+
+def test_loads_lower_the_gil_switch_interval_only_while_they_run():
+    from warehouse.store import LOAD_SWITCH_INTERVAL, responsive_gil
+
+    before = sys.getswitchinterval()
+    low = min(LOAD_SWITCH_INTERVAL, before)
+    with responsive_gil():
+        assert sys.getswitchinterval() == pytest.approx(low)  # stored in microseconds
+        with responsive_gil():  # nested (e.g. two loads in threads): still low
+            assert sys.getswitchinterval() == pytest.approx(low)
+        assert sys.getswitchinterval() == pytest.approx(low)
+    assert sys.getswitchinterval() == before
