@@ -45,7 +45,17 @@ class CRFTagger:
         with open(res_path, encoding="utf-8") as fh:
             data = json.load(fh)
         self.model_dir = model_dir
-        self.featurizer = Featurizer(Resources.from_json(data), FeatureConfig(**data.get("features", {})))
+        resources, config = Resources.from_json(data), FeatureConfig(**data.get("features", {}))
+        if config.general:
+            from extractors.ner_lexicon import GENERAL_FILE, GeneralLexicon
+
+            path = model_dir / GENERAL_FILE
+            if not path.is_file():
+                from extractors.entities import ModelNotFoundError
+
+                raise ModelNotFoundError(f"CRF general lexicon {path} missing; rebuild with: python scripts/train_crf.py")
+            resources.general = GeneralLexicon.load(path)
+        self.featurizer = Featurizer(resources, config)
         self._tagger = pycrfsuite.Tagger()
         self._tagger.open(str(model_path))
         self._stage2 = None

@@ -98,6 +98,8 @@ class Resources:
     max_phrase: int = 4
     ext: dict[tuple[str, ...], str] = field(default_factory=dict)  # external (CLDR) gazetteer phrase -> type
     max_ext: int = 1
+    general: "GeneralLexicon | None" = None  # normalised word -> general lexicon code (own file, not in the JSON)
+    names: dict[str, str] = field(default_factory=dict)  # normalised word -> 'f' (given) / 'l' (family) / 'fl'
 
     @classmethod
     def from_sentences(cls, sentences: Iterable[tuple[Sequence[str], Sequence[str]]], clusters=None) -> "Resources":
@@ -146,6 +148,7 @@ class Resources:
             "clusters": self.clusters,
             "freq": self.freq,
             **({"ext": [[" ".join(k), v] for k, v in sorted(self.ext.items())]} if self.ext else {}),
+            **({"names": self.names} if self.names else {}),
         }
 
     @classmethod
@@ -154,7 +157,7 @@ class Resources:
         ext = {tuple(k.split(" ")): v for k, v in data.get("ext", [])}
         return cls(phrases=phrases, word_stats=data.get("word_stats", {}), clusters=data.get("clusters", {}),
                    freq=data.get("freq", {}), max_phrase=max((len(k) for k in phrases), default=1),
-                   ext=ext, max_ext=max((len(k) for k in ext), default=1))
+                   ext=ext, max_ext=max((len(k) for k in ext), default=1), names=data.get("names", {}))
 
     def with_external(self, ext: dict[tuple[str, ...], str]) -> "Resources":
         self.ext = dict(ext)
@@ -212,6 +215,9 @@ class FeatureConfig:
     char_ngrams: int = 0  # n of character n-grams inside the stem (0 = none)
     conjunctions: int = 1  # rarity of a word conjoined with its neighbours (0 none, 1, 2 = more)
     ext_gazetteer: bool = False  # CLDR place/currency/language/month names (extractors/models/ner_cldr_gazetteer.tsv)
+    general: bool = False  # general-Arabic frequency and stem productivity codes (extractors/ner_lexicon.py)
+    names: bool = False  # given / family name list (extractors/ner_lexicon.py, from Faker's Arabic locales)
+    general_conj: bool = False  # general-frequency bands of the previous, current and next word, conjoined
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -244,7 +250,10 @@ class Featurizer:
     def __init__(self, resources: Resources, config: FeatureConfig | None = None):
         self.res = resources
         self.cfg = config or FeatureConfig()
-        self._word_cache: dict[str, tuple[list[str], list[str], str]] = {}
+        self._word_cache: dict[str, tuple] = {}
+        # first words of the gazetteer phrases: a position whose word cannot start a phrase is skipped at once
+        self._phrase_first = {k[0] for k in resources.phrases}
+        self._ext_first = {k[0] for k in resources.ext}
 
     def _word(self, tok: str):
         hit = self._word_cache.get(tok)
@@ -297,11 +306,24 @@ class Featurizer:
                 own.append("cc=" + coarse)
                 ctx.append("c=" + fine)
                 ctx.append("cc=" + coarse)
+        if cfg.general and res.general:
+            code = res.general.get(n) or (res.general.get(stem) if stem != n else None) or res.general.default
+            gf, gm, ga = code.split("|")
+            own.extend((f"gf={gf}", f"gm={gm}", f"ga={ga}", f"gfm={gf}|{gm}"))
+            ctx.extend((f"gf={gf}", f"gm={gm}"))
+            gband = "x" if not gf.isdigit() else str(int(gf) // 3)
+        if cfg.names and res.names:
+            nk = res.names.get(n) or res.names.get(stem)
+            if nk:
+                own.append("NM=" + nk)
+                ctx.append("NM=" + nk)
         rare = "x"
         if cfg.freq:
             f = res.freq.get(n, 0)
             rare = "0" if f == 0 else "1" if f < 3 else "m" if f < 20 else "f"
-        hit = (own, ctx, n, stem, rare)
+        if not (cfg.general and res.general):
+            gband = "-"
+        hit = (own, ctx, n, stem, rare, gband, article_form(n))
         if len(self._word_cache) >= WORD_CACHE_LIMIT:  # bounded memory on long runs (news vocabulary is open)
             self._word_cache.clear()
         self._word_cache[tok] = hit
@@ -313,18 +335,22 @@ class Featurizer:
         stem = w[3]
         return stem if len(stem) >= 2 and stem.isalpha() else None
 
-    def _gazetteer(self, ns: list[str]) -> list[str | None]:
+    def _gazetteer(self, words: list[tuple]) -> list[str | None]:
         """Longest-match tagging of the sentence against entity phrases: 'B-LOC', 'I-ORG|PERS', ..."""
-        phrases, m = self.res.phrases, self.res.max_phrase
+        phrases, m, starts = self.res.phrases, self.res.max_phrase, self._phrase_first
+        ns = [w[2] for w in words]
         out: list[str | None] = [None] * len(ns)
         i, n = 0, len(ns)
         while i < n:
             found = 0
+            first = words[i][6]  # the word with its proclitics stripped but its article kept
+            if ns[i] not in starts and first not in starts:
+                i += 1
+                continue
             for L in range(min(m, n - i), 0, -1):
                 key = tuple(ns[i : i + L])
                 t = phrases.get(key)
                 if t is None:
-                    first = article_form(key[0])
                     if first != key[0]:
                         t = phrases.get((first, *key[1:]))
                 if t is not None:
@@ -347,7 +373,10 @@ class Featurizer:
             w0 = words[i][2]
             if w0[:1].isalpha():
                 stem = words[i][3]
-                firsts = (w0, article_form(w0), stem, AL + stem)
+                firsts = (w0, words[i][6], stem, AL + stem)
+                if not any(f in self._ext_first for f in firsts):
+                    i += 1
+                    continue
                 for L in range(min(m, n - i), 0, -1):
                     rest = tuple(words[j][2] for j in range(i + 1, i + L))
                     for k, first in enumerate(firsts):
@@ -367,7 +396,7 @@ class Featurizer:
         cfg = self.cfg
         words = [self._word(t) for t in tokens]
         ns = [w[2] for w in words]
-        gaz = self._gazetteer(ns) if cfg.gazetteer and self.res.phrases else None
+        gaz = self._gazetteer(words) if cfg.gazetteer and self.res.phrases else None
         xg = self._external(words) if cfg.ext_gazetteer and self.res.ext else None
         n = len(tokens)
         out = []
@@ -411,6 +440,11 @@ class Featurizer:
                     f.append(f"pc-r={words[i][0][2]}|{r}")
                     if i > 0:
                         f.append(f"s2-r={words[i - 2][3] if i > 1 else 'B'}|{words[i - 1][3]}|{r}")
+            if cfg.general_conj:
+                gp = words[i - 1][5] if i > 0 else "B"
+                gn = words[i + 1][5] if i + 1 < n else "E"
+                f.append(f"gg={gp}{words[i][5]}{gn}")
+                f.append(f"gr={words[i][5]}{words[i][4]}")
             if cfg.bigrams:
                 if i > 0:
                     f.append(f"bg-={ns[i - 1]}|{ns[i]}")

@@ -8,7 +8,10 @@
 Gazetteer and per-word label statistics are features; to keep the model from trusting them blindly they
 are computed by jackknifing during training (the features of fold k come from the other folds), and the
 shipped resources come from all training sentences. Word clusters are learned from the training text only
-(ANERcorp; with --dev from the 90% part only). Nothing else is read.
+(ANERcorp; with --dev from the 90% part only). Besides ANERcorp the model reads three word lists, none of them
+labelled data: wordfreq's general-Arabic frequency list (CC BY-SA 4.0; extractors/ner_lexicon.py), the Arabic
+given and family names of Faker's person providers (MIT), and the CLDR gazetteer (extractors/models/
+ner_cldr_gazetteer.tsv, Unicode licence). wordfreq and faker are needed only here: pip install -e '.[train]'.
 """
 
 from __future__ import annotations
@@ -37,10 +40,30 @@ def make_resources(sentences, clusters, cfg: FeatureConfig) -> Resources:
     res = Resources.from_sentences(sentences, clusters)
     if cfg.ext_gazetteer:
         res.with_external(load_external(EXT_GAZETTEER))
+    if cfg.general:
+        res.general = general_codes()
+    if cfg.names:
+        from extractors.ner_lexicon import read_person_names
+
+        res.names = read_person_names()
     return res
 
+
+_GENERAL: list = []
+
+
+def general_codes():
+    if not _GENERAL:
+        from extractors.ner_lexicon import GeneralLexicon, build_codes, read_wordfreq
+
+        _GENERAL.append(GeneralLexicon.from_codes(build_codes(read_wordfreq())))
+    return _GENERAL[0]
+
+# Run 20 of docs/MODEL_CARD.md: + general-Arabic lexicon (wordfreq), Arabic name list (Faker), CLDR gazetteer,
+# no transitions unseen in training. Needs `pip install -e .[train]` (wordfreq, faker) to retrain.
 BEST = {"algorithm": "lbfgs", "c1": 0.15, "c2": 0.005, "max_iterations": 300, "folds": 5, "clusters": 256,
-        "features": FeatureConfig().to_json()}
+        "possible_transitions": False,
+        "features": {**FeatureConfig().to_json(), "general": True, "names": True, "ext_gazetteer": True}}
 
 
 def build_training_items(train, cfg: FeatureConfig, folds: int, clusters: dict):
@@ -151,6 +174,10 @@ def train_model(train, out_dir: Path, params: dict, log=print) -> tuple[Path, fl
     with open(out_dir / "ner_crf_resources.json", "w", encoding="utf-8") as fh:
         json.dump(meta, fh, ensure_ascii=False, separators=(",", ":"))
     write_gazetteer(train, out_dir / "ner_gazetteer.tsv")
+    if cfg.general:
+        from extractors.ner_lexicon import GENERAL_FILE
+
+        resources.general.save(out_dir / GENERAL_FILE)
     log(f"trained in {seconds:.1f}s -> {model_path} ({model_path.stat().st_size / 1e6:.2f} MB)")
     return model_path, seconds
 
@@ -201,7 +228,8 @@ def main(argv=None) -> int:
     ap.add_argument("--features", default="{}", help="JSON overrides of FeatureConfig, e.g. '{\"window\": 3}'")
     ap.add_argument("--stage2", default=None,
                     help='JSON settings of the document-level second pass, e.g. \'{"doc_size": 20, "folds": 5}\'; "none" to disable')
-    ap.add_argument("--possible-transitions", type=int, default=1)
+    ap.add_argument("--possible-transitions", type=int, default=int(BEST["possible_transitions"]),
+                    help="1: let CRFsuite add label transitions never seen in training")
     ap.add_argument("--minfreq", type=float, default=0)
     ap.add_argument("--log", help="append a JSON line with the settings and scores to this file")
     args = ap.parse_args(argv)
