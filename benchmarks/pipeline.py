@@ -357,36 +357,6 @@ def install_experiments(args: argparse.Namespace, fi, marks: dict) -> callable:
         import sitecustomize  # noqa: F401  (this process too)
 
         undo.append(lambda: os.environ.__setitem__("PYTHONPATH", old) if old else os.environ.pop("PYTHONPATH", None))
-    if args.load_every > 1:
-        # load every K processed batches in one transaction (one open / commit / checkpoint per K batches)
-        from extractors.process import ProcessedBatch
-
-        orig_load_batch, orig_run_batches = fi.load_batch, fi.run_batches
-        pending: list = []
-
-        def flush(db_path: str, run_id: str, *rest) -> int:
-            if not pending:
-                return 0
-            merged = ProcessedBatch()
-            for b in pending:
-                merged.articles.extend(b.articles)
-                merged.fetch_rows.extend(b.fetch_rows)
-            pending.clear()
-            return orig_load_batch(db_path, merged, run_id, *rest)
-
-        def load_batch_grouped(db_path, batch, run_id, *rest):
-            pending.append(batch)
-            return flush(db_path, run_id, *rest) if len(pending) >= args.load_every else 0
-
-        def run_batches_grouped(fetcher, items, *, db_path, run_id, summary, **kw):
-            orig_run_batches(fetcher, items, db_path=db_path, run_id=run_id, summary=summary, **kw)
-            t0 = time.perf_counter()
-            lake = kw.get("lake")
-            summary.mentions += flush(db_path, run_id, *((lake,) if lake else ()))
-            summary.stage_seconds["load"] = summary.stage_seconds.get("load", 0.0) + time.perf_counter() - t0
-
-        fi.load_batch, fi.run_batches = load_batch_grouped, run_batches_grouped
-        undo.append(lambda: (setattr(fi, "load_batch", orig_load_batch), setattr(fi, "run_batches", orig_run_batches)))
     if args.persistent_db:
         # one DuckDB connection for the whole run in the flow process; one checkpoint at the end
         from warehouse import store
@@ -625,8 +595,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--api", choices=["ephemeral", "shared"], default="ephemeral",
                     help="ephemeral: as `akhbar ingest` runs today (no PREFECT_API_URL; each process-pool worker then "
                          "starts its own temporary server); shared: experiment, workers get the parent's API URL")
-    ap.add_argument("--load-every", type=int, default=1, metavar="K",
-                    help="experiment: load every K processed batches in one transaction (monkeypatched)")
     ap.add_argument("--persistent-db", action="store_true",
                     help="experiment: keep one DuckDB connection open for the run (monkeypatched warehouse.store.connect)")
     ap.add_argument("--ner-cache-cap", type=int, default=None, metavar="K",
@@ -653,7 +621,6 @@ def main(argv: list[str] | None = None) -> int:
 
     started_at = datetime.now(timezone.utc)
     experiments = [x for x in (f"api={args.api}" if args.api != "ephemeral" else "",
-                                f"load-every={args.load_every}" if args.load_every > 1 else "",
                                 "persistent-db" if args.persistent_db else "",
                                 f"ner-cache-cap={args.ner_cache_cap}" if args.ner_cache_cap is not None else "") if x]
     print(f"akhbar pipeline benchmark {started_at:%Y-%m-%d %H:%M} UTC; N={args.n}, runner={runner}, "
