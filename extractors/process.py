@@ -10,7 +10,6 @@ import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from extractors.arabic import normalize_arabic
 from extractors.dedup import minhash
@@ -62,14 +61,6 @@ class ProcessedBatch:
     fetched: int = 0  # pages that came back with a body
     seconds_extract: float = 0.0
     seconds_entities: float = 0.0
-    # Set where the batch was processed when it goes to the warehouse (flows.ingest.tabulate): the warehouse's
-    # BatchTables of `articles`, which is then emptied, and the source of each of those articles.
-    tables: Any = None
-    sources: list[str] = field(default_factory=list)
-
-    def stored_sources(self) -> list[str]:
-        """The source of each article of the batch, whether it is still objects or already tables."""
-        return list(self.sources) if self.tables is not None else [a.source for a in self.articles]
 
 
 def process_pages(

@@ -41,7 +41,7 @@ from extractors.types import DiscoveredURL, FetchedPage, FetchLogRow
 from extractors.urls import BadURL, article_id, canonical_url, host_of
 from warehouse.lake import LakeWriter
 from warehouse.search import refresh_search_index
-from warehouse.store import DEFAULT_DB_PATH, KNOWN_ARTICLES, BatchTables, Warehouse
+from warehouse.store import DEFAULT_DB_PATH, KNOWN_ARTICLES, Warehouse
 
 DEFAULT_BATCH_SIZE = 200
 MAX_BATCHES_IN_FLIGHT = 3
@@ -175,20 +175,9 @@ def fetch_batch(fetcher: BackgroundFetcher, items: list[DiscoveredURL]) -> list[
     return fetcher.fetch_many(items)
 
 
-def tabulate(batch: ProcessedBatch) -> ProcessedBatch:
-    """Turn the batch's articles into the warehouse's Arrow tables here, in the worker that processed them,
-    so the flow's single writer only inserts (see warehouse.store.BatchTables)."""
-    batch.tables = BatchTables.from_articles(batch.articles)
-    batch.sources = batch.tables.sources
-    batch.articles = []
-    return batch
-
-
 @task(name="process-batch", cache_policy=NO_CACHE)
-def process_batch(pages: list[FetchedPage], backend: str, timezones: dict[str, str],
-                  tabulated: bool = True) -> ProcessedBatch:
-    batch = process_pages(pages, backend_name=backend, timezones=timezones)
-    return tabulate(batch) if tabulated else batch
+def process_batch(pages: list[FetchedPage], backend: str, timezones: dict[str, str]) -> ProcessedBatch:
+    return process_pages(pages, backend_name=backend, timezones=timezones)
 
 
 @task(name="load-batch", cache_policy=NO_CACHE)
@@ -196,8 +185,7 @@ def load_batch(db_path: str, batch: ProcessedBatch, run_id: str, lake: str | Non
     if lake:  # Parquet files in the lake, merged into the database later by merge-lake
         return LakeWriter(lake, run_id).write_batch(batch.articles, batch.fetch_rows).mentions
     wh = Warehouse(db_path, on_wait=get_run_logger().warning)
-    rows = batch.tables if batch.tables is not None else batch.articles
-    return wh.load(rows, batch.fetch_rows, run_id).mentions
+    return wh.load(batch.articles, batch.fetch_rows, run_id).mentions
 
 
 def interleave(lists: Sequence[Sequence[DiscoveredURL]]) -> list[DiscoveredURL]:
@@ -249,12 +237,11 @@ def run_batches(
         # futures (twice per call); the benchmark measured that walk at 60% of the load stage.
         summary.mentions += load_batch(db_path, quote(batch), run_id, lake)
         stage["load"] = stage.get("load", 0.0) + time.perf_counter() - t0
-        sources = batch.stored_sources()
-        summary.stored += len(sources)
+        summary.stored += len(batch.articles)
         summary.failed += len(batch.failures)
         summary.failures.extend(batch.failures)
-        for name in sources:
-            summary.per_source.setdefault(name, SourceStats()).stored += 1
+        for art in batch.articles:
+            summary.per_source.setdefault(art.source, SourceStats()).stored += 1
         for row in batch.fetch_rows:
             st = summary.per_source.setdefault(row.source or "?", SourceStats())
             if row.error is None:
@@ -276,7 +263,7 @@ def run_batches(
         if not to_load:
             waiting_since = time.monotonic()
         to_load.append(batch)
-        waiting = sum(len(b.stored_sources()) + len(b.failures) for b in to_load)
+        waiting = sum(len(b.articles) + len(b.failures) for b in to_load)
         # a lake batch is one worker's file set: written as soon as it is ready
         if lake or waiting >= LOAD_EVERY_PAGES or time.monotonic() - waiting_since >= LOAD_AFTER_SECONDS:
             load_now()
@@ -287,7 +274,7 @@ def run_batches(
             pages = fetch_batch(fetcher, quote(chunk))
             stage["fetch"] = stage.get("fetch", 0.0) + time.perf_counter() - t0
             # not quote()d: a quoted parameter does not survive Dask's serialization (it arrives as a tuple)
-            pending.append(process_batch.submit(pages, backend, timezones, tabulated=not lake))
+            pending.append(process_batch.submit(pages, backend, timezones))
             del pages
             while len(pending) >= MAX_BATCHES_IN_FLIGHT:
                 drain_one()
@@ -300,13 +287,6 @@ def merge_batches(batches: Sequence[ProcessedBatch]) -> ProcessedBatch:
     if len(batches) == 1:
         return batches[0]
     out = ProcessedBatch()
-    if any(b.tables is not None for b in batches):  # all as tables, in order (an article's last version wins)
-        out.tables = BatchTables.concat([b.tables if b.tables is not None else BatchTables.from_articles(b.articles)
-                                         for b in batches])
-        out.sources = out.tables.sources
-        batches = [ProcessedBatch(fetch_rows=b.fetch_rows, failures=b.failures, fetched=b.fetched,
-                                  seconds_extract=b.seconds_extract, seconds_entities=b.seconds_entities)
-                   for b in batches]
     for b in batches:
         out.articles.extend(b.articles)
         out.fetch_rows.extend(b.fetch_rows)

@@ -12,7 +12,7 @@ from prefect.utilities.annotations import quote
 
 from extractors.process import ProcessedBatch, page_from_raw, process_pages
 from extractors.types import RawPage
-from flows.ingest import MAX_BATCHES_IN_FLIGHT, RunSummary, _run_id, load_batch, tabulate
+from flows.ingest import RunSummary, _run_id, load_batch, MAX_BATCHES_IN_FLIGHT
 from flows.reporting import publish_run_artifacts
 from flows.runners import configured_task_runner
 from warehouse.store import DEFAULT_DB_PATH, Warehouse
@@ -21,7 +21,7 @@ from warehouse.store import DEFAULT_DB_PATH, Warehouse
 @task(name="reprocess-batch", cache_policy=NO_CACHE)
 def reprocess_batch(raws: list[RawPage], backend: str, timezones: dict[str, str]) -> ProcessedBatch:
     pages = [page_from_raw(r) for r in raws]
-    return tabulate(process_pages(pages, backend_name=backend, timezones=timezones, archive=False, log_fetches=False))
+    return process_pages(pages, backend_name=backend, timezones=timezones, archive=False, log_fetches=False)
 
 
 @flow(name="reprocess", log_prints=True, task_runner=configured_task_runner())
@@ -55,7 +55,7 @@ def reprocess(
     def drain() -> None:
         batch: ProcessedBatch = pending.popleft().result()
         summary.mentions += load_batch(db_path, quote(batch), run_id)
-        summary.stored += len(batch.stored_sources())
+        summary.stored += len(batch.articles)
         summary.failed += len(batch.failures)
         summary.failures.extend(batch.failures)
         logger.info("reprocessed %d pages (%d failed)", summary.stored + summary.failed, summary.failed)

@@ -170,27 +170,3 @@ def test_loads_lower_the_gil_switch_interval_only_while_they_run():
             assert sys.getswitchinterval() == pytest.approx(low)
         assert sys.getswitchinterval() == pytest.approx(low)
     assert sys.getswitchinterval() == before
-
-
-def test_batch_tables_built_in_a_worker_load_the_same_rows_and_the_last_version_wins(tmp_path):
-    from warehouse.store import BatchTables
-
-    first = [art("a1", "سوريا ولبنان", [m("LOC", "سوريا", "سوريا", 0), m("LOC", "لبنان", "لبنان", 7)]),
-             art("a2", "لسوريا", [m("LOC", "لسوريا", "سوريا", 0)])]
-    second = [art("a1", "سوريا", [m("LOC", "سوريا", "سوريا", 0)]), art("a3", "x", [])]
-    merged = BatchTables.concat([BatchTables.from_articles(first), BatchTables.from_articles(second)])
-    assert merged.article_ids == ["a2", "a1", "a3"]
-    assert merged.mentions.column("article_id").to_pylist() == ["a2", "a1"]  # a1's first version is gone
-
-    dump = 'SELECT article_id, text, story_id FROM articles ORDER BY 1'
-    ments = 'SELECT article_id, canonical, start FROM mentions ORDER BY ALL'
-    results = []
-    for name, rows in (("objects", [*first, *second]), ("tables", merged)):
-        w = Warehouse(tmp_path / f"{name}.duckdb", wait_seconds=5)
-        w.migrate()
-        counts_loaded = w.load(rows, [], "r")
-        with w.connection(read_only=True) as con:
-            results.append((counts_loaded.articles, counts_loaded.mentions, con.execute(dump).fetchall(),
-                            con.execute(ments).fetchall()))
-    assert results[0] == results[1]
-    assert results[1][0] == 3 and [r[1] for r in results[1][2]] == ["سوريا", "لسوريا", "x"]

@@ -22,7 +22,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from extractors.config import Source
 from extractors.dedup import NEAR_DUPLICATE_SIMILARITY, band_keys, similarity
@@ -323,7 +322,6 @@ _RAW_SCHEMA = pa.schema([
     ("fetched_at", pa.timestamp("us", tz="UTC")), ("status", pa.int32()), ("content_type", pa.string()),
     ("encoding", pa.string()), ("hint_published_at", pa.timestamp("us", tz="UTC")), ("html_zlib", pa.binary()),
 ])
-_ALIAS_SCHEMA = pa.schema([("alias_id", pa.string()), ("url", pa.string()), ("article_id", pa.string())])
 _BAND_SCHEMA = pa.schema([("article_id", pa.string()), ("band", pa.int8()), ("key", pa.int64())])
 _MENTION_SCHEMA = pa.schema([
     ("article_id", pa.string()), ("entity_type", pa.string()), ("text", pa.string()), ("canonical", pa.string()),
@@ -378,7 +376,7 @@ def raw_table(items: Sequence[ProcessedArticle]) -> pa.Table:
 
 
 def item_band_keys(items: Sequence[ProcessedArticle]) -> dict[str, list[int]]:
-    """LSH band keys of each item with a MinHash signature."""
+    """LSH band keys of each item with a MinHash signature, computed once per load."""
     return {it.article_id: band_keys(it.minhash) for it in items if it.minhash}
 
 
@@ -395,36 +393,33 @@ def bands_table(items: Sequence[ProcessedArticle], keys: dict[str, list[int]] | 
     return pa.table({"article_id": ids, "band": band_no, "key": values}, schema=_BAND_SCHEMA)
 
 
-def assign_story_ids(con: duckdb.DuckDBPyConnection, ids: Sequence[str], minhashes: Sequence[bytes | None],
-                     keys: dict[str, list[int]]) -> tuple[list[str], set[str]]:
-    """The story of each batch article (registered as `batch_tagged` / `batch_bands`): that of its nearest
-    stored or earlier-in-batch near duplicate, else itself. An article whose text did not change keeps its
-    story. Returns the story ids and the ids stored before."""
+def assign_stories(con: duckdb.DuckDBPyConnection, items: Sequence[ProcessedArticle],
+                   keys: dict[str, list[int]] | None = None) -> set[str]:
+    """Set `story_id` on each item: the story of its nearest stored or earlier-in-batch near duplicate,
+    else itself. An article whose text did not change keeps its story. Returns the ids stored before."""
+    keys = item_band_keys(items) if keys is None else keys
     existing = {aid: (story, sig) for aid, story, sig in con.execute(EXISTING_STORIES).fetchall()}
     candidates: dict[str, list[tuple[str, bytes]]] = {}
     for batch_id, story, sig in con.execute(STORY_CANDIDATES).fetchall():
         candidates.setdefault(batch_id, []).append((story, sig))
     # band key -> {story_id: signature of the story's first copy in this batch}
     seen_in_batch: dict[tuple[int, int], dict[str, bytes]] = {}
-    stories: list[str] = []
-    for aid, sig_new in zip(ids, minhashes):
-        item_keys = list(enumerate(keys.get(aid, ()))) if sig_new else []
-        old = existing.get(aid)
-        if sig_new and old and old[0] and old[1] and similarity(old[1], sig_new) >= NEAR_DUPLICATE_SIMILARITY:
-            story = old[0]
-        elif sig_new:
-            pool = dict(candidates.get(aid, []))
-            for key in item_keys:
-                for st, sig in seen_in_batch.get(key, {}).items():
-                    pool.setdefault(st, sig)
-            best = max(((similarity(sig, sig_new), st) for st, sig in pool.items() if st and sig), default=None)
-            story = best[1] if best and best[0] >= NEAR_DUPLICATE_SIMILARITY else aid
+    for it in items:
+        item_keys = list(enumerate(keys.get(it.article_id, ()))) if it.minhash else []
+        old = existing.get(it.article_id)
+        if old and old[0] and old[1] and similarity(old[1], it.minhash) >= NEAR_DUPLICATE_SIMILARITY:
+            it.story_id = old[0]
         else:
-            story = aid
-        stories.append(story)
+            pool = dict(candidates.get(it.article_id, []))
+            for key in item_keys:
+                for story, sig in seen_in_batch.get(key, {}).items():
+                    pool.setdefault(story, sig)
+            best = max(((similarity(sig, it.minhash), story) for story, sig in pool.items() if story and sig),
+                       default=None)
+            it.story_id = best[1] if best and best[0] >= NEAR_DUPLICATE_SIMILARITY else it.article_id
         for key in item_keys:
-            seen_in_batch.setdefault(key, {}).setdefault(story, sig_new)
-    return stories, set(existing)
+            seen_in_batch.setdefault(key, {}).setdefault(it.story_id, it.minhash)
+    return set(existing)
 
 
 def mentions_table(items: Sequence[ProcessedArticle]) -> pa.Table:
@@ -447,85 +442,11 @@ def fetches_table(rows: Sequence[FetchLogRow], run_id: str | None) -> pa.Table:
     }, schema=_FETCH_SCHEMA)
 
 
-def aliases_table(items: Sequence[ProcessedArticle]) -> pa.Table:
-    rows = [(article_id_of(a.fetched_url), a.fetched_url, a.article_id) for a in items if a.fetched_url]
-    return pa.table({"alias_id": [r[0] for r in rows], "url": [r[1] for r in rows],
-                     "article_id": [r[2] for r in rows]}, schema=_ALIAS_SCHEMA)
-
-
-@dataclass(slots=True)
-class BatchTables:
-    """Processed articles as the Arrow tables a load inserts.
-
-    Built where the batch was processed (the process_batch task, i.e. a task-runner worker), so the single
-    writer only inserts: building them in the flow's thread took 0.5 s of the 2.3 s load stage for 5,000
-    pages, and shipping Arrow buffers back from a worker is cheaper than shipping Python strings. The
-    article table's run_id, story_id and stored-at columns are set at load time.
-    """
-
-    articles: pa.Table
-    mentions: pa.Table
-    raw: pa.Table
-    bands: pa.Table
-    aliases: pa.Table
-
-    @classmethod
-    def from_articles(cls, articles: Sequence[ProcessedArticle]) -> "BatchTables":
-        # The same URL twice in one batch would violate the key; keep the last version.
-        unique = list({a.article_id: a for a in articles}.values())
-        return cls(articles=articles_table(unique, None),
-                   mentions=mentions_table([a for a in unique if a.mentions is not None]),
-                   raw=raw_table(unique), bands=bands_table(unique), aliases=aliases_table(unique))
-
-    @classmethod
-    def empty(cls) -> "BatchTables":
-        return cls.from_articles([])
-
-    @classmethod
-    def concat(cls, parts: Sequence["BatchTables"]) -> "BatchTables":
-        """One table set for several batches; an article in more than one keeps the rows of the last."""
-        if not parts:
-            return cls.empty()
-        if len(parts) == 1:
-            return parts[0]
-        later: set[str] = set()
-        kept: list[BatchTables] = []
-        for part in reversed(parts):
-            ids = part.articles.column("article_id").to_pylist()
-            if later & set(ids):
-                drop = pa.array(sorted(later), pa.string())
-                part = cls(*(t.filter(pc.invert(pc.is_in(t.column("article_id"), value_set=drop)))
-                             for t in (part.articles, part.mentions, part.raw, part.bands, part.aliases)))
-            later.update(ids)
-            kept.append(part)
-        kept.reverse()
-        return cls(*(pa.concat_tables([getattr(p, f) for p in kept])
-                     for f in ("articles", "mentions", "raw", "bands", "aliases")))
-
-    @property
-    def article_ids(self) -> list[str]:
-        return self.articles.column("article_id").to_pylist()
-
-    @property
-    def sources(self) -> list[str]:
-        return self.articles.column("source").to_pylist()
-
-
 @dataclass(slots=True)
 class LoadCounts:
     articles: int = 0
     mentions: int = 0
     fetches: int = 0
-
-
-def _stamped(articles: pa.Table, run_id: str | None, stories: list[str]) -> pa.Table:
-    """The articles table with this load's run id, stored-at times and story ids."""
-    n = articles.num_rows
-    now = pa.array([datetime.now(timezone.utc)] * n, pa.timestamp("us", tz="UTC"))
-    for name, column in (("run_id", pa.array([run_id] * n, pa.string())), ("first_stored_at", now),
-                         ("updated_at", now), ("story_id", pa.array(stories, pa.string()))):
-        articles = articles.set_column(articles.schema.get_field_index(name), name, column)
-    return articles
 
 
 class Warehouse:
@@ -601,32 +522,33 @@ class Warehouse:
         with self.connection() as con:
             return {name: tz for name, tz in con.execute(SOURCE_TIMEZONES).fetchall() if tz}
 
-    def load(self, articles: Sequence[ProcessedArticle] | BatchTables, fetch_rows: Sequence[FetchLogRow],
+    def load(self, articles: Sequence[ProcessedArticle], fetch_rows: Sequence[FetchLogRow],
              run_id: str | None) -> LoadCounts:
         """Upsert articles, replace their mentions, refresh their entities and append the fetch log: one
-        transaction, so a crash leaves either the whole batch or none of it. `articles` may already be
-        `BatchTables` (built by the worker that processed them)."""
-        tables = articles if isinstance(articles, BatchTables) else BatchTables.from_articles(articles)
+        transaction, so a crash leaves either the whole batch or none of it."""
         with responsive_gil():
-            return self._load(tables, fetch_rows, run_id)
+            return self._load(articles, fetch_rows, run_id)
 
-    def _load(self, tables: BatchTables, fetch_rows: Sequence[FetchLogRow], run_id: str | None) -> LoadCounts:
-        ids = tables.article_ids
-        registered = {"batch_mentions": tables.mentions,
-                      "batch_tagged": tables.articles.select(["article_id"]),
-                      "batch_fetches": fetches_table(fetch_rows, run_id),
-                      "batch_bands": tables.bands, "batch_raw": tables.raw}
+    def _load(self, articles: Sequence[ProcessedArticle], fetch_rows: Sequence[FetchLogRow],
+              run_id: str | None) -> LoadCounts:
+        counts = LoadCounts(fetches=len(fetch_rows))
+        # The same URL twice in one batch would violate the key; keep the last version.
+        unique = list({a.article_id: a for a in articles}.values())
+        tagged = [a for a in unique if a.mentions is not None]
+        batch_mentions = mentions_table(tagged)
+        batch_tagged = pa.table({"article_id": pa.array([a.article_id for a in unique], pa.string())})
+        batch_fetches = fetches_table(fetch_rows, run_id)
+        keys = item_band_keys(unique)
+        batch_bands = bands_table(unique, keys)
+        batch_raw = raw_table(unique)
+        tables = {"batch_mentions": batch_mentions, "batch_tagged": batch_tagged, "batch_fetches": batch_fetches,
+                  "batch_bands": batch_bands, "batch_raw": batch_raw}
         with self.transaction() as con:
-            for name, table in registered.items():
+            for name, table in tables.items():
                 con.register(name, table)
-            if ids:
-                keys: dict[str, list[int]] = {}
-                for aid, key in zip(tables.bands.column("article_id").to_pylist(),
-                                    tables.bands.column("key").to_pylist()):
-                    keys.setdefault(aid, []).append(key)  # in band order, as bands_table wrote them
-                stories, stored_before = assign_story_ids(
-                    con, ids, tables.articles.column("minhash").to_pylist(), keys)
-                con.register("batch_articles", _stamped(tables.articles, run_id, stories))
+            if unique:
+                stored_before = assign_stories(con, unique, keys)
+                con.register("batch_articles", articles_table(unique, run_id))
                 con.execute(TOUCHED_ENTITIES if stored_before else TOUCHED_ENTITIES_NEW_ONLY)
                 con.execute(UPSERT_ARTICLES)
                 if stored_before:
@@ -635,15 +557,20 @@ class Warehouse:
                 con.execute(INSERT_MENTIONS)
                 con.execute(REFRESH_ENTITIES)
                 con.execute(INSERT_BANDS)
-                if tables.raw.num_rows:
+                if batch_raw.num_rows:
                     con.execute(UPSERT_RAW)
-                if tables.aliases.num_rows:
-                    con.register("batch_aliases", tables.aliases)
+                aliases = [(article_id_of(a.fetched_url), a.fetched_url, a.article_id) for a in unique if a.fetched_url]
+                if aliases:
+                    con.register("batch_aliases", pa.table(
+                        {"alias_id": [x[0] for x in aliases], "url": [x[1] for x in aliases],
+                         "article_id": [x[2] for x in aliases]}))
                     con.execute(INSERT_ALIASES)
                     con.unregister("batch_aliases")
                 con.unregister("batch_articles")
             if fetch_rows:
                 con.execute("INSERT INTO fetches BY NAME SELECT * FROM batch_fetches")
-            for name in registered:
+            for name in tables:
                 con.unregister(name)
-        return LoadCounts(articles=len(ids), mentions=tables.mentions.num_rows, fetches=len(fetch_rows))
+        counts.articles = len(unique)
+        counts.mentions = batch_mentions.num_rows
+        return counts
