@@ -52,7 +52,10 @@ def task_runner_from_spec(spec: str | None) -> TaskRunner:
         return ThreadPoolTaskRunner(max_workers=int(arg) if arg else 4)
     if kind == "process":
         workers = int(arg) if arg else (os.cpu_count() or 2)
-        return ProcessPoolTaskRunner(max_workers=workers, initializer=lower_priority, initargs=(WORKER_NICENESS,))
+        try:
+            return ProcessPoolTaskRunner(max_workers=workers, initializer=lower_priority, initargs=(WORKER_NICENESS,))
+        except TypeError:  # Prefect before 3.8 has no initializer option: same runner, workers at normal priority
+            return ProcessPoolTaskRunner(max_workers=workers)
     if kind == "dask":
         if not arg:
             raise RunnerConfigError(f"{ENV_VAR}=dask needs a scheduler address, e.g. dask:tcp://127.0.0.1:8786")

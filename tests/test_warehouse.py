@@ -170,3 +170,14 @@ def test_loads_lower_the_gil_switch_interval_only_while_they_run():
             assert sys.getswitchinterval() == pytest.approx(low)
         assert sys.getswitchinterval() == pytest.approx(low)
     assert sys.getswitchinterval() == before
+
+
+def test_load_works_while_this_process_holds_the_file_open(wh):
+    """A notebook may hold a read-write connection in the same process; the load shares it instead of failing."""
+    held = duckdb.connect(str(wh.path))
+    try:
+        wh.load([art("a1", "سوريا", [m("LOC", "سوريا", "سوريا", 0)])], [], "r")
+        assert held.execute("SELECT count(*) FROM articles").fetchone()[0] == 1
+    finally:
+        held.close()
+    assert counts(wh)["mentions"] == 1

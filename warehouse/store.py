@@ -108,6 +108,15 @@ def _connect_writer(path: Path, row_group_rows: int | None) -> duckdb.DuckDBPyCo
         literal = str(path).replace("'", "''")
         con.execute(f"ATTACH '{literal}' AS {WRITER_ALIAS} (ROW_GROUP_SIZE {int(row_group_rows)})")
         con.execute(f"USE {WRITER_ALIAS}")
+        # spill files next to the database, as a plain connection to it would (not in the working directory)
+        con.execute(f"SET temp_directory = '{literal}.tmp'")
+    except duckdb.BinderException as exc:
+        con.close()
+        if "file handle conflict" not in str(exc).lower():
+            raise
+        # this process already holds the file open (a notebook's connection, say): DuckDB refuses a second
+        # instance of it, so share that one through a plain connection (default row groups for this load)
+        return duckdb.connect(str(path))
     except BaseException:
         con.close()
         raise
@@ -248,7 +257,7 @@ EXISTING_STORIES = """
 SELECT article_id, story_id, minhash FROM articles WHERE article_id IN (SELECT article_id FROM batch_tagged)
 """
 
-# The DELETEs scan the whole table (no index on article_id), so they run only when some article of the batch
+# The DELETEs (a semi-join over the whole batch) run only when some article of the batch
 # was stored before (re-fetched or re-tagged); a batch of new articles only inserts.
 DELETE_BANDS = "DELETE FROM story_bands WHERE article_id IN (SELECT article_id FROM batch_tagged)"
 INSERT_BANDS = "INSERT INTO story_bands SELECT article_id, band, key FROM batch_bands"
