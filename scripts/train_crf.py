@@ -17,6 +17,7 @@ ner_cldr_gazetteer.tsv, Unicode licence). wordfreq and faker are needed only her
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -49,15 +50,12 @@ def make_resources(sentences, clusters, cfg: FeatureConfig) -> Resources:
     return res
 
 
-_GENERAL: list = []
-
-
+@functools.cache
 def general_codes():
-    if not _GENERAL:
-        from extractors.ner_lexicon import GeneralLexicon, build_codes, read_wordfreq
+    """The general lexicon, built once per training run (every jackknife fold shares it)."""
+    from extractors.ner_lexicon import GeneralLexicon, build_codes, read_wordfreq
 
-        _GENERAL.append(GeneralLexicon.from_codes(build_codes(read_wordfreq())))
-    return _GENERAL[0]
+    return GeneralLexicon.from_codes(build_codes(read_wordfreq()))
 
 # Run 20 of docs/MODEL_CARD.md: + general-Arabic lexicon (wordfreq), Arabic name list (Faker), CLDR gazetteer,
 # no transitions unseen in training. Needs `pip install -e .[train]` (wordfreq, faker) to retrain.

@@ -7,12 +7,14 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
@@ -115,6 +117,16 @@ def healthy(api: str) -> bool:
         return httpx.get(f"{api}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def start_server(procs: "Processes", env: dict[str, str]) -> str:
+    """`prefect server start` on a free loopback port in `env` (see private_env); its API URL once healthy."""
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    procs.start("server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port),
+                           "--analytics-off"], env)
+    wait_for(lambda: healthy(api), 120, "the Prefect server", lambda: procs.log("server"))
+    return api
 
 
 def api_get(api: str, path: str):  # noqa: ANN201

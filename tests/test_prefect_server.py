@@ -27,7 +27,7 @@ import pytest
 
 from conftest import REPO
 from flows.sample_site import StaticSite
-from prefect_procs import TERMINAL, Processes, free_port, healthy, wait_for
+from prefect_procs import TERMINAL, Processes, free_port, healthy, start_server, wait_for
 from prefect_procs import private_env as procs_env
 
 pytestmark = pytest.mark.e2e
@@ -197,12 +197,8 @@ def plain_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("deploy")
     home = tmp / "prefect-home"
     procs = Processes(home, tmp)
-    port = free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
-    procs.start("server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port),
-                           "--analytics-off"], private_env(home))
     try:
-        wait_for(lambda: healthy(api_url), 120, "the Prefect server", lambda: procs.log("server"))
+        api_url = start_server(procs, private_env(home))
         yield dict(api=Api(api_url), api_url=api_url, tmp=tmp, procs=procs, home=home)
     finally:
         leftovers = procs.close()

@@ -32,7 +32,7 @@ import pytest
 
 from conftest import REPO
 from localsite import LocalSite, html, xml
-from prefect_procs import TERMINAL, Processes, api_get, free_port, healthy, wait_for
+from prefect_procs import TERMINAL, Processes, api_get, start_server, wait_for
 from prefect_procs import private_env as procs_env
 
 BIN = Path(sys.executable).parent
@@ -200,12 +200,8 @@ def two_workers(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scale")
     home = tmp / "prefect-home"
     procs = Processes(home, tmp)
-    port = free_port()
-    api = f"http://127.0.0.1:{port}/api"
-    procs.start("server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port),
-                           "--analytics-off"], private_env(home))
     try:
-        wait_for(lambda: healthy(api), 120, "the Prefect server", lambda: procs.log("server"))
+        api = start_server(procs, private_env(home))
         env = private_env(home, api)
         r = subprocess.run([sys.executable, "-c", DEPLOY, str(REPO), "scale-pool"], env=env, cwd=tmp,
                            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
