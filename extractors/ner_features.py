@@ -100,6 +100,7 @@ class Resources:
     max_ext: int = 1
     general: "GeneralLexicon | None" = None  # normalised word -> general lexicon code (own file, not in the JSON)
     names: dict[str, str] = field(default_factory=dict)  # normalised word -> 'f' (given) / 'l' (family) / 'fl'
+    people: dict[str, str] = field(default_factory=dict)  # name word -> 'roles:band' (extractors/ner_people_build.py)
 
     @classmethod
     def from_sentences(cls, sentences: Iterable[tuple[Sequence[str], Sequence[str]]], clusters=None) -> "Resources":
@@ -149,6 +150,7 @@ class Resources:
             "freq": self.freq,
             **({"ext": [[" ".join(k), v] for k, v in sorted(self.ext.items())]} if self.ext else {}),
             **({"names": self.names} if self.names else {}),
+            **({"people": self.people} if self.people else {}),
         }
 
     @classmethod
@@ -157,7 +159,8 @@ class Resources:
         ext = {tuple(k.split(" ")): v for k, v in data.get("ext", [])}
         return cls(phrases=phrases, word_stats=data.get("word_stats", {}), clusters=data.get("clusters", {}),
                    freq=data.get("freq", {}), max_phrase=max((len(k) for k in phrases), default=1),
-                   ext=ext, max_ext=max((len(k) for k in ext), default=1), names=data.get("names", {}))
+                   ext=ext, max_ext=max((len(k) for k in ext), default=1), names=data.get("names", {}),
+                   people=data.get("people", {}))
 
     def with_external(self, ext: dict[tuple[str, ...], str]) -> "Resources":
         self.ext = dict(ext)
@@ -218,6 +221,8 @@ class FeatureConfig:
     general: bool = False  # general-Arabic frequency and stem productivity codes (extractors/ner_lexicon.py)
     names: bool = False  # given / family name list (extractors/ner_lexicon.py, from Faker's Arabic locales)
     general_conj: bool = False  # general-frequency bands of the previous, current and next word, conjoined
+    people: bool = False  # people's name words from Wikidata and arabnamer (extractors/ner_people_build.py)
+    people_phrases: bool = False  # their full names join the external gazetteer as PERS (needs ext_gazetteer)
 
     def to_json(self) -> dict:
         return dict(self.__dict__)
@@ -318,12 +323,23 @@ class Featurizer:
             if nk:
                 own.append("NM=" + nk)
                 ctx.append("NM=" + nk)
+        pk = None
+        if cfg.people and res.people:
+            pk = res.people.get(n) or res.people.get(stem)
+            if pk:
+                roles, _, band = pk.partition(":")
+                own.extend("PN" + r for r in roles)
+                own.append("PNb=" + band)
+                ctx.append("PN=" + ("g" if "g" in roles else "s" if "s" in roles else roles[:1]))
+                ctx.append("PNb=" + band)
         rare = "x"
         if cfg.freq:
             f = res.freq.get(n, 0)
             rare = "0" if f == 0 else "1" if f < 3 else "m" if f < 20 else "f"
         if not (cfg.general and res.general):
             gband = "-"
+        if pk:
+            own.append(f"PNr={pk.rpartition(':')[2]}|{rare}|{gband}")
         hit = (own, ctx, n, stem, rare, gband, article_form(n))
         if len(self._word_cache) >= WORD_CACHE_LIMIT:  # bounded memory on long runs (news vocabulary is open)
             self._word_cache.clear()

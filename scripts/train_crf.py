@@ -47,7 +47,21 @@ def make_resources(sentences, clusters, cfg: FeatureConfig) -> Resources:
         from extractors.ner_lexicon import read_person_names
 
         res.names = read_person_names()
+    if cfg.people:
+        res.people = people_lists()[0]
+    if cfg.people_phrases and cfg.ext_gazetteer:
+        ext = dict(res.ext)
+        for name in people_lists()[1]:
+            ext.setdefault(name, "PERS")
+        res.with_external(ext)
     return res
+
+
+@functools.cache
+def people_lists():
+    from extractors.ner_people_build import load_people
+
+    return load_people()
 
 
 @functools.cache
