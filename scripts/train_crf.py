@@ -10,8 +10,10 @@ are computed by jackknifing during training (the features of fold k come from th
 shipped resources come from all training sentences. Word clusters are learned from the training text only
 (ANERcorp; with --dev from the 90% part only). Besides ANERcorp the model reads three word lists, none of them
 labelled data: wordfreq's general-Arabic frequency list (CC BY-SA 4.0; extractors/ner_lexicon.py), the Arabic
-given and family names of Faker's person providers (MIT), and the CLDR gazetteer (extractors/models/
-ner_cldr_gazetteer.tsv, Unicode licence). wordfreq and faker are needed only here: pip install -e '.[train]'.
+given and family names of Faker's person providers (MIT), the CLDR gazetteer (extractors/models/
+ner_cldr_gazetteer.tsv, Unicode licence) and people's name words from Wikidata (CC0) and arabnamer (CC BY 4.0)
+(extractors/models/ner_people.tsv.gz, built by python -m extractors.ner_people_build). wordfreq and faker are
+needed only here: pip install -e '.[train]'.
 """
 
 from __future__ import annotations
@@ -71,11 +73,13 @@ def general_codes():
 
     return GeneralLexicon.from_codes(build_codes(read_wordfreq()))
 
-# Run 20 of docs/MODEL_CARD.md: + general-Arabic lexicon (wordfreq), Arabic name list (Faker), CLDR gazetteer,
-# no transitions unseen in training. Needs `pip install -e .[train]` (wordfreq, faker) to retrain.
-BEST = {"algorithm": "lbfgs", "c1": 0.15, "c2": 0.005, "max_iterations": 300, "folds": 5, "clusters": 256,
+# Run 23 of docs/MODEL_CARD.md: run 20 (general-Arabic lexicon from wordfreq, Arabic name list from Faker, CLDR
+# gazetteer, no transitions unseen in training) + people's name words from Wikidata and arabnamer, c1 = 0.25.
+# Needs `pip install -e .[train]` (wordfreq, faker) to retrain.
+BEST = {"algorithm": "lbfgs", "c1": 0.25, "c2": 0.005, "max_iterations": 300, "folds": 5, "clusters": 256,
         "possible_transitions": False,
-        "features": {**FeatureConfig().to_json(), "general": True, "names": True, "ext_gazetteer": True}}
+        "features": {**FeatureConfig().to_json(), "general": True, "names": True, "ext_gazetteer": True,
+                     "people": True}}
 
 
 def build_training_items(train, cfg: FeatureConfig, folds: int, clusters: dict):
