@@ -327,11 +327,11 @@ class Featurizer:
         if cfg.people and res.people:
             pk = res.people.get(n) or res.people.get(stem)
             if pk:
-                roles, _, band = pk.partition(":")
+                roles, _, pband = pk.partition(":")
                 own.extend("PN" + r for r in roles)
-                own.append("PNb=" + band)
+                own.append("PNb=" + pband)
                 ctx.append("PN=" + ("g" if "g" in roles else "s" if "s" in roles else roles[:1]))
-                ctx.append("PNb=" + band)
+                ctx.append("PNb=" + pband)
         rare = "x"
         if cfg.freq:
             f = res.freq.get(n, 0)
@@ -339,7 +339,7 @@ class Featurizer:
         if not (cfg.general and res.general):
             gband = "-"
         if pk:
-            own.append(f"PNr={pk.rpartition(':')[2]}|{rare}|{gband}")
+            own.append(f"PNr={pband}|{rare}|{gband}")
         hit = (own, ctx, n, stem, rare, gband, article_form(n))
         if len(self._word_cache) >= WORD_CACHE_LIMIT:  # bounded memory on long runs (news vocabulary is open)
             self._word_cache.clear()

@@ -11,7 +11,7 @@ says two useful things about any word:
   of s.
 
 `build_codes` turns the list into one short code per normalised word (the file shipped in extractors/models);
-`LexiconCodes` looks codes up at tagging time.
+`GeneralLexicon` looks codes up at tagging time.
 """
 
 from __future__ import annotations
@@ -84,6 +84,8 @@ def build_codes(freq: dict[str, int], words: Iterable[str] | None = None) -> dic
 
 
 FAKER_LOCALES = ("ar_AA", "ar_DZ", "ar_PS", "ar_SA")
+# name particles (عبد، ابو، ال، بن ...): trigger words already, never name words of their own
+NAME_PARTICLES = frozenset(norm(w) for w in ("عبد", "أبو", "ابو", "بن", "ابن", "آل", "ال", "بنت", "أم", "الدين"))
 
 
 def read_person_names() -> dict[str, str]:
@@ -92,7 +94,6 @@ def read_person_names() -> dict[str, str]:
     their words, except the particles (عبد، ابو، ال، بن ...) which are trigger words already."""
     import importlib
 
-    particles = {norm(w) for w in ("عبد", "أبو", "ابو", "بن", "ابن", "آل", "ال", "بنت", "أم", "الدين")}
     kinds: dict[str, set[str]] = {}
     for loc in FAKER_LOCALES:
         provider = importlib.import_module(f"faker.providers.person.{loc}").Provider
@@ -101,7 +102,7 @@ def read_person_names() -> dict[str, str]:
             for name in getattr(provider, attr, ()) or ():
                 for w in str(name).split():
                     n = norm(w)
-                    if len(n) >= 2 and n not in particles:
+                    if len(n) >= 2 and n not in NAME_PARTICLES:
                         kinds.setdefault(n, set()).add(kind)
     return {w: "".join(sorted(k)) for w, k in kinds.items()}
 

@@ -36,13 +36,14 @@ import zipfile
 from pathlib import Path
 
 from extractors.ner_features import norm
+from extractors.ner_lexicon import NAME_PARTICLES
 
 OUT = Path(__file__).resolve().parent / "models" / "ner_people.tsv.gz"
 WHEELS = {"arabic-name-romanizer": "0.2.0", "arabnamer": "0.1.3"}
 SQLITE_MEMBER = "arabic_name_romanizer/resources/names.sqlite3"
 DICT_MEMBER = "arabnamer/data/dict_FINAL.json"
 ROLE_LETTER = {"given": "g", "surname": "s"}
-PARTICLES = {norm(w) for w in ("عبد", "أبو", "ابو", "بن", "ابن", "آل", "ال", "بنت", "أم", "الدين", "ولد", "بو")}
+PARTICLES = NAME_PARTICLES | {norm(w) for w in ("ولد", "بو")}  # Maghrebi «ولد», «بو» too
 
 
 def download_wheels(dest: Path) -> None:

@@ -46,9 +46,7 @@ def make_resources(sentences, clusters, cfg: FeatureConfig) -> Resources:
     if cfg.general:
         res.general = general_codes()
     if cfg.names:
-        from extractors.ner_lexicon import read_person_names
-
-        res.names = read_person_names()
+        res.names = faker_names()
     if cfg.people:
         res.people = people_lists()[0]
     if cfg.people_phrases and cfg.ext_gazetteer:
@@ -57,6 +55,14 @@ def make_resources(sentences, clusters, cfg: FeatureConfig) -> Resources:
             ext.setdefault(name, "PERS")
         res.with_external(ext)
     return res
+
+
+@functools.cache
+def faker_names():
+    """Faker's Arabic name words, read once per training run."""
+    from extractors.ner_lexicon import read_person_names
+
+    return read_person_names()
 
 
 @functools.cache
