@@ -38,7 +38,7 @@ import extract_eval  # noqa: E402  (the page generator and the scoring)
 
 SHARED = extract_eval.SHARED
 CORPUS_DIR = SHARED / "data" / "corpus" / "saudinewsnet"
-MAX_CHILDREN = 8  # extractors.discover.MAX_CHILD_SITEMAPS
+MAX_CHILDREN = 8  # extractors.discover.feeds.MAX_CHILD_SITEMAPS
 SOURCE_NAME = "bench-news"
 
 

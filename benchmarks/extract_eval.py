@@ -327,7 +327,7 @@ class Result:
 
 
 def run_ours(page: Page) -> Result:
-    from extractors.article import NotAnArticle, extract_article
+    from extractors.extract.article import NotAnArticle, extract_article
 
     try:
         a = extract_article(page.html, page.url, fetched_at=page.fetched_at, hint_published_at=page.hint, timezone=page.timezone)
@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"extract_eval: shared data not found at {SHARED} (needs ../shared/data/corpus/saudinewsnet); nothing to do.")
         return 0
     import trafilatura  # noqa: F401  (import cost outside the timings)
-    from extractors.article import extract_article  # noqa: F401
+    from extractors.extract.article import extract_article  # noqa: F401
 
     pages = build_pages(max(args.pages, 1), args.seed)
     fixture = assabah_page()

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from extractors.ner_metrics import format_scores, read_conll, score, split_dev, to_iob2  # noqa: E402
+from extractors.entities.iob import format_scores, read_conll, score, split_dev, to_iob2  # noqa: E402
 
 DEFAULT_TRAIN = ROOT.parent / "shared" / "data" / "ner" / "ANERCorp_CamelLab_train.txt"
 
@@ -54,11 +54,11 @@ def main(argv=None) -> int:
     if args.model:
         if args.backend not in ("crf", "auto"):
             ap.error("--model is for the crf backend")
-        from extractors.ner_crf import CRFTagger
+        from extractors.entities.crf.tagger import CRFTagger
 
         backend = CRFTagger(args.model)
     else:
-        from extractors.entities import get_backend
+        from extractors.entities.mentions import get_backend
 
         backend = get_backend(args.backend)
     toks = [t for t, _ in sentences]

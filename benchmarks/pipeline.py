@@ -327,7 +327,7 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
 SITECUSTOMIZE = """
 import sys
 try:
-    from extractors import ner_features as _nf
+    from extractors.entities.crf import features as _nf
 except Exception:  # not the akhbar environment
     _nf = None
 if _nf is not None:
@@ -347,7 +347,7 @@ def install_experiments(args: argparse.Namespace, fi, marks: dict) -> callable:
     """Monkeypatches that try a recommendation without editing the project (undone after the run)."""
     undo: list = []
     if args.ner_cache_cap is not None:
-        # cap the CRF featurizer's per-word cache (extractors/ner_features.py, 500,000 entries today) in every
+        # cap the CRF featurizer's per-word cache (extractors/entities/crf/features.py, 500,000 entries today) in every
         # process, task-runner workers included: a sitecustomize on PYTHONPATH, inherited by spawned workers
         hook = Path(tempfile.mkdtemp(prefix="akhbar-bench-hook-"))
         (hook / "sitecustomize.py").write_text(SITECUSTOMIZE.replace("CAP", str(args.ner_cache_cap)), encoding="utf-8")
@@ -434,7 +434,7 @@ def floor_cpu(site_dir: Path, indices: list[int], texts: list[str]) -> dict:
     import lxml.html
     import trafilatura
 
-    from extractors.entities import find_mentions, get_backend
+    from extractors.entities.mentions import find_mentions, get_backend
 
     out: dict = {}
     htmls = [page_bytes(site_dir, i) for i in indices]
@@ -528,7 +528,7 @@ def run_peers(site_dir: Path, base: str, manifest: list[dict], sample: list[int]
 
 
 def time_ours(site_dir: Path, base: str, manifest: list[dict], sample: list[int]) -> float:
-    from extractors.article import NotAnArticle, extract_article
+    from extractors.extract.article import NotAnArticle, extract_article
 
     htmls = [(base + manifest[i]["path"], page_bytes(site_dir, i)) for i in sample]
     extract_article(htmls[0][1], htmls[0][0])
@@ -543,13 +543,13 @@ def time_ours(site_dir: Path, base: str, manifest: list[dict], sample: list[int]
 
 # ------------------------------------------------------------------------------------------ profile
 def profile_batch(site_dir: Path, base: str, manifest: list[dict], n: int, top: int = 30) -> str:
-    """cProfile of extractors.process.process_pages on one batch of n pages (single process)."""
+    """cProfile of extractors.batch.process_pages on one batch of n pages (single process)."""
     import cProfile
     import io
     import pstats
 
-    from extractors.process import process_pages
-    from extractors.types import FetchedPage
+    from extractors.batch import process_pages
+    from extractors.records import FetchedPage
 
     now = datetime.now(timezone.utc)
     pages = [FetchedPage(url=base + m["path"], source="bench-news", fetched_at=now, status=200,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from extractors.urls import BadURL, canonical_url
+from extractors.discover.urls import BadURL, canonical_url
 
 VERSION = "0.1.0"
 PROJECT_URL = "https://github.com/akhbar-news/akhbar"

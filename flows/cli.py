@@ -108,7 +108,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from extractors.article import ExtractionError, article_to_json, extract_article
+    from extractors.extract.article import ExtractionError, article_to_json, extract_article
 
     path = Path(args.file)
     if not path.is_file():
@@ -134,7 +134,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_ner(args: argparse.Namespace) -> int:
-    from extractors.entities import EntityError, get_backend, tag_conll
+    from extractors.entities.mentions import EntityError, get_backend, tag_conll
 
     try:
         backend = get_backend(args.backend)

@@ -33,12 +33,12 @@ from flows.politeness import PrefectHostGate, ensure_limits, host_limits, shared
 from flows.reporting import Progress, publish_html_report, publish_run_artifacts
 from flows.runners import configured_task_runner, workers_share_this_api
 from extractors.config import Config, CrawlSettings, Source, load_config
-from extractors.discover import discover_source
-from extractors.feed_state import FeedState, load_feed_states, save_feed_states
-from extractors.fetch import BackgroundFetcher
-from extractors.process import ProcessedBatch, fetch_log_rows, process_pages
-from extractors.types import DiscoveredURL, FetchedPage, FetchLogRow
-from extractors.urls import BadURL, article_id, canonical_url, host_of
+from extractors.discover.feeds import discover_source
+from extractors.discover.feed_state import FeedState, load_feed_states, save_feed_states
+from extractors.fetch.http import BackgroundFetcher
+from extractors.batch import ProcessedBatch, fetch_log_rows, process_pages
+from extractors.records import DiscoveredURL, FetchedPage, FetchLogRow
+from extractors.discover.urls import BadURL, article_id, canonical_url, host_of
 from warehouse.lake import LakeWriter
 from warehouse.search import refresh_search_index
 from warehouse.store import DEFAULT_DB_PATH, KNOWN_ARTICLES, Warehouse

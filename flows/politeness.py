@@ -1,6 +1,6 @@
 """Per-host politeness shared by every worker: Prefect global concurrency and rate limits, kept by the server.
 
-The in-process limits of `extractors.fetch.Fetcher` (a semaphore and a request spacing per host) only know
+The in-process limits of `extractors.fetch.http.Fetcher` (a semaphore and a request spacing per host) only know
 about the requests of one process. When several Prefect workers (or several runs at once on one worker) can
 fetch from the same host, enable shared politeness: each host then gets two global concurrency limits on the
 Prefect server, created or updated at the start of a run from the sources' settings,
@@ -42,8 +42,8 @@ from uuid import UUID
 import httpx
 
 from extractors.config import Source
-from extractors.fetch import FetchError
-from extractors.urls import BadURL, canonical_url, host_of
+from extractors.fetch.http import FetchError
+from extractors.discover.urls import BadURL, canonical_url, host_of
 
 ENV_VAR = "AKHBAR_SHARED_POLITENESS"
 PREFIX = "akhbar-host-"
@@ -130,7 +130,7 @@ def ensure_limits(limits: Iterable[HostLimits]) -> list[str]:
 
 
 class PrefectHostGate:
-    """The `host_gate` of `extractors.fetch.Fetcher`, backed by the Prefect server's global limits.
+    """The `host_gate` of `extractors.fetch.http.Fetcher`, backed by the Prefect server's global limits.
 
     Lives on the fetcher's event loop: one Prefect client, opened on first use and closed with the fetcher.
     A host whose limits do not exist on the server (a host no source declared, e.g. after a redirect to another

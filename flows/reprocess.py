@@ -10,8 +10,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from extractors.process import ProcessedBatch, page_from_raw, process_pages
-from extractors.types import RawPage
+from extractors.batch import ProcessedBatch, page_from_raw, process_pages
+from extractors.records import RawPage
 from flows.ingest import RunSummary, _run_id, load_batch, MAX_BATCHES_IN_FLIGHT
 from flows.reporting import publish_run_artifacts
 from flows.runners import configured_task_runner

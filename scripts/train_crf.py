@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train the shipped CRF named-entity model on ANERcorp (CAMeL Lab train split).
 
-    python scripts/train_crf.py                 # the shipped model: whole train file -> extractors/models/
+    python scripts/train_crf.py                 # the shipped model: whole train file -> extractors/entities/models/
     python scripts/train_crf.py --dev           # train on the first 90%, report P/R/F1 on the last 10%
     python scripts/train_crf.py --dev --out /tmp/devmodel   # keep the 90% model for benchmarks/ner_eval.py --model
 
@@ -9,10 +9,10 @@ Gazetteer and per-word label statistics are features; to keep the model from tru
 are computed by jackknifing during training (the features of fold k come from the other folds), and the
 shipped resources come from all training sentences. Word clusters are learned from the training text only
 (ANERcorp; with --dev from the 90% part only). Besides ANERcorp the model reads three word lists, none of them
-labelled data: wordfreq's general-Arabic frequency list (CC BY-SA 4.0; extractors/ner_lexicon.py), the Arabic
-given and family names of Faker's person providers (MIT), the CLDR gazetteer (extractors/models/
+labelled data: wordfreq's general-Arabic frequency list (CC BY-SA 4.0; extractors/entities/crf/lexicon.py), the Arabic
+given and family names of Faker's person providers (MIT), the CLDR gazetteer (extractors/entities/models/
 ner_cldr_gazetteer.tsv, Unicode licence) and people's name words from Wikidata (CC0) and arabnamer (CC BY 4.0)
-(extractors/models/ner_people.tsv.gz, built by python -m extractors.ner_people_build). wordfreq and faker are
+(extractors/entities/models/ner_people.tsv.gz, built by python -m extractors.entities.training.people_build). wordfreq and faker are
 needed only here: pip install -e '.[train]'.
 """
 
@@ -30,13 +30,13 @@ sys.path.insert(0, str(ROOT))
 
 import pycrfsuite  # noqa: E402
 
-from extractors.ner_clusters import learn_clusters  # noqa: E402
-from extractors.ner_features import FeatureConfig, Featurizer, Resources, load_external, norm  # noqa: E402
-from extractors.ner_metrics import format_scores, read_conll, score, split_dev  # noqa: E402
+from extractors.entities.training.clusters import learn_clusters  # noqa: E402
+from extractors.entities.crf.features import FeatureConfig, Featurizer, Resources, load_external, norm  # noqa: E402
+from extractors.entities.iob import format_scores, read_conll, score, split_dev  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ner" / "ANERCorp_CamelLab_train.txt"
 MODEL_DIR = ROOT / "extractors" / "models"
-EXT_GAZETTEER = MODEL_DIR / "ner_cldr_gazetteer.tsv"  # built by python -m extractors.ner_gazetteer_build
+EXT_GAZETTEER = MODEL_DIR / "ner_cldr_gazetteer.tsv"  # built by python -m extractors.entities.training.gazetteer_build
 
 
 def make_resources(sentences, clusters, cfg: FeatureConfig) -> Resources:
@@ -60,14 +60,14 @@ def make_resources(sentences, clusters, cfg: FeatureConfig) -> Resources:
 @functools.cache
 def faker_names():
     """Faker's Arabic name words, read once per training run."""
-    from extractors.ner_lexicon import read_person_names
+    from extractors.entities.crf.lexicon import read_person_names
 
     return read_person_names()
 
 
 @functools.cache
 def people_lists():
-    from extractors.ner_people_build import load_people
+    from extractors.entities.training.people_build import load_people
 
     return load_people()
 
@@ -75,7 +75,7 @@ def people_lists():
 @functools.cache
 def general_codes():
     """The general lexicon, built once per training run (every jackknife fold shares it)."""
-    from extractors.ner_lexicon import GeneralLexicon, build_codes, read_wordfreq
+    from extractors.entities.crf.lexicon import GeneralLexicon, build_codes, read_wordfreq
 
     return GeneralLexicon.from_codes(build_codes(read_wordfreq()))
 
@@ -134,7 +134,7 @@ def chunks(n: int, size: int) -> list[tuple[int, int]]:
 
 def doc_extra(featurizer_keys, tags1, doc_sizes):
     """Document features for sentences grouped in consecutive "documents"; sizes cycle through doc_sizes."""
-    from extractors.ner_doc import doc_features
+    from extractors.entities.crf.doc import doc_features
 
     sizes = [doc_sizes] if isinstance(doc_sizes, int) else list(doc_sizes)
     out = []
@@ -197,7 +197,7 @@ def train_model(train, out_dir: Path, params: dict, log=print) -> tuple[Path, fl
         json.dump(meta, fh, ensure_ascii=False, separators=(",", ":"))
     write_gazetteer(train, out_dir / "ner_gazetteer.tsv")
     if cfg.general:
-        from extractors.ner_lexicon import GENERAL_FILE
+        from extractors.entities.crf.lexicon import GENERAL_FILE
 
         resources.general.save(out_dir / GENERAL_FILE)
     log(f"trained in {seconds:.1f}s -> {model_path} ({model_path.stat().st_size / 1e6:.2f} MB)")
@@ -208,7 +208,7 @@ def write_gazetteer(train, path: Path) -> None:
     """Known entity forms (normalised) with their type counts, for canonical_entity()."""
     from collections import Counter, defaultdict
 
-    from extractors.ner_features import spans
+    from extractors.entities.crf.features import spans
 
     forms: dict[str, Counter] = defaultdict(Counter)
     for toks, tags in train:
@@ -223,7 +223,7 @@ def write_gazetteer(train, path: Path) -> None:
 
 def evaluate(model_dir: Path, dev, doc_size: int = 0) -> tuple[dict, float]:
     """Score the dev sentences tagged in one call (doc_size 0) or in calls of doc_size consecutive sentences."""
-    from extractors.ner_crf import CRFTagger
+    from extractors.entities.crf.tagger import CRFTagger
 
     tagger = CRFTagger(model_dir)
     sents = [toks for toks, _ in dev]
@@ -240,7 +240,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(DEFAULT_DATA), help="ANERcorp train file (token TAG per line)")
     ap.add_argument("--dev", action="store_true", help="train on the first 90%% and score the last 10%%")
-    ap.add_argument("--out", help="output folder (default: extractors/models, or a temp folder with --dev)")
+    ap.add_argument("--out", help="output folder (default: extractors/entities/models, or a temp folder with --dev)")
     ap.add_argument("--c1", type=float, default=BEST["c1"])
     ap.add_argument("--c2", type=float, default=BEST["c2"])
     ap.add_argument("--algorithm", default=BEST.get("algorithm", "lbfgs"), choices=["lbfgs", "l2sgd", "ap", "pa", "arow"])

@@ -1,4 +1,4 @@
-"""Arabic date forms (extractors/arabic_dates.py) and the published_at order of evidence."""
+"""Arabic date forms (extractors/extract/dates.py) and the published_at order of evidence."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from extractors.arabic_dates import find_date, hijri_to_gregorian, parse_date, parse_structured_date
+from extractors.extract.dates import find_date, hijri_to_gregorian, parse_date, parse_structured_date
 
 RIYADH = "Asia/Riyadh"
 FETCHED = datetime(2024, 3, 15, 12, 0, tzinfo=timezone.utc)

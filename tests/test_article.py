@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from extractors.article import ExtractionError, NotAnArticle, article_to_json, extract_article
+from extractors.extract.article import ExtractionError, NotAnArticle, article_to_json, extract_article
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"shared test data not found at {SHARED} (../shared)")

@@ -1,11 +1,11 @@
-"""Arabic boilerplate lexicon and rules (extractors/boilerplate.py)."""
+"""Arabic boilerplate lexicon and rules (extractors/extract/boilerplate.py)."""
 
 from __future__ import annotations
 
 import lxml.html
 import pytest
 
-from extractors.boilerplate import (
+from extractors.extract.boilerplate import (
     classify_line,
     clean_author,
     clean_text,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from extractors.entities import ModelNotFoundError, get_backend
+from extractors.entities.mentions import ModelNotFoundError, get_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +48,7 @@ SCENARIO = textwrap.dedent(
     """
     import json, os, sys
     sys.path.insert(0, sys.argv[1])
-    from extractors.entities import get_backend, to_iob2
+    from extractors.entities.mentions import get_backend, to_iob2
     b = get_backend("auto")
     assert b.name == "camel", b.name
     assert get_backend("auto") is b and get_backend("camel") is b  # cached
@@ -124,7 +124,7 @@ def test_user_catalogue_is_used_and_not_modified(tiny_model, tmp_path):
 
 def test_model_in_camel_data_dir_is_found(tiny_model, tmp_path, monkeypatch):
     """Where `camel_data -i ner` installs it: <data dir>/data/ner/arabert."""
-    from extractors.ner_camel import find_camel_model
+    from extractors.entities.camel import find_camel_model
 
     data = tmp_path / "ctdata"
     target = data / "data" / "ner" / "arabert"

@@ -47,7 +47,7 @@ def test_demo_runs_and_a_second_run_shows_the_same_result(tmp_path):
 
 
 def test_query_formats(tmp_path):
-    from extractors.types import ExtractedArticle, Mention, ProcessedArticle
+    from extractors.records import ExtractedArticle, Mention, ProcessedArticle
     from warehouse.store import Warehouse
 
     wh = Warehouse(tmp_path / "q.duckdb")
@@ -81,7 +81,7 @@ def test_extract_prints_contract_json():
 
 
 def test_ner_cli_reproduces_library_tags():
-    from extractors.entities import get_backend
+    from extractors.entities.mentions import get_backend
 
     sentences = [["قال", "الرئيس", "جورج", "بوش", "في", "واشنطن", "."], ["التقى", "كوفي", "أنان", "في", "بيروت", "."]]
     stdin = "\n\n".join("\n".join(f"{t} O" for t in s) for s in sentences) + "\n"

@@ -2,13 +2,13 @@ from datetime import datetime, timezone
 
 from conftest import REPO
 from extractors.dedup import NEAR_DUPLICATE_SIMILARITY, band_keys, minhash, similarity
-from extractors.types import ExtractedArticle, ProcessedArticle
+from extractors.records import ExtractedArticle, ProcessedArticle
 from warehouse.queries import run_query
 from warehouse.store import Warehouse
 
 
 def body(path):
-    from extractors.article import extract_article
+    from extractors.extract.article import extract_article
 
     return extract_article((REPO / "samples" / "site" / path).read_text(encoding="utf-8"), "https://e.com/x").text
 

@@ -4,8 +4,8 @@ from datetime import datetime, timezone
 import pytest
 
 from extractors.config import Source
-from extractors.discover import DiscoveryError, discover_source, parse_feed, parse_sitemap
-from extractors.fetch import Fetcher
+from extractors.discover.feeds import DiscoveryError, discover_source, parse_feed, parse_sitemap
+from extractors.fetch.http import Fetcher
 from localsite import xml
 
 RSS = """<?xml version="1.0" encoding="UTF-8"?>
@@ -194,7 +194,7 @@ def test_malformed_feeds_and_sitemaps_are_recorded_and_discovery_goes_on(site):
 def test_feed_states_round_trip_through_duckdb(tmp_path, site):
     import duckdb
 
-    from extractors.feed_state import FeedState, load_feed_states, save_feed_states
+    from extractors.discover.feed_state import FeedState, load_feed_states, save_feed_states
     from pathlib import Path
 
     migration = Path(__file__).resolve().parents[1] / "warehouse" / "schema" / "003_feed_state.sql"

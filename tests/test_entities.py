@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from extractors.entities import (
+from extractors.entities.mentions import (
     EntityError,
     ModelNotFoundError,
     canonical_entity,
@@ -19,8 +19,8 @@ from extractors.entities import (
     to_iob2,
     tokenize,
 )
-from extractors.ner_metrics import score
-from extractors.types import Mention
+from extractors.entities.iob import score
+from extractors.records import Mention
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -2,8 +2,8 @@ import asyncio
 import time
 
 from extractors.config import CrawlSettings
-from extractors.fetch import Fetcher, parse_retry_after
-from extractors.types import DiscoveredURL
+from extractors.fetch.http import Fetcher, parse_retry_after
+from extractors.records import DiscoveredURL
 from localsite import html
 
 PAGE = "<html><body><article><p>نص</p></article></body></html>"
@@ -199,7 +199,7 @@ def test_unreachable_host_is_backed_off_after_connection_failures():
 
 
 def test_background_fetcher_reports_backed_off_hosts(site):
-    from extractors.fetch import BackgroundFetcher
+    from extractors.fetch.http import BackgroundFetcher
 
     site.routes["/down.html"] = html("down", status=500)
     with BackgroundFetcher(CrawlSettings(timeout_seconds=5, retries=0), allow_private_addresses=True,

@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from extractors.config import CrawlSettings
-from extractors.discover import DiscoveryError, parse_feed, parse_sitemap
-from extractors.fetch import Fetcher, sniff_binary
-from extractors.types import DiscoveredURL
+from extractors.discover.feeds import DiscoveryError, parse_feed, parse_sitemap
+from extractors.fetch.http import Fetcher, sniff_binary
+from extractors.records import DiscoveredURL
 from localsite import html
 
 pytestmark = pytest.mark.timeout(60)
@@ -512,7 +512,7 @@ def test_sitemap_parser_never_resolves_entities(doc, encoding, monkeypatch):
     t0 = time.monotonic()
     with pytest.raises(DiscoveryError, match="declares entities"):
         parse_sitemap(data)
-    import extractors.discover as d
+    import extractors.discover.feeds as d
 
     monkeypatch.setattr(d, "_refuse_entities", lambda body: None)  # past the pre-check: the parser itself
     try:

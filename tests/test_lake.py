@@ -49,8 +49,8 @@ def two_sources(site: StaticSite) -> tuple[str, str]:
 
 def sample_pages(n: int = 3):
     """Processed articles of a few bundled sample pages, without any network."""
-    from extractors.process import process_pages
-    from extractors.types import FetchedPage
+    from extractors.batch import process_pages
+    from extractors.records import FetchedPage
 
     paths = sorted((REPO / "samples" / "site" / "world").glob("*.html"))[:n]
     now = datetime.now(timezone.utc)

@@ -1,4 +1,4 @@
-"""The general-Arabic lexicon of the CRF (extractors/ner_lexicon.py): compact table, shipped file, features."""
+"""The general-Arabic lexicon of the CRF (extractors/entities/crf/lexicon.py): compact table, shipped file, features."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from extractors.ner_crf import MODEL_DIR, RESOURCES_FILE
-from extractors.ner_features import FeatureConfig, Featurizer, Resources, norm
-from extractors.ner_lexicon import GENERAL_FILE, RARE_CODE, GeneralLexicon, code_of
+from extractors.entities.crf.tagger import MODEL_DIR, RESOURCES_FILE
+from extractors.entities.crf.features import FeatureConfig, Featurizer, Resources, norm
+from extractors.entities.crf.lexicon import GENERAL_FILE, RARE_CODE, GeneralLexicon, code_of
 
 
 def test_compact_table_round_trips_and_leaves_out_the_default(tmp_path):

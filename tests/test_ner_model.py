@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from extractors.entities import get_backend
-from extractors.ner_crf import MODEL_DIR, MODEL_FILE, RESOURCES_FILE
+from extractors.entities.mentions import get_backend
+from extractors.entities.crf.tagger import MODEL_DIR, MODEL_FILE, RESOURCES_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -30,7 +30,7 @@ def test_model_files_shipped_and_small():
 def test_model_loadable_as_package_resource():
     from importlib import resources
 
-    files = resources.files("extractors") / "models"
+    files = resources.files("extractors.entities") / "models"
     assert (files / MODEL_FILE).is_file()
     assert (files / RESOURCES_FILE).is_file()
 
@@ -39,7 +39,7 @@ def test_crf_path_imports_no_torch_or_transformers():
     code = (
         "import sys, json\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from extractors.entities import get_backend, find_mentions\n"
+        "from extractors.entities.mentions import get_backend, find_mentions\n"
         "b = get_backend('auto')\n"
         "ms = find_mentions('قال الرئيس اللبناني في بيروت إن الأمم المتحدة تدعم لبنان.', b)\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')\n"
@@ -72,7 +72,7 @@ def test_shipped_model_on_dev_sanity():
     """The shipped model saw these sentences in training, so this is only a sanity check (see benchmarks/ner_eval.py)."""
     if not TRAIN.is_file():
         pytest.skip(f"ANERcorp train file not found at {TRAIN} (../shared is absent on this machine)")
-    from extractors.ner_metrics import read_conll, score, split_dev
+    from extractors.entities.iob import read_conll, score, split_dev
 
     _, dev = split_dev(read_conll(TRAIN))
     pred = get_backend("crf").tag([t for t, _ in dev])
@@ -82,7 +82,7 @@ def test_shipped_model_on_dev_sanity():
 
 def test_cldr_gazetteer_file():
     """The optional CLDR gazetteer (feature ext_gazetteer, off in the shipped model) loads and matches."""
-    from extractors.ner_features import FeatureConfig, Featurizer, Resources, load_external
+    from extractors.entities.crf.features import FeatureConfig, Featurizer, Resources, load_external
 
     ext = load_external(MODEL_DIR / "ner_cldr_gazetteer.tsv")
     assert ext[("باريس",)] == "LOC" and ext[("الولايات", "المتحده")] == "LOC"
@@ -95,7 +95,7 @@ def test_tag_is_one_batch_consistent():
     """Tagging all sentences in one call gives the same tags as the CLI path (tag_conll, one call)."""
     import io
 
-    from extractors.entities import tag_conll
+    from extractors.entities.mentions import tag_conll
 
     backend = get_backend("crf")
     sents = [["قال", "الرئيس", "الفرنسي", "في", "باريس"], ["وصل", "لودريان", "إلى", "بيروت"]] * 300

@@ -1,4 +1,4 @@
-"""People's name words (extractors/ner_people_build.py): building from the two wheels, the shipped file, features."""
+"""People's name words (extractors/entities/training/people_build.py): building from the two wheels, the shipped file, features."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import zipfile
 
 import pytest
 
-from extractors.ner_crf import MODEL_DIR, RESOURCES_FILE, CRFTagger
-from extractors.ner_features import FeatureConfig, Featurizer, Resources, norm
-from extractors.ner_people_build import DICT_MEMBER, OUT, SQLITE_MEMBER, collect, load_people, write
+from extractors.entities.crf.tagger import MODEL_DIR, RESOURCES_FILE, CRFTagger
+from extractors.entities.crf.features import FeatureConfig, Featurizer, Resources, norm
+from extractors.entities.training.people_build import DICT_MEMBER, OUT, SQLITE_MEMBER, collect, load_people, write
 
 
 def _wheels(tmp_path):
@@ -100,7 +100,7 @@ def test_people_list_finds_names_the_corpus_never_saw():
 
 
 def test_build_cli_with_wheels_writes_the_file(tmp_path, capsys):
-    from extractors.ner_people_build import main
+    from extractors.entities.training.people_build import main
 
     out = tmp_path / "people.tsv.gz"
     assert main(["--wheels", str(_wheels(tmp_path)), "--out", str(out)]) == 0

@@ -151,7 +151,7 @@ def test_fetcher_asks_the_host_gate_before_every_attempt(site):
     from contextlib import asynccontextmanager
 
     from extractors.config import CrawlSettings
-    from extractors.fetch import FetchError, Fetcher
+    from extractors.fetch.http import FetchError, Fetcher
 
     calls, inside = [], []
     hits = []

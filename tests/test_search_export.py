@@ -64,8 +64,8 @@ def urls(hits) -> list[str]:  # noqa: ANN001
 
 
 def add_article(db: Path, url: str, title: str, text: str) -> None:
-    from extractors.types import ExtractedArticle, ProcessedArticle
-    from extractors.urls import article_id
+    from extractors.records import ExtractedArticle, ProcessedArticle
+    from extractors.discover.urls import article_id
     from warehouse.store import Warehouse
 
     a = ExtractedArticle(url=url, title=title, author=None, published_at=datetime(2024, 4, 1, tzinfo=timezone.utc),

@@ -1,6 +1,6 @@
 import pytest
 
-from extractors.urls import BadURL, article_id, canonical_url, is_private_host, to_request_url
+from extractors.discover.urls import BadURL, article_id, canonical_url, is_private_host, to_request_url
 
 
 @pytest.mark.parametrize(
@@ -59,7 +59,7 @@ def test_private_hosts():
 
 
 # -- <link rel=canonical> -------------------------------------------------------------------------------------
-from extractors.urls import canonical_from_html  # noqa: E402
+from extractors.discover.urls import canonical_from_html  # noqa: E402
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import pytest
 
-from extractors.types import ExtractedArticle, FetchLogRow, Mention, ProcessedArticle
+from extractors.records import ExtractedArticle, FetchLogRow, Mention, ProcessedArticle
 from warehouse.queries import QueryError, named_queries, run_query
 from warehouse.store import Warehouse, WarehouseError, WarehouseLocked, migrations
 

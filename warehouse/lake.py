@@ -49,8 +49,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extractors.config import Source
-from extractors.feed_state import FeedState, save_feed_states
-from extractors.types import ExtractedArticle, FetchLogRow, Mention, ProcessedArticle, RawPage
+from extractors.discover.feed_state import FeedState, save_feed_states
+from extractors.records import ExtractedArticle, FetchLogRow, Mention, ProcessedArticle, RawPage
 from warehouse.store import (
     LoadCounts,
     Warehouse,

@@ -25,8 +25,8 @@ import pyarrow as pa
 
 from extractors.config import Source
 from extractors.dedup import NEAR_DUPLICATE_SIMILARITY, band_keys, similarity
-from extractors.types import FetchLogRow, ProcessedArticle, RawPage
-from extractors.urls import article_id as article_id_of
+from extractors.records import FetchLogRow, ProcessedArticle, RawPage
+from extractors.discover.urls import article_id as article_id_of
 
 log = logging.getLogger("akhbar.warehouse")
 

@@ -23,11 +23,11 @@ import logging
 import threading
 from typing import Iterable, Iterator, Protocol, Sequence, runtime_checkable
 
-from extractors.ner_canon import canonical_entity, known_forms, normalize_form
-from extractors.ner_features import spans
-from extractors.ner_metrics import to_iob2
-from extractors.ner_text import MAX_SENTENCE_TOKENS, Token, is_arabic, split_sentences, tokenize
-from extractors.types import Mention
+from extractors.entities.canon import canonical_entity, known_forms, normalize_form
+from extractors.entities.crf.features import spans
+from extractors.entities.iob import to_iob2
+from extractors.entities.tokens import MAX_SENTENCE_TOKENS, Token, is_arabic, split_sentences, tokenize
+from extractors.records import Mention
 
 __all__ = [
     "EntityError",
@@ -78,7 +78,7 @@ def get_backend(name: str = "auto") -> NERBackend:
     key = (name or "auto").strip().lower()
     if key not in BACKENDS:
         raise EntityError(f"unknown NER backend {name!r}; choose one of {', '.join(BACKENDS)}")
-    from extractors import ner_camel  # light: no torch until a CamelTagger is built
+    from extractors.entities import camel as ner_camel  # light: no torch until a CamelTagger is built
 
     if key in ("auto", "camel"):
         model = ner_camel.find_camel_model(strict=key == "camel")
@@ -93,7 +93,7 @@ def get_backend(name: str = "auto") -> NERBackend:
     cache_key = ("crf", "")
     with _LOCK:
         if cache_key not in _CACHE:
-            from extractors.ner_crf import CRFTagger
+            from extractors.entities.crf.tagger import CRFTagger
 
             _CACHE[cache_key] = CRFTagger()
         return _CACHE[cache_key]

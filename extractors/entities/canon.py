@@ -11,7 +11,7 @@ removed conservatively:
   or when the rest starts with the article ال followed by at least three letters («والعراق» -> «العراق»).
   «بغداد», «فرنسا», «لبنان» stay as they are.
 
-"Known forms" come from ``extractors/models/ner_gazetteer.tsv``: entity forms of the ANERcorp training data
+"Known forms" come from ``extractors/entities/models/ner_gazetteer.tsv``: entity forms of the ANERcorp training data
 (the shipped model's data) with their counts.
 """
 

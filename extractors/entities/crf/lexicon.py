@@ -10,7 +10,7 @@ says two useful things about any word:
   places mostly do not. `gm` packs which of those forms exist, `ga` compares the frequency of ال+s with that
   of s.
 
-`build_codes` turns the list into one short code per normalised word (the file shipped in extractors/models);
+`build_codes` turns the list into one short code per normalised word (the file shipped in extractors/entities/models);
 `GeneralLexicon` looks codes up at tagging time.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from extractors.ner_features import AL, norm, split_clitics
+from extractors.entities.crf.features import AL, norm, split_clitics
 
 PRONOUN_SUFFIXES = ("\u0647", "\u0647\u0627", "\u0647\u0645", "\u0647\u0645\u0627", "\u0643\u0645")  # ه ها هم هما كم
 PLURAL_SUFFIXES = ("\u0627\u062a", "\u0648\u0646", "\u064a\u0646")  # ات ون ين

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from extractors.ner_features import TYPES, spans
+from extractors.entities.crf.features import TYPES, spans
 
 LABELS = frozenset({"O"} | {f"{b}-{t}" for b in "BI" for t in TYPES})
 

@@ -13,7 +13,7 @@ from datetime import datetime
 class DiscoveredURL:
     """An article URL found in a feed, a sitemap, or given by hand."""
 
-    url: str  # canonical form (see extractors.urls.canonical_url)
+    url: str  # canonical form (see extractors.discover.urls.canonical_url)
     source: str
     published_at: datetime | None = None  # the feed's or sitemap's date, timezone-aware
     title: str | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable, Sequence
 
-from extractors.ner_features import norm
+from extractors.entities.crf.features import norm
 
 
 def learn_clusters(sentences: Iterable[Sequence[str]], n_clusters: int = 256, n_coarse: int = 32,

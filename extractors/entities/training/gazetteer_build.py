@@ -1,6 +1,6 @@
-"""Build ``extractors/models/ner_cldr_gazetteer.tsv``: Arabic place names and other lists from Unicode CLDR.
+"""Build ``extractors/entities/models/ner_cldr_gazetteer.tsv``: Arabic place names and other lists from Unicode CLDR.
 
-    python -m extractors.ner_gazetteer_build          # (re)writes the shipped file; needs babel (dateparser optional)
+    python -m extractors.entities.training.gazetteer_build          # (re)writes the shipped file; needs babel (dateparser optional)
 
 Sources, all installed Python packages with permissive licences (nothing from ANERcorp or SaudiNewsNet):
 
@@ -18,9 +18,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from extractors.ner_features import norm
+from extractors.entities.crf.features import norm
 
-OUT = Path(__file__).resolve().parent / "models" / "ner_cldr_gazetteer.tsv"
+OUT = Path(__file__).resolve().parents[1] / "models" / "ner_cldr_gazetteer.tsv"
 _PAREN = re.compile(r"\([^)]*\)")
 _SKIP = {"العالم", "غير معروف", "منطقة غير معروفة", "منطقة مجهولة"}
 
@@ -89,7 +89,7 @@ def main() -> int:
     entries = collect()
     with open(OUT, "w", encoding="utf-8") as fh:
         fh.write("# form\ttype  (Unicode CLDR via babel, Unicode License v3, Copyright © 2004-2025 Unicode, Inc.; month/day names also from dateparser, "
-                 "BSD-3-Clause; built by python -m extractors.ner_gazetteer_build)\n")
+                 "BSD-3-Clause; built by python -m extractors.entities.training.gazetteer_build)\n")
         for form in sorted(entries):
             fh.write(f"{form}\t{entries[form]}\n")
     print(f"{len(entries)} forms -> {OUT}")

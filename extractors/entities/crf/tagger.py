@@ -1,11 +1,11 @@
-"""The `crf` backend: a python-crfsuite model trained on ANERcorp, shipped in extractors/models/.
+"""The `crf` backend: a python-crfsuite model trained on ANERcorp, shipped in extractors/entities/models/.
 
 Imports neither torch nor transformers nor anything that reads camel-tools' data catalogue.
 
 Two passes when the model folder has a second-stage model (``ner_crf_stage2.crfsuite``, named in the
 resources JSON): the first CRF tags every sentence; the second re-tags them with the first pass's
 features plus document-level features (how the same word was tagged elsewhere in the same ``tag`` call,
-see ``extractors/ner_doc.py``). So a sentence's tags can depend on the other sentences of the call.
+see ``extractors/entities/crf/doc.py``). So a sentence's tags can depend on the other sentences of the call.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Sequence
 
 import pycrfsuite
 
-from extractors.ner_doc import doc_features
-from extractors.ner_features import FeatureConfig, Featurizer, Resources
-from extractors.ner_metrics import to_iob2
+from extractors.entities.crf.doc import doc_features
+from extractors.entities.crf.features import FeatureConfig, Featurizer, Resources
+from extractors.entities.iob import to_iob2
 
-MODEL_DIR = Path(__file__).resolve().parent / "models"
+MODEL_DIR = Path(__file__).resolve().parents[1] / "models"
 MODEL_FILE = "ner_crf.crfsuite"
 RESOURCES_FILE = "ner_crf_resources.json"
 STAGE2_FILE = "ner_crf_stage2.crfsuite"
@@ -36,7 +36,7 @@ class CRFTagger:
         model_path = model_dir / MODEL_FILE
         res_path = model_dir / RESOURCES_FILE
         if not model_path.is_file() or not res_path.is_file():
-            from extractors.entities import ModelNotFoundError
+            from extractors.entities.mentions import ModelNotFoundError
 
             raise ModelNotFoundError(
                 f"CRF model files missing in {model_dir} ({MODEL_FILE}, {RESOURCES_FILE}); "
@@ -47,11 +47,11 @@ class CRFTagger:
         self.model_dir = model_dir
         resources, config = Resources.from_json(data), FeatureConfig(**data.get("features", {}))
         if config.general:
-            from extractors.ner_lexicon import GENERAL_FILE, GeneralLexicon
+            from extractors.entities.crf.lexicon import GENERAL_FILE, GeneralLexicon
 
             path = model_dir / GENERAL_FILE
             if not path.is_file():
-                from extractors.entities import ModelNotFoundError
+                from extractors.entities.mentions import ModelNotFoundError
 
                 raise ModelNotFoundError(f"CRF general lexicon {path} missing; rebuild with: python scripts/train_crf.py")
             resources.general = GeneralLexicon.load(path)
@@ -63,7 +63,7 @@ class CRFTagger:
         if stage2:
             path2 = model_dir / stage2.get("file", STAGE2_FILE)
             if not path2.is_file():
-                from extractors.entities import ModelNotFoundError
+                from extractors.entities.mentions import ModelNotFoundError
 
                 raise ModelNotFoundError(f"CRF second-stage model {path2} missing; rebuild with: python scripts/train_crf.py")
             self._stage2 = pycrfsuite.Tagger()

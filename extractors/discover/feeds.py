@@ -18,10 +18,10 @@ import feedparser
 from lxml import etree
 
 from extractors.config import Source
-from extractors.feed_state import FeedState, body_sha256, conditional_headers, new_state, state_key
-from extractors.fetch import Fetcher
-from extractors.types import DiscoveredURL, FetchedPage
-from extractors.urls import BadURL, canonical_url
+from extractors.discover.feed_state import FeedState, body_sha256, conditional_headers, new_state, state_key
+from extractors.fetch.http import Fetcher
+from extractors.records import DiscoveredURL, FetchedPage
+from extractors.discover.urls import BadURL, canonical_url
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit, uncompressed
 MAX_CHILD_SITEMAPS = 8  # newest children of a sitemap index followed per run
@@ -193,7 +193,7 @@ async def discover_source(
 
     The caller applies `max_articles` after dropping URLs it already stored, so a run always gets new ones.
 
-    Conditional GET: with `feed_states` (keyed by canonical feed URL, see extractors.feed_state), a feed or
+    Conditional GET: with `feed_states` (keyed by canonical feed URL, see extractors.discover.feed_state), a feed or
     sitemap answered with 304, or whose body hashes as last time, is "unchanged" and gives no URLs this time
     (they were seen then). A sitemap index is always read in full and its children followed, since a child
     can change while the index does not; its state keeps only the hash. `result.feed_states` holds the new

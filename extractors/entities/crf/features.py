@@ -100,7 +100,7 @@ class Resources:
     max_ext: int = 1
     general: "GeneralLexicon | None" = None  # normalised word -> general lexicon code (own file, not in the JSON)
     names: dict[str, str] = field(default_factory=dict)  # normalised word -> 'f' (given) / 'l' (family) / 'fl'
-    people: dict[str, str] = field(default_factory=dict)  # name word -> 'roles:band' (extractors/ner_people_build.py)
+    people: dict[str, str] = field(default_factory=dict)  # name word -> 'roles:band' (extractors/entities/training/people_build.py)
 
     @classmethod
     def from_sentences(cls, sentences: Iterable[tuple[Sequence[str], Sequence[str]]], clusters=None) -> "Resources":
@@ -217,11 +217,11 @@ class FeatureConfig:
     freq: bool = True
     char_ngrams: int = 0  # n of character n-grams inside the stem (0 = none)
     conjunctions: int = 1  # rarity of a word conjoined with its neighbours (0 none, 1, 2 = more)
-    ext_gazetteer: bool = False  # CLDR place/currency/language/month names (extractors/models/ner_cldr_gazetteer.tsv)
-    general: bool = False  # general-Arabic frequency and stem productivity codes (extractors/ner_lexicon.py)
-    names: bool = False  # given / family name list (extractors/ner_lexicon.py, from Faker's Arabic locales)
+    ext_gazetteer: bool = False  # CLDR place/currency/language/month names (extractors/entities/models/ner_cldr_gazetteer.tsv)
+    general: bool = False  # general-Arabic frequency and stem productivity codes (extractors/entities/crf/lexicon.py)
+    names: bool = False  # given / family name list (extractors/entities/crf/lexicon.py, from Faker's Arabic locales)
     general_conj: bool = False  # general-frequency bands of the previous, current and next word, conjoined
-    people: bool = False  # people's name words from Wikidata and arabnamer (extractors/ner_people_build.py)
+    people: bool = False  # people's name words from Wikidata and arabnamer (extractors/entities/training/people_build.py)
     people_phrases: bool = False  # their full names join the external gazetteer as PERS (needs ext_gazetteer)
 
     def to_json(self) -> dict:

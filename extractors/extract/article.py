@@ -5,12 +5,12 @@
 
 Steps (one lxml parse):
 
-1. bytes → str (:mod:`extractors.html_decode`: BOM, HTTP charset, <meta charset>, detection incl. windows-1256);
+1. bytes → str (:mod:`extractors.extract.charset`: BOM, HTTP charset, <meta charset>, detection incl. windows-1256);
 2. structured data read from the tree: JSON-LD (NewsArticle & co.), meta tags, <time datetime>, <html lang>;
-3. :func:`extractors.boilerplate.preclean_tree` removes Arabic boilerplate blocks and takes out bylines and
+3. :func:`extractors.extract.boilerplate.preclean_tree` removes Arabic boilerplate blocks and takes out bylines and
    visible dates near the headline as evidence;
 4. trafilatura extracts the body from the cleaned tree (comments excluded);
-5. :func:`extractors.boilerplate.clean_text` removes boilerplate lines left in the text and splits the
+5. :func:`extractors.extract.boilerplate.clean_text` removes boilerplate lines left in the text and splits the
    agency credit off the end;
 6. ``published_at`` from the best evidence: JSON-LD → meta / <time> → feed or sitemap hint → visible text
    near the title → a date in the URL path; never a guess. ``published_evidence`` says which one.
@@ -30,10 +30,10 @@ from lxml import etree
 from trafilatura.utils import load_html
 
 from extractors.arabic import arabic_ratio, normalize_arabic
-from extractors.arabic_dates import get_tz, parse_structured_date
-from extractors.boilerplate import clean_author, clean_text, line_key, load_lexicon, preclean_tree
-from extractors.html_decode import decode_html
-from extractors.types import ExtractedArticle
+from extractors.extract.dates import get_tz, parse_structured_date
+from extractors.extract.boilerplate import clean_author, clean_text, line_key, load_lexicon, preclean_tree
+from extractors.extract.charset import decode_html
+from extractors.records import ExtractedArticle
 
 __all__ = ["extract_article", "article_to_json", "ExtractionError", "NotAnArticle", "MIN_BODY_CHARS"]
 

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from extractors.ner_metrics import to_iob2
+from extractors.entities.iob import to_iob2
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def _catalogue_ner_path(data_dir: Path) -> Path:
 
 def find_camel_model(strict: bool = False) -> Path | None:
     """Folder of the camel NER model, or None. ``strict`` raises ModelNotFoundError instead of None."""
-    from extractors.entities import ModelNotFoundError
+    from extractors.entities.mentions import ModelNotFoundError
 
     env = os.environ.get(ENV_MODEL)
     if env:
@@ -131,7 +131,7 @@ class CamelTagger:
     name = "camel"
 
     def __init__(self, model_path: str | Path, batch_size: int = 32):
-        from extractors.entities import EntityError
+        from extractors.entities.mentions import EntityError
 
         ensure_catalogue()
         try:

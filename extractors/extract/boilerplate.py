@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from extractors.arabic import normalize_arabic
-from extractors.arabic_dates import DateMatch, date_coverage, find_date
+from extractors.extract.dates import DateMatch, date_coverage, find_date
 
 __all__ = [
     "Lexicon",

@@ -133,7 +133,7 @@ def host_of(url: str) -> str:
 def is_private_host(host: str) -> bool | None:
     """True when `host` is an IP literal in a private, loopback, link-local or reserved range.
 
-    Returns None for host names (they must be resolved first; see extractors.fetch).
+    Returns None for host names (they must be resolved first; see extractors.fetch.http).
     """
     h = host.strip("[]")
     try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from extractors.urls import BadURL, canonical_url
+from extractors.discover.urls import BadURL, canonical_url
 
 COLUMNS = ("url", "etag", "last_modified", "body_sha256", "checked_at")
 

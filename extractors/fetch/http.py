@@ -34,8 +34,8 @@ import httpx
 from protego import Protego
 
 from extractors.config import CrawlSettings
-from extractors.types import DiscoveredURL, FetchAttempt, FetchedPage
-from extractors.urls import BadURL, canonical_url, host_of, is_private_host, is_private_ip, to_request_url
+from extractors.records import DiscoveredURL, FetchAttempt, FetchedPage
+from extractors.discover.urls import BadURL, canonical_url, host_of, is_private_host, is_private_ip, to_request_url
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 XML_TYPES = (

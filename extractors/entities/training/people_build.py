@@ -1,7 +1,7 @@
-"""Build ``extractors/models/ner_people.tsv.gz``: words of people's names in Arabic script, and full names.
+"""Build ``extractors/entities/models/ner_people.tsv.gz``: words of people's names in Arabic script, and full names.
 
-    python -m extractors.ner_people_build            # downloads two wheels from PyPI (no install), rewrites the file
-    python -m extractors.ner_people_build --wheels DIR   # use wheels already in DIR
+    python -m extractors.entities.training.people_build            # downloads two wheels from PyPI (no install), rewrites the file
+    python -m extractors.entities.training.people_build --wheels DIR   # use wheels already in DIR
 
 Sources (no labelled NER data, nothing from ANERcorp or SaudiNewsNet), read straight from the wheels so that
 their heavy dependencies (onnxruntime, xgboost) are never installed:
@@ -35,10 +35,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from extractors.ner_features import norm
-from extractors.ner_lexicon import NAME_PARTICLES
+from extractors.entities.crf.features import norm
+from extractors.entities.crf.lexicon import NAME_PARTICLES
 
-OUT = Path(__file__).resolve().parent / "models" / "ner_people.tsv.gz"
+OUT = Path(__file__).resolve().parents[1] / "models" / "ner_people.tsv.gz"
 WHEELS = {"arabic-name-romanizer": "0.2.0", "arabnamer": "0.1.3"}
 SQLITE_MEMBER = "arabic_name_romanizer/resources/names.sqlite3"
 DICT_MEMBER = "arabnamer/data/dict_FINAL.json"
@@ -102,7 +102,7 @@ def collect(wheels: Path) -> tuple[dict[str, str], set[str]]:
 def write(codes: dict[str, str], full: set[str], path: Path = OUT) -> None:
     with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as fh:
         fh.write("# Name words and full names of people in Arabic script; built by python -m "
-                 "extractors.ner_people_build\n# from Wikidata (CC0, via arabic-name-romanizer 0.2.0) and "
+                 "extractors.entities.training.people_build\n# from Wikidata (CC0, via arabic-name-romanizer 0.2.0) and "
                  "arabnamer 0.1.3's name dictionary (CC BY 4.0, E. Yousef)\n")
         for w in sorted(codes):
             fh.write(f"W\t{w}\t{codes[w]}\n")

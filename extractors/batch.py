@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from extractors.arabic import normalize_arabic
 from extractors.dedup import minhash
-from extractors.types import FetchedPage, FetchLogRow, ProcessedArticle, RawPage
-from extractors.urls import article_id, canonical_from_html
+from extractors.records import FetchedPage, FetchLogRow, ProcessedArticle, RawPage
+from extractors.discover.urls import article_id, canonical_from_html
 
 _SPACES = re.compile(r"\s+")
 
@@ -78,8 +78,8 @@ def process_pages(
     """
     import time
 
-    from extractors.article import ExtractionError, extract_article
-    from extractors.entities import find_mentions, get_backend, is_arabic
+    from extractors.extract.article import ExtractionError, extract_article
+    from extractors.entities.mentions import find_mentions, get_backend, is_arabic
 
     out = ProcessedBatch()
     backend = None

@@ -1,0 +1,1 @@
+"""Stage 1, discover: canonical URLs and article ids, RSS/Atom feeds, sitemaps and their conditional-GET state."""
