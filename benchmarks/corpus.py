@@ -25,7 +25,7 @@ import random
 import sys
 import threading
 import zipfile
-from datetime import timezone
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -77,7 +77,7 @@ def generate(n: int, seed: int, base: str, out: Path) -> list[tuple[str, str, by
             path = f"/news/{p.layout}/{i}.html"
             (out / "pages" / f"{i}.html").write_bytes(p.html)
             routes.append((path, "text/html; charset=utf-8", p.html))
-            date = p.gold_date.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            date = p.gold_date.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             entries.append((path, date, p.gold_title or ""))
             man.write(json.dumps({"i": i, "path": path, "layout": p.layout, "timezone": p.timezone,
                                   "title": p.gold_title, "text": p.gold_text}, ensure_ascii=False) + "\n")
@@ -118,7 +118,7 @@ def make_server(host: str = "127.0.0.1", port: int = 0) -> tuple[ThreadingHTTPSe
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             hit = routes.get(self.path.split("?", 1)[0])
             if hit is None:
                 ctype, body, status = "text/html", b"<h1>not found</h1>", 404

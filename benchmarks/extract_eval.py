@@ -31,7 +31,7 @@ import unicodedata
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -148,7 +148,7 @@ def render_date(form: str, g: datetime, rng: random.Random):
     if form == "numeric_ymd":
         return f"{y}/{m:02d}/{d:02d} {hm}", True, fetched, None
     if form == "zone_gmt":
-        u = g.astimezone(dt_timezone.utc)
+        u = g.astimezone(UTC)
         return f"{u.day} {MONTHS_EG[u.month - 1]} {u.year} ، {u.hour:02d}:{u.minute:02d} GMT", True, fetched, None
     if form == "zone_mecca":
         r = g.astimezone(ZoneInfo("Asia/Riyadh"))
@@ -209,7 +209,7 @@ def build_pages(n: int, seed: int) -> list[Page]:
         art = articles[i % len(articles)]
         lname, lay = layouts[i % len(layouts)]
         round_ = i // len(layouts)
-        tz = ZoneInfo(lay["timezone"]) if lay["timezone"] != "UTC" else dt_timezone.utc
+        tz = ZoneInfo(lay["timezone"]) if lay["timezone"] != "UTC" else UTC
         form = lay["date_forms"][round_ % len(lay["date_forms"])]
         if form.startswith("hijri") and not HAVE_HIJRIDATE:
             form = "greg"  # exact Umm al-Qura gold needs hijridate
@@ -333,7 +333,7 @@ def run_ours(page: Page) -> Result:
         a = extract_article(page.html, page.url, fetched_at=page.fetched_at, hint_published_at=page.hint, timezone=page.timezone)
     except NotAnArticle:
         return Result()
-    day = a.published_at.astimezone(ZoneInfo(page.timezone) if page.timezone != "UTC" else dt_timezone.utc).date().isoformat() if a.published_at else None
+    day = a.published_at.astimezone(ZoneInfo(page.timezone) if page.timezone != "UTC" else UTC).date().isoformat() if a.published_at else None
     return Result(a.text, a.title, a.author, a.published_at, day)
 
 
@@ -375,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"extract_eval: shared data not found at {SHARED} (needs ../shared/data/corpus/saudinewsnet); nothing to do.")
         return 0
     import trafilatura  # noqa: F401  (import cost outside the timings)
+
     from extractors.extract.article import extract_article  # noqa: F401
 
     pages = build_pages(max(args.pages, 1), args.seed)
@@ -402,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             pr, rc, f1 = prf(texts[p.name], p.gold_text or "")
             P, R, F = P + pr, R + rc, F + f1
             m = meta[p.name]
-            tzinfo = ZoneInfo(p.timezone) if p.timezone != "UTC" else dt_timezone.utc
+            tzinfo = ZoneInfo(p.timezone) if p.timezone != "UTC" else UTC
             ok_day = m.date_day == p.gold_date.astimezone(tzinfo).date().isoformat() if m.date_day else False
             day_ok += ok_day
             if p.gold_has_time:

@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -205,8 +205,9 @@ def page_bytes(site_dir: Path, i: int) -> bytes:
 
 # ------------------------------------------------------------------------------------------ the flow
 def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) -> dict:
-    import flows  # noqa: F401  (telemetry off before Prefect loads)
     from prefect.client.orchestration import get_client
+
+    import flows  # noqa: F401  (telemetry off before Prefect loads)
 
     # start Prefect's ephemeral API server now, outside the timings (a deployment talks to a running server)
     t0 = time.perf_counter()
@@ -301,7 +302,7 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
                 if len(page) < 200:
                     break
                 offset += 200
-    except Exception as exc:  # noqa: BLE001 - report, do not fail the benchmark
+    except Exception as exc:
         task_runs["(could not count: %s)" % exc] = 0
 
     st = summary.stage_seconds
@@ -551,7 +552,7 @@ def profile_batch(site_dir: Path, base: str, manifest: list[dict], n: int, top: 
     from extractors.batch import process_pages
     from extractors.records import FetchedPage
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     pages = [FetchedPage(url=base + m["path"], source="bench-news", fetched_at=now, status=200,
                          body=page_bytes(site_dir, m["i"]), final_url=base + m["path"],
                          content_type="text/html; charset=utf-8", encoding="utf-8")
@@ -619,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_HOME", str(workdir / "prefect-home"))
     os.environ.pop("PREFECT_API_URL", None)
 
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     experiments = [x for x in (f"api={args.api}" if args.api != "ephemeral" else "",
                                 "persistent-db" if args.persistent_db else "",
                                 f"ner-cache-cap={args.ner_cache_cap}" if args.ner_cache_cap is not None else "") if x]

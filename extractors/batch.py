@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 from extractors.arabic import normalize_arabic
 from extractors.dedup import minhash
-from extractors.records import FetchedPage, FetchLogRow, ProcessedArticle, RawPage
 from extractors.discover.urls import article_id, canonical_from_html
+from extractors.records import FetchedPage, FetchLogRow, ProcessedArticle, RawPage
 
 _SPACES = re.compile(r"\s+")
 
@@ -78,8 +78,8 @@ def process_pages(
     """
     import time
 
-    from extractors.extract.article import ExtractionError, extract_article
     from extractors.entities.mentions import find_mentions, get_backend, is_arabic
+    from extractors.extract.article import ExtractionError, extract_article
 
     out = ProcessedBatch()
     backend = None
@@ -103,7 +103,7 @@ def process_pages(
             out.fetch_rows.extend(fetch_log_rows(page, error=reason))
             out.failures.append((page.url, reason))
             continue
-        except Exception as exc:  # noqa: BLE001 - one odd page must not stop the batch
+        except Exception as exc:
             reason = f"extraction failed: {type(exc).__name__}: {exc}"[:500]
             out.fetch_rows.extend(fetch_log_rows(page, error=reason))
             out.failures.append((page.url, reason))

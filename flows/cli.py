@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
-import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import flows  # noqa: F401  (telemetry defaults before Prefect loads)
-
 from extractors.config import ConfigError, load_config
 from warehouse.store import DEFAULT_DB_PATH, WarehouseError
 
@@ -24,7 +21,7 @@ def _err(msg: str) -> None:
     print(f"akhbar: error: {msg}", file=sys.stderr)
 
 
-def _print_summary(summary, *, max_failures: int = 10) -> None:  # noqa: ANN001
+def _print_summary(summary, *, max_failures: int = 10) -> None:
     print()
     print(f"run {summary.run_id} finished in {summary.seconds:.1f}s")
     print(f"  discovered {summary.discovered}, fetched {summary.fetched}, stored {summary.stored}, "
@@ -122,7 +119,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
             _err(f"--fetched-at must be an ISO 8601 date-time, got {args.fetched_at!r}")
             return EXIT_CONFIG
         if fetched_at.tzinfo is None:
-            fetched_at = fetched_at.replace(tzinfo=timezone.utc)
+            fetched_at = fetched_at.replace(tzinfo=UTC)
     url = args.url or path.resolve().as_uri()
     try:
         article = extract_article(path.read_bytes(), url, fetched_at=fetched_at, timezone=args.timezone)

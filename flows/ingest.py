@@ -17,28 +17,27 @@ import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import zip_longest
 from pathlib import Path
-
 from typing import Annotated, Literal
 
-from pydantic import Field
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
+from pydantic import Field
 
+from extractors.batch import ProcessedBatch, fetch_log_rows, process_pages
+from extractors.config import Config, CrawlSettings, Source, load_config
+from extractors.discover.feed_state import FeedState, load_feed_states, save_feed_states
+from extractors.discover.feeds import discover_source
+from extractors.discover.urls import BadURL, article_id, canonical_url, host_of
+from extractors.fetch.http import BackgroundFetcher
+from extractors.records import DiscoveredURL, FetchedPage, FetchLogRow
 from flows.politeness import PrefectHostGate, ensure_limits, host_limits, shared_politeness_enabled
 from flows.reporting import Progress, publish_html_report, publish_run_artifacts
 from flows.runners import configured_task_runner, workers_share_this_api
-from extractors.config import Config, CrawlSettings, Source, load_config
-from extractors.discover.feeds import discover_source
-from extractors.discover.feed_state import FeedState, load_feed_states, save_feed_states
-from extractors.fetch.http import BackgroundFetcher
-from extractors.batch import ProcessedBatch, fetch_log_rows, process_pages
-from extractors.records import DiscoveredURL, FetchedPage, FetchLogRow
-from extractors.discover.urls import BadURL, article_id, canonical_url, host_of
 from warehouse.lake import LakeWriter
 from warehouse.search import refresh_search_index
 from warehouse.store import DEFAULT_DB_PATH, KNOWN_ARTICLES, Warehouse
@@ -82,7 +81,7 @@ class RunSummary:
 
 def _run_id() -> str:
     rid = flow_run.id
-    return str(rid) if rid else f"local-{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}"
+    return str(rid) if rid else f"local-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
 
 
 @task(name="prepare-warehouse", cache_policy=NO_CACHE)
@@ -98,14 +97,14 @@ def prepare_warehouse(db_path: str, sources: Sequence[Source], run_id: str, flow
 def prepare_lake(lake: str, sources: Sequence[Source], run_id: str, flow_name: str,
                  parameters: dict[str, object]) -> datetime:
     """Lake mode: the run's sources and its `runs` row go to the lake; the DuckDB file is not touched."""
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     writer = LakeWriter(lake, run_id)
     writer.write_sources(sources)
     writer.write_run(flow=flow_name, started_at=started_at, parameters=parameters)
     return started_at
 
 
-def _read_state(db_path: str, ids: Sequence[str], logger) -> tuple[dict[str, FeedState], set[str]]:  # noqa: ANN001
+def _read_state(db_path: str, ids: Sequence[str], logger) -> tuple[dict[str, FeedState], set[str]]:
     """Lake mode: feed states and already stored article ids from the database if there is one (read-only, held
     for a moment); none otherwise (the merge deduplicates whatever is fetched twice)."""
     if not Path(db_path).exists():
@@ -115,7 +114,7 @@ def _read_state(db_path: str, ids: Sequence[str], logger) -> tuple[dict[str, Fee
             states = load_feed_states(con)
             known = {r[0] for r in con.execute(KNOWN_ARTICLES, {"ids": list(ids)}).fetchall()} if ids else set()
         return states, known
-    except Exception as exc:  # noqa: BLE001 - a database not migrated yet, or unreadable: fetch everything
+    except Exception as exc:
         logger.warning("lake mode: could not read %s (%s); treating every URL as new", db_path, exc)
         return {}, set()
 
@@ -316,7 +315,7 @@ def _finish(db_path: str, summary: RunSummary, started: float, status: str, flow
     summary.seconds = time.perf_counter() - started
     if summary.lake and lake_run is not None:
         LakeWriter(summary.lake, summary.run_id).write_run(
-            flow=flow_name, started_at=lake_run[0], parameters=lake_run[1], finished_at=datetime.now(timezone.utc),
+            flow=flow_name, started_at=lake_run[0], parameters=lake_run[1], finished_at=datetime.now(UTC),
             discovered=summary.discovered, fetched=summary.fetched, stored=summary.stored, failed=summary.failed,
             status=status)
     else:
@@ -421,7 +420,7 @@ def ingest(
     return summary
 
 
-def _shared_gate(config: Config, logger) -> PrefectHostGate:  # noqa: ANN001
+def _shared_gate(config: Config, logger) -> PrefectHostGate:
     """Make sure the Prefect server has this run's per-host limits; the gate the fetcher asks before each request."""
     from prefect.settings import get_current_settings
 
@@ -467,7 +466,7 @@ def ingest_urls(
             items.append(DiscoveredURL(url=canonical_url(raw), source=source))
         except BadURL as exc:
             bad.append(FetchLogRow(url=str(raw)[:2048], source=source, kind="article", status=None,
-                                   error=f"bad URL: {exc}", fetched_at=datetime.now(timezone.utc)))
+                                   error=f"bad URL: {exc}", fetched_at=datetime.now(UTC)))
             summary.failures.append((str(raw)[:200], f"bad URL: {exc}"))
     summary.failed = len(bad)
     if bad:

@@ -42,8 +42,8 @@ from uuid import UUID
 import httpx
 
 from extractors.config import Source
-from extractors.fetch.http import FetchError
 from extractors.discover.urls import BadURL, canonical_url, host_of
+from extractors.fetch.http import FetchError
 
 ENV_VAR = "AKHBAR_SHARED_POLITENESS"
 PREFIX = "akhbar-host-"
@@ -220,7 +220,7 @@ class PrefectHostGate:
     async def _release(self, lease_id: UUID) -> None:
         try:
             await self._call(lambda c: c.release_concurrency_slots_with_lease(lease_id=lease_id))
-        except Exception:  # noqa: BLE001 - the lease expires on the server anyway
+        except Exception:
             pass
 
     @asynccontextmanager

@@ -48,12 +48,12 @@ def publish_run_artifacts(summary: RunSummary, flow_name: str) -> None:
     try:
         cols, rows = run_query(summary.db_path, "run-entities", {"run_id": summary.run_id, "limit": "25"})
         top = [dict(zip(cols, r)) for r in rows]
-    except Exception as exc:  # noqa: BLE001 - the artifact must not fail the run
+    except Exception as exc:
         top = [{"entity": f"(could not read entities: {exc})"}]
     if top:
         create_table_artifact(top, key=f"{flow_name}-top-entities", description="Top entities of this run")
     if summary.failures:
-        lines = [f"| URL | reason |", "|---|---|"]
+        lines = ["| URL | reason |", "|---|---|"]
         for url, reason in summary.failures[:MAX_FAILURE_ROWS]:
             lines.append(f"| {url.replace('|', '%7C')} | {reason.replace('|', '/')} |")
         more = len(summary.failures) - MAX_FAILURE_ROWS
@@ -70,7 +70,7 @@ def publish_html_report(db_path: str, days: int = 30) -> str | None:
 
     try:
         info = build_report(db_path, days=days)
-    except Exception as exc:  # noqa: BLE001 - a report problem must not fail an ingest
+    except Exception as exc:
         get_run_logger().warning("HTML report not written: %s", exc)
         return None
     create_markdown_artifact(report_markdown(info), key="ingest-report",

@@ -12,7 +12,7 @@ from prefect.utilities.annotations import quote
 
 from extractors.batch import ProcessedBatch, page_from_raw, process_pages
 from extractors.records import RawPage
-from flows.ingest import RunSummary, _run_id, load_batch, MAX_BATCHES_IN_FLIGHT
+from flows.ingest import MAX_BATCHES_IN_FLIGHT, RunSummary, _run_id, load_batch
 from flows.reporting import publish_run_artifacts
 from flows.runners import configured_task_runner
 from warehouse.store import DEFAULT_DB_PATH, Warehouse

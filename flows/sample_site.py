@@ -25,7 +25,7 @@ class QuietHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def handle_error(self, request, client_address) -> None:  # noqa: ANN001
+    def handle_error(self, request, client_address) -> None:
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
 
@@ -44,7 +44,7 @@ class StaticSite:
             def log_message(self, *args: object) -> None:  # quiet
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 path = unquote(urlsplit(self.path).path)
                 site.requests.append(path)
                 target = (site.root / path.lstrip("/")).resolve()

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 import pycrfsuite  # noqa: E402
 
-from extractors.entities.training.clusters import learn_clusters  # noqa: E402
 from extractors.entities.crf.features import FeatureConfig, Featurizer, Resources, load_external, norm  # noqa: E402
 from extractors.entities.iob import format_scores, read_conll, score, split_dev  # noqa: E402
+from extractors.entities.training.clusters import learn_clusters  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "ner" / "ANERCorp_CamelLab_train.txt"
 MODEL_DIR = ROOT / "extractors" / "models"

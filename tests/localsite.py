@@ -36,7 +36,7 @@ class LocalSite:
             def log_message(self, *a: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 req = Request(self.path, {k.lower(): v for k, v in self.headers.items()}, time.monotonic())
                 site.requests.append(req)
                 route = site.routes.get(self.path) or site.routes.get(urlsplit(self.path).path)

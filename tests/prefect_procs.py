@@ -102,7 +102,7 @@ def sweep(home: Path) -> list[str]:
     return leftovers
 
 
-def wait_for(predicate, timeout: float, what: str, diag=lambda: ""):  # noqa: ANN001
+def wait_for(predicate, timeout: float, what: str, diag=lambda: ""):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -119,7 +119,7 @@ def healthy(api: str) -> bool:
         return False
 
 
-def start_server(procs: "Processes", env: dict[str, str]) -> str:
+def start_server(procs: Processes, env: dict[str, str]) -> str:
     """`prefect server start` on a free loopback port in `env` (see private_env); its API URL once healthy."""
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
@@ -129,5 +129,5 @@ def start_server(procs: "Processes", env: dict[str, str]) -> str:
     return api
 
 
-def api_get(api: str, path: str):  # noqa: ANN201
+def api_get(api: str, path: str):
     return httpx.get(api + path, timeout=10).json()

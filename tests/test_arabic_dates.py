@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from extractors.extract.dates import find_date, hijri_to_gregorian, parse_date, parse_structured_date
 
 RIYADH = "Asia/Riyadh"
-FETCHED = datetime(2024, 3, 15, 12, 0, tzinfo=timezone.utc)
+FETCHED = datetime(2024, 3, 15, 12, 0, tzinfo=UTC)
 
 
 def d(text, tz=RIYADH, fetched_at=None):
@@ -66,7 +66,7 @@ def test_date_without_time_is_midnight_in_timezone():
     got = d("15 مارس 2024", tz="Africa/Cairo")
     assert got == local(2024, 3, 15, tz="Africa/Cairo")
     assert got.tzinfo is not None
-    assert d("15 مارس 2024", tz="UTC") == datetime(2024, 3, 15, tzinfo=timezone.utc)
+    assert d("15 مارس 2024", tz="UTC") == datetime(2024, 3, 15, tzinfo=UTC)
 
 
 def test_hijri_without_hijridate_is_close():
@@ -106,20 +106,20 @@ def test_relative_dates_need_fetched_at():
 
 
 def test_explicit_zones():
-    assert d("15 مارس 2024 10:30 GMT+3", tz="UTC") == datetime(2024, 3, 15, 7, 30, tzinfo=timezone.utc)
-    assert d("15 مارس 2024 الساعة 10:30 بتوقيت مكة المكرمة", tz="UTC") == datetime(2024, 3, 15, 7, 30, tzinfo=timezone.utc)
-    assert d("15 مارس 2024 الساعة 10:30 بتوقيت غرينتش", tz=RIYADH) == datetime(2024, 3, 15, 10, 30, tzinfo=timezone.utc)
-    assert d("15 مارس 2024 ، 10:30 GMT", tz=RIYADH) == datetime(2024, 3, 15, 10, 30, tzinfo=timezone.utc)
+    assert d("15 مارس 2024 10:30 GMT+3", tz="UTC") == datetime(2024, 3, 15, 7, 30, tzinfo=UTC)
+    assert d("15 مارس 2024 الساعة 10:30 بتوقيت مكة المكرمة", tz="UTC") == datetime(2024, 3, 15, 7, 30, tzinfo=UTC)
+    assert d("15 مارس 2024 الساعة 10:30 بتوقيت غرينتش", tz=RIYADH) == datetime(2024, 3, 15, 10, 30, tzinfo=UTC)
+    assert d("15 مارس 2024 ، 10:30 GMT", tz=RIYADH) == datetime(2024, 3, 15, 10, 30, tzinfo=UTC)
 
 
 def test_iso_and_numeric_forms():
     assert d("2024/03/15") == local(2024, 3, 15)
     assert d("15-03-2024") == local(2024, 3, 15)  # day first on Arabic pages
     assert d("15/3/2024 10:30") == local(2024, 3, 15, 10, 30)
-    assert d("2024-03-15T10:00:00+03:00", tz="UTC") == datetime(2024, 3, 15, 7, 0, tzinfo=timezone.utc)
-    assert parse_structured_date("2024-03-15T07:00:00Z")[0] == datetime(2024, 3, 15, 7, tzinfo=timezone.utc)
+    assert d("2024-03-15T10:00:00+03:00", tz="UTC") == datetime(2024, 3, 15, 7, 0, tzinfo=UTC)
+    assert parse_structured_date("2024-03-15T07:00:00Z")[0] == datetime(2024, 3, 15, 7, tzinfo=UTC)
     assert parse_structured_date("2024-03-15", timezone=RIYADH) == (local(2024, 3, 15), False)
-    assert parse_structured_date("Fri, 15 Mar 2024 10:00:00 +0300")[0] == datetime(2024, 3, 15, 7, tzinfo=timezone.utc)
+    assert parse_structured_date("Fri, 15 Mar 2024 10:00:00 +0300")[0] == datetime(2024, 3, 15, 7, tzinfo=UTC)
     assert parse_structured_date("15 مارس 2024", timezone=RIYADH)[0] == local(2024, 3, 15)
 
 

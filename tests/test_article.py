@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -34,7 +34,7 @@ def page(*, head="", header="", body_paras=None, tail="", lang="ar"):
 
 
 URL = "https://example.com/news/1"
-FETCHED = datetime(2024, 3, 16, 9, 0, tzinfo=timezone.utc)
+FETCHED = datetime(2024, 3, 16, 9, 0, tzinfo=UTC)
 
 
 def test_basic_fields_and_json():
@@ -67,7 +67,7 @@ def _jsonld(date="2024-03-10T08:00:00+03:00", author="سارة أحمد"):
 
 META = '<meta property="article:published_time" content="2024-03-11T10:00:00+00:00">'
 VISIBLE = '<div class="date">الثلاثاء 12 مارس 2024</div>'
-HINT = datetime(2024, 3, 13, 6, 0, tzinfo=timezone.utc)
+HINT = datetime(2024, 3, 13, 6, 0, tzinfo=UTC)
 
 
 def test_evidence_order_jsonld_meta_feed_text():
@@ -87,7 +87,7 @@ def test_evidence_order_jsonld_meta_feed_text():
 
 def test_visible_relative_and_hijri_dates():
     a = extract_article(page(header='<span class="time">منذ 3 ساعات</span>'), URL, fetched_at=FETCHED)
-    assert a.published_at == datetime(2024, 3, 16, 6, 0, tzinfo=timezone.utc)
+    assert a.published_at == datetime(2024, 3, 16, 6, 0, tzinfo=UTC)
     a = extract_article(page(header='<span class="time">منذ 3 ساعات</span>'), URL)
     assert a.published_at is None  # relative date without fetched_at
     a = extract_article(page(header="<div>الجمعة 5 رمضان 1445 هـ</div>"), URL, timezone="Asia/Riyadh")
@@ -104,7 +104,7 @@ def test_visible_relative_and_hijri_dates():
 
 def test_time_element_and_agency_not_author():
     a = extract_article(page(header='<time datetime="2024-03-09T12:00:00Z">9 مارس 2024</time><div class="author">الرياض - واس</div>'), URL)
-    assert a.published_at == datetime(2024, 3, 9, 12, tzinfo=timezone.utc) and a.published_evidence == "meta"
+    assert a.published_at == datetime(2024, 3, 9, 12, tzinfo=UTC) and a.published_evidence == "meta"
     assert a.author is None
 
 

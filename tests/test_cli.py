@@ -4,12 +4,10 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-import pytest
-
 from conftest import REPO
 
 AKHBAR = str(Path(sys.executable).parent / "akhbar")
@@ -53,7 +51,7 @@ def test_query_formats(tmp_path):
     wh = Warehouse(tmp_path / "q.duckdb")
     wh.migrate()
     a = ExtractedArticle(url="https://e.com/1", title="عنوان", author=None,
-                         published_at=datetime(2024, 3, 1, tzinfo=timezone.utc), language="ar", text="في بغداد اليوم")
+                         published_at=datetime(2024, 3, 1, tzinfo=UTC), language="ar", text="في بغداد اليوم")
     wh.load([ProcessedArticle("id1", a.url, "s", a, "h", a.published_at, None, [Mention("LOC", "بغداد", "بغداد", 3, 8)], "crf")], [], "r")
     r = akhbar("query", "top-entities", "--param", "type=LOC", "--format", "json", "--db", str(tmp_path / "q.duckdb"))
     assert r.returncode == 0, r.stderr

@@ -1,6 +1,7 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from conftest import REPO
+
 from extractors.dedup import NEAR_DUPLICATE_SIMILARITY, band_keys, minhash, similarity
 from extractors.records import ExtractedArticle, ProcessedArticle
 from warehouse.queries import run_query
@@ -28,7 +29,7 @@ def test_minhash_near_and_far():
 
 def item(aid, text, source):
     a = ExtractedArticle(url=f"https://{source}/{aid}", title=f"t-{aid}", author=None,
-                         published_at=datetime(2024, 3, 1, tzinfo=timezone.utc), language="ar", text=text)
+                         published_at=datetime(2024, 3, 1, tzinfo=UTC), language="ar", text=text)
     return ProcessedArticle(article_id=aid, url=a.url, source=source, article=a, content_hash=aid,
                             fetched_at=a.published_at, final_url=None, mentions=[], backend="crf", minhash=minhash(text))
 

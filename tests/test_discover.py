@@ -1,12 +1,12 @@
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from localsite import xml
 
 from extractors.config import Source
 from extractors.discover.feeds import DiscoveryError, discover_source, parse_feed, parse_sitemap
 from extractors.fetch.http import Fetcher
-from localsite import xml
 
 RSS = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>أخبار</title>
@@ -36,17 +36,17 @@ INDEX = """<?xml version="1.0" encoding="UTF-8"?>
 def test_parse_rss_and_atom():
     links = parse_feed(RSS.format(base="https://e.com").encode(), "https://e.com/rss.xml")
     assert [l.url for l in links] == ["https://e.com/a.html?utm_source=rss", "https://e.com/b.html", "https://e.com/c.html"]
-    assert links[0].published_at == datetime(2024, 3, 15, 6, 30, tzinfo=timezone.utc)
+    assert links[0].published_at == datetime(2024, 3, 15, 6, 30, tzinfo=UTC)
     assert links[2].published_at is None
     atom = parse_feed(ATOM.encode(), "https://e.com/atom")
-    assert atom[0].url == "https://e.com/x" and atom[0].published_at == datetime(2024, 3, 10, 8, tzinfo=timezone.utc)
+    assert atom[0].url == "https://e.com/x" and atom[0].published_at == datetime(2024, 3, 10, 8, tzinfo=UTC)
 
 
 def test_parse_news_sitemap_dates_and_timezone_for_bare_dates():
     content = parse_sitemap(NEWS_SITEMAP.format(base="https://e.com").encode(), tz="Asia/Riyadh")
     a, d = content.urls
-    assert a.published_at == datetime(2024, 3, 15, 6, 30, tzinfo=timezone.utc) and a.title == "خبر أول"
-    assert d.published_at == datetime(2024, 3, 16, 21, 0, tzinfo=timezone.utc)  # midnight in Riyadh
+    assert a.published_at == datetime(2024, 3, 15, 6, 30, tzinfo=UTC) and a.title == "خبر أول"
+    assert d.published_at == datetime(2024, 3, 16, 21, 0, tzinfo=UTC)  # midnight in Riyadh
 
 
 def test_sitemap_index_children():
@@ -192,10 +192,11 @@ def test_malformed_feeds_and_sitemaps_are_recorded_and_discovery_goes_on(site):
 
 
 def test_feed_states_round_trip_through_duckdb(tmp_path, site):
+    from pathlib import Path
+
     import duckdb
 
     from extractors.discover.feed_state import FeedState, load_feed_states, save_feed_states
-    from pathlib import Path
 
     migration = Path(__file__).resolve().parents[1] / "warehouse" / "schema" / "003_feed_state.sql"
     db = tmp_path / "state.duckdb"
@@ -230,7 +231,7 @@ def test_feed_states_round_trip_through_duckdb(tmp_path, site):
     assert load_feed_states(con)[site.url("/rss.xml")].checked_at == second.feed_states[site.url("/rss.xml")].checked_at
 
     # bulk upsert, last one wins; NULLs and an empty batch are fine
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     many = [FeedState(f"https://e.com/f{i}", None, None, None, now) for i in range(500)]
     assert save_feed_states(con, many + [FeedState("https://e.com/f1", '"x"', None, "ab", now)]) == 500
     assert save_feed_states(con, []) == 0

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from extractors.entities.iob import score
 from extractors.entities.mentions import (
     EntityError,
     ModelNotFoundError,
@@ -19,7 +20,6 @@ from extractors.entities.mentions import (
     to_iob2,
     tokenize,
 )
-from extractors.entities.iob import score
 from extractors.records import Mention
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -9,7 +9,6 @@ import textwrap
 import time
 
 import duckdb
-
 from conftest import REPO
 from localsite import html, xml
 

@@ -1,10 +1,11 @@
 import asyncio
 import time
 
+from localsite import html
+
 from extractors.config import CrawlSettings
 from extractors.fetch.http import Fetcher, parse_retry_after
 from extractors.records import DiscoveredURL
-from localsite import html
 
 PAGE = "<html><body><article><p>نص</p></article></body></html>"
 

@@ -20,12 +20,12 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
+from localsite import html
 
 from extractors.config import CrawlSettings
 from extractors.discover.feeds import DiscoveryError, parse_feed, parse_sitemap
 from extractors.fetch.http import Fetcher, sniff_binary
 from extractors.records import DiscoveredURL
-from localsite import html
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -495,8 +495,9 @@ def test_feed_parser_never_resolves_entities(doc, encoding):
     t0 = time.monotonic()
     with pytest.raises(DiscoveryError, match="declares entities"):
         parse_feed(data, "https://e.com/rss")
-    import feedparser
     import io
+
+    import feedparser
 
     parsed = feedparser.parse(io.BytesIO(data))
     assert time.monotonic() - t0 < 2

@@ -5,10 +5,10 @@ from datetime import datetime
 
 import duckdb
 import pytest
-
 from conftest import REPO, shared_path
-from flows.sample_site import StaticSite
 from localsite import html
+
+from flows.sample_site import StaticSite
 
 GOLD = json.loads((REPO / "samples" / "expected.json").read_text(encoding="utf-8"))
 ARTICLES = {p: g for p, g in GOLD.items() if "expect" not in g}

@@ -11,18 +11,18 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import duckdb
 import pytest
-
 from conftest import REPO
+
 from flows.sample_site import StaticSite
 
 TABLES = ("articles", "mentions", "entities", "fetches", "runs", "sources", "raw_pages", "feed_state", "story_bands")
 
 
-def counts(db) -> dict[str, int]:  # noqa: ANN001
+def counts(db) -> dict[str, int]:
     con = duckdb.connect(str(db), read_only=True)
     try:
         return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
@@ -30,7 +30,7 @@ def counts(db) -> dict[str, int]:  # noqa: ANN001
         con.close()
 
 
-def rows(db, sql, params=None):  # noqa: ANN001
+def rows(db, sql, params=None):
     con = duckdb.connect(str(db), read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
@@ -53,7 +53,7 @@ def sample_pages(n: int = 3):
     from extractors.records import FetchedPage
 
     paths = sorted((REPO / "samples" / "site" / "world").glob("*.html"))[:n]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     pages = [FetchedPage(url=f"http://127.0.0.1:9/world/{p.name}", source="crashy", fetched_at=now, status=200,
                          content_type="text/html; charset=utf-8", body=p.read_bytes(), elapsed_ms=1.0)
              for p in paths]
@@ -83,7 +83,7 @@ def lake_runs(tmp_path_factory, prefect_harness):
             try:
                 results[name] = ingest(sources_file=str(tmp / f"{name}.toml"), db_path=str(tmp / "merged.duckdb"),
                                        allow_private_addresses=True, batch_size=4, lake=str(lake))
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 errors.append(exc)
 
         t0 = time.perf_counter()
@@ -163,7 +163,7 @@ def test_a_crashed_runs_finished_batches_merge_next_time(lake_runs, tmp_path):
     assert len(batch.articles) == 3
     # a run that wrote one batch and then died: no finish row, and a second batch cut short (no articles file)
     writer = LakeWriter(lake, "crashed-run")
-    writer.write_run(flow="ingest", started_at=datetime.now(timezone.utc), parameters={"lake": str(lake)})
+    writer.write_run(flow="ingest", started_at=datetime.now(UTC), parameters={"lake": str(lake)})
     writer.write_batch(batch.articles[:2], batch.fetch_rows[:2])
     writer._write("mentions", f"batch-00002-{uuid.uuid4().hex}", mentions_table(batch.articles[2:]))
     first = merge_lake(db, lake)

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from extractors.entities.crf.tagger import MODEL_DIR, RESOURCES_FILE
 from extractors.entities.crf.features import FeatureConfig, Featurizer, Resources, norm
 from extractors.entities.crf.lexicon import GENERAL_FILE, RARE_CODE, GeneralLexicon, code_of
+from extractors.entities.crf.tagger import MODEL_DIR, RESOURCES_FILE
 
 
 def test_compact_table_round_trips_and_leaves_out_the_default(tmp_path):

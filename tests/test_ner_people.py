@@ -8,8 +8,8 @@ import zipfile
 
 import pytest
 
-from extractors.entities.crf.tagger import MODEL_DIR, RESOURCES_FILE, CRFTagger
 from extractors.entities.crf.features import FeatureConfig, Featurizer, Resources, norm
+from extractors.entities.crf.tagger import MODEL_DIR, RESOURCES_FILE, CRFTagger
 from extractors.entities.training.people_build import DICT_MEMBER, OUT, SQLITE_MEMBER, collect, load_people, write
 
 
@@ -91,8 +91,8 @@ def test_people_list_finds_names_the_corpus_never_saw():
     tagger = CRFTagger(MODEL_DIR)
     if not tagger.featurizer.cfg.people:
         pytest.skip("the shipped model is trained without the people list")
-    sentences = ["أعلن بوعلام صنصال أنه سيترشح للانتخابات المقبلة .".split(),
-                 "أعلن مصطفى الحصري أنه سيترشح للانتخابات المقبلة .".split()]
+    sentences = [["أعلن", "بوعلام", "صنصال", "أنه", "سيترشح", "للانتخابات", "المقبلة", "."],
+                 ["أعلن", "مصطفى", "الحصري", "أنه", "سيترشح", "للانتخابات", "المقبلة", "."]]
     assert [tags[1:3] for tags in tagger.tag(sentences)] == [["B-PERS", "I-PERS"]] * 2
     tagger.featurizer.res.people = {}
     tagger.featurizer._word_cache.clear()

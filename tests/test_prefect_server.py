@@ -24,11 +24,11 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-
 from conftest import REPO
-from flows.sample_site import StaticSite
 from prefect_procs import TERMINAL, Processes, free_port, healthy, start_server, wait_for
 from prefect_procs import private_env as procs_env
+
+from flows.sample_site import StaticSite
 
 pytestmark = pytest.mark.e2e
 
@@ -56,10 +56,10 @@ class Api:
         assert r.status_code < 300, f"{method} {path}: {r.status_code} {r.text[:500]}"
         return r
 
-    def get(self, path: str):  # noqa: ANN201
+    def get(self, path: str):
         return self._send("GET", path).json()
 
-    def post(self, path: str, body: dict):  # noqa: ANN201
+    def post(self, path: str, body: dict):
         return self._send("POST", path, body).json()
 
     def deployment(self, flow: str, name: str) -> dict:
@@ -75,7 +75,7 @@ class Api:
     def state(self, run_id: str) -> str:
         return self.get(f"/flow_runs/{run_id}")["state"]["type"]
 
-    def wait_terminal(self, run_id: str, timeout: float, diag=lambda: "") -> str:  # noqa: ANN001
+    def wait_terminal(self, run_id: str, timeout: float, diag=lambda: "") -> str:
         return wait_for(lambda: (s := self.state(run_id)) in TERMINAL and s, timeout, f"flow run {run_id}", diag)
 
 
@@ -85,7 +85,7 @@ def sample_sources(site: StaticSite, path: Path, requests_per_second: float = 0)
     return path
 
 
-def db_rows(db: Path, sql: str, params=None):  # noqa: ANN001
+def db_rows(db: Path, sql: str, params=None):
     con = duckdb.connect(str(db), read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import REPO
+
 from flows.sample_site import StaticSite
 
 AKHBAR = str(Path(sys.executable).parent / "akhbar")
@@ -36,7 +36,7 @@ def db(tmp_path_factory, prefect_harness):
     return path
 
 
-def q(db: Path, sql: str, params=None):  # noqa: ANN001
+def q(db: Path, sql: str, params=None):
     con = duckdb.connect(str(db), read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import REPO
+
 from flows.sample_site import SAMPLE_SITE, StaticSite
 from warehouse.report import ReportError, build_report, report_markdown, report_path_for
 

@@ -24,7 +24,7 @@ ARTICLE_COLUMNS = ("article_id, url, source, title, author, published_at, langua
 MENTION_COLUMNS = 'article_id, entity_type, text, canonical, start, "end", backend'
 
 
-def table(db, sql):  # noqa: ANN001
+def table(db, sql):
     con = duckdb.connect(str(db), read_only=True)
     try:
         return con.execute(sql).fetchall()

@@ -29,7 +29,6 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
-
 from conftest import REPO
 from localsite import LocalSite, html, xml
 from prefect_procs import TERMINAL, Processes, api_get, start_server, wait_for
@@ -87,7 +86,7 @@ class PoliteSite:
                 self.site.routes[f"/{feed}/{i}.html"] = self._timed(lambda req, text=text: (time.sleep(PAGE_DELAY),
                                                                                              html(text))[1])
 
-    def _robots(self, req):  # noqa: ANN001
+    def _robots(self, req):
         with self._lock:
             self._robots_seen += 1
             if self._robots_seen >= 2:
@@ -95,8 +94,8 @@ class PoliteSite:
         self._both.wait(45)  # line both runs up before they fetch anything else
         return 200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n"
 
-    def _timed(self, handler):  # noqa: ANN001
-        def run(req):  # noqa: ANN001
+    def _timed(self, handler):
+        def run(req):
             start = time.monotonic()
             out = handler(req)
             with self._lock:
@@ -151,12 +150,12 @@ def test_fetcher_asks_the_host_gate_before_every_attempt(site):
     from contextlib import asynccontextmanager
 
     from extractors.config import CrawlSettings
-    from extractors.fetch.http import FetchError, Fetcher
+    from extractors.fetch.http import Fetcher, FetchError
 
     calls, inside = [], []
     hits = []
 
-    def flaky(req):  # noqa: ANN001
+    def flaky(req):
         hits.append(req)
         return html("busy", 503, **{"Retry-After": "0"}) if len(hits) == 1 else html("<p>ok</p>" * 20)
 
@@ -164,7 +163,7 @@ def test_fetcher_asks_the_host_gate_before_every_attempt(site):
     site.routes["/flaky.html"] = flaky
 
     @asynccontextmanager
-    async def gate(host, rps, conc):  # noqa: ANN001
+    async def gate(host, rps, conc):
         calls.append((host, rps, conc))
         inside.append(1)
         try:
@@ -173,11 +172,11 @@ def test_fetcher_asks_the_host_gate_before_every_attempt(site):
             inside.pop()
 
     @asynccontextmanager
-    async def closed_gate(host, rps, conc):  # noqa: ANN001
+    async def closed_gate(host, rps, conc):
         raise FetchError("shared politeness unavailable: test")
         yield
 
-    async def main():  # noqa: ANN202
+    async def main():
         async with Fetcher(CrawlSettings(), allow_private_addresses=True, backoff_seconds=0.01,
                            host_gate=gate) as f:
             f.set_host_limits(site.url("/"), 4.0, 3)

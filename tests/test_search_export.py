@@ -7,13 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import REPO
+
 from flows.sample_site import StaticSite
 
 AKHBAR = str(Path(sys.executable).parent / "akhbar")
@@ -59,16 +59,16 @@ def akhbar(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
                           env={**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"})
 
 
-def urls(hits) -> list[str]:  # noqa: ANN001
+def urls(hits) -> list[str]:
     return [h.url for h in hits]
 
 
 def add_article(db: Path, url: str, title: str, text: str) -> None:
-    from extractors.records import ExtractedArticle, ProcessedArticle
     from extractors.discover.urls import article_id
+    from extractors.records import ExtractedArticle, ProcessedArticle
     from warehouse.store import Warehouse
 
-    a = ExtractedArticle(url=url, title=title, author=None, published_at=datetime(2024, 4, 1, tzinfo=timezone.utc),
+    a = ExtractedArticle(url=url, title=title, author=None, published_at=datetime(2024, 4, 1, tzinfo=UTC),
                          language="ar", text=text)
     Warehouse(db).load([ProcessedArticle(article_id=article_id(url), url=url, source="extra", article=a,
                                          content_hash="h-" + url, fetched_at=a.published_at, final_url=None,
@@ -210,7 +210,7 @@ def test_export_round_trip_with_hive_partitions(db, tmp_path):
     assert list((out / "mentions").glob("year=*/month=*/*.parquet"))
     pq = duckdb.connect()
     for table, n in result.rows.items():
-        got = pq.execute(f"SELECT count(*) FROM read_parquet(?, hive_partitioning = true)",
+        got = pq.execute("SELECT count(*) FROM read_parquet(?, hive_partitioning = true)",
                          [f"{out}/{table}/**/*.parquet"]).fetchone()[0]
         assert got == n, table
     read_cols = [r[0] for r in pq.execute("DESCRIBE SELECT * FROM read_parquet(?, hive_partitioning = true)",

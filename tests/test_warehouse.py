@@ -2,7 +2,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pytest
@@ -11,7 +11,7 @@ from extractors.records import ExtractedArticle, FetchLogRow, Mention, Processed
 from warehouse.queries import QueryError, named_queries, run_query
 from warehouse.store import Warehouse, WarehouseError, WarehouseLocked, migrations
 
-T0 = datetime(2024, 3, 15, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 15, 9, 0, tzinfo=UTC)
 
 
 def art(aid, text, mentions, source="s", published=T0):

@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -76,7 +76,7 @@ def _ident(name: str) -> str:
 def export_parquet(db_path: str | Path, out_dir: str | Path, *, wait_seconds: float = 60.0,
                    compression: str = "zstd") -> ExportResult:
     """Write every user table of the database under out_dir as Parquet; returns rows written per table."""
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     out = Path(out_dir).resolve()
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out} exists and is not a directory")
@@ -123,7 +123,7 @@ def export_parquet(db_path: str | Path, out_dir: str | Path, *, wait_seconds: fl
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     shutil.rmtree(staging, ignore_errors=True)
-    result.seconds = (datetime.now(timezone.utc) - started).total_seconds()
+    result.seconds = (datetime.now(UTC) - started).total_seconds()
     manifest = {
         "exported_at": started.isoformat(), "database": str(Path(db_path).resolve()), "format": "parquet",
         "duckdb_version": duckdb.__version__, "rows": result.rows,

@@ -40,7 +40,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +161,7 @@ class LakeWriter:
         folder = self._dir(table)
         path = f"{folder}/{name}.parquet"
         meta = dict(data.schema.metadata or {})
-        meta[META_WRITTEN] = datetime.now(timezone.utc).isoformat().encode()
+        meta[META_WRITTEN] = datetime.now(UTC).isoformat().encode()
         meta[META_RUN] = self.run_id.encode()
         data = data.replace_schema_metadata(meta)
         if self._local:
@@ -262,7 +262,7 @@ class _MergeWarehouse(Warehouse):
         try:
             yield con
             if self._marks:
-                now = datetime.now(timezone.utc)
+                now = datetime.now(UTC)
                 marks = pa.table({
                     "path": [m[0] for m in self._marks], "lake": [self._lake] * len(self._marks),
                     "table_name": [m[1] for m in self._marks], "run_id": [m[2] for m in self._marks],
@@ -490,7 +490,7 @@ def lake_views(con: duckdb.DuckDBPyConnection, lake: str | Path, *, temporary: b
         fs, _ = _fs(lake)
         try:
             con.register_filesystem(fs)
-        except Exception:  # noqa: BLE001 - already registered, or DuckDB reads this protocol natively
+        except Exception:
             pass
     made = []
     for table in tables:

@@ -27,7 +27,7 @@ import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +198,7 @@ class ReportInfo:
     article_window: tuple[date, date] | None       # first and last UTC day of the articles counted
     fetch_window: tuple[date, date] | None         # first and last UTC day of the fetches counted
     empty_charts: list[str] = field(default_factory=list)   # charts without data: daily, entities, network, ...
-    generated_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(slots=True)
@@ -278,7 +278,7 @@ def build_report(db_path: str | Path, out_path: str | Path | None = None, days: 
     )
 
 
-def _window(con, days: int) -> _Window:  # noqa: ANN001
+def _window(con, days: int) -> _Window:
     last_article_day, capped_day, first_article_day, last_fetch_day = con.execute(BOUNDS_SQL).fetchone()
     last = capped_day or last_article_day
     first = None
@@ -289,7 +289,7 @@ def _window(con, days: int) -> _Window:  # noqa: ANN001
                    fetch_last_day=last_fetch_day)
 
 
-def _read(con, window: _Window) -> dict[str, Any]:  # noqa: ANN001
+def _read(con, window: _Window) -> dict[str, Any]:
     p = window.params()
 
     def rows(sql: str, **extra: Any) -> list[tuple]:
@@ -344,7 +344,7 @@ def _short(s: str | None, n: int = TITLE_CHARS) -> str:
     return s if len(s) <= n else s[: n - 1].rstrip() + "…"
 
 
-def _layout(fig, *, height: int = 420, **kw: Any) -> None:  # noqa: ANN001
+def _layout(fig, *, height: int = 420, **kw: Any) -> None:
     base: dict[str, Any] = dict(
         template="plotly_white", height=height, font=dict(family=FONT_STACK, size=14),
         margin=dict(l=72, r=30, t=30, b=50), hoverlabel=dict(font=dict(family=FONT_STACK)),
@@ -354,7 +354,7 @@ def _layout(fig, *, height: int = 420, **kw: Any) -> None:  # noqa: ANN001
     fig.update_layout(**base)
 
 
-def _no_data(fig, message: tuple[str, str] = NO_DATA):  # noqa: ANN001, ANN202
+def _no_data(fig, message: tuple[str, str] = NO_DATA):
     _layout(fig, height=260)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
@@ -370,7 +370,7 @@ def _day_range(window: _Window) -> list[date]:
     return [window.first_day + timedelta(days=i) for i in range(n)]
 
 
-def _fig_daily(data: dict, window: _Window):  # noqa: ANN202
+def _fig_daily(data: dict, window: _Window):
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -390,7 +390,7 @@ def _fig_daily(data: dict, window: _Window):  # noqa: ANN202
     return fig, True
 
 
-def _day_axis(fig, days: list[date]) -> None:  # noqa: ANN001
+def _day_axis(fig, days: list[date]) -> None:
     """Dates on the x axis, one tick per day when there are few (else Plotly's hours would show)."""
     fig.update_xaxes(tickformat="%Y-%m-%d", dtick=86_400_000 if len(days) <= 14 else None)
     if len(days) == 1:
@@ -398,7 +398,7 @@ def _day_axis(fig, days: list[date]) -> None:  # noqa: ANN001
                                 datetime.combine(days[0], datetime.min.time()) + timedelta(hours=18)])
 
 
-def _fig_entity_timeline(data: dict, window: _Window):  # noqa: ANN202
+def _fig_entity_timeline(data: dict, window: _Window):
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -429,7 +429,7 @@ def _components(nodes: list, edges: list[tuple]) -> list[list]:
     """Connected components, biggest first, each in the order of `nodes`."""
     parent = {n: n for n in nodes}
 
-    def find(n):  # noqa: ANN001, ANN202
+    def find(n):
         while parent[n] != n:
             parent[n] = parent[parent[n]]
             n = parent[n]
@@ -511,7 +511,7 @@ def _layout_positions(nodes: list[tuple[str, str]], weights: dict[tuple, int]) -
     return pos
 
 
-def _fig_network(data: dict):  # noqa: ANN202
+def _fig_network(data: dict):
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -570,7 +570,7 @@ def _fig_network(data: dict):  # noqa: ANN202
     return fig, True
 
 
-def _fig_health(data: dict):  # noqa: ANN202
+def _fig_health(data: dict):
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
@@ -613,7 +613,7 @@ def _fig_health(data: dict):  # noqa: ANN202
     return fig, True
 
 
-def _fig_stories(data: dict):  # noqa: ANN202
+def _fig_stories(data: dict):
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -726,7 +726,7 @@ def _page(db_path: Path, window: _Window, headline: dict[str, int], figures: lis
                     for k, ar, en in CARD_LABELS)
     return PAGE.format(font=FONT_STACK, window=_window_text(window), db=html.escape(str(db_path)), cards=cards,
                        sections="\n".join(sections),
-                       generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                       generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                        plotly_version=html.escape(plotly.__version__))
 
 

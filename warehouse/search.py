@@ -157,7 +157,7 @@ def refresh_search_index(db_path: str | Path, *, force: bool = False, wait_secon
     say = log or logging.getLogger("akhbar.search").warning
     try:
         con = connect(db_path, wait_seconds=wait_seconds, on_wait=say)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         say(f"search index not rebuilt: {exc}")
         return False
     try:
@@ -165,7 +165,7 @@ def refresh_search_index(db_path: str | Path, *, force: bool = False, wait_secon
             return True
         rebuild_index(con)
         return True
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         say(f"search index not rebuilt: {exc}")
         return False
     finally:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,8 @@ import pyarrow as pa
 
 from extractors.config import Source
 from extractors.dedup import NEAR_DUPLICATE_SIMILARITY, band_keys, similarity
-from extractors.records import FetchLogRow, ProcessedArticle, RawPage
 from extractors.discover.urls import article_id as article_id_of
+from extractors.records import FetchLogRow, ProcessedArticle, RawPage
 
 log = logging.getLogger("akhbar.warehouse")
 
@@ -185,7 +185,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(sql)
-            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now(timezone.utc)])
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, datetime.now(UTC)])
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
@@ -347,12 +347,12 @@ def _utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
 
 
 def articles_table(items: Sequence[ProcessedArticle], run_id: str | None) -> pa.Table:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     arts = [it.article for it in items]
     cols: dict[str, list[Any]] = {
         "article_id": [it.article_id for it in items], "url": [it.url for it in items],
@@ -501,13 +501,13 @@ class Warehouse:
 
     def start_run(self, run_id: str, flow: str, parameters: dict[str, Any]) -> None:
         with self.transaction() as con:
-            con.execute(START_RUN, [run_id, flow, datetime.now(timezone.utc),
+            con.execute(START_RUN, [run_id, flow, datetime.now(UTC),
                                     json.dumps(parameters, ensure_ascii=False, default=str)])
 
     def finish_run(self, run_id: str, *, discovered: int, fetched: int, stored: int, failed: int,
                    status: str = "completed") -> None:
         with self.transaction() as con:
-            con.execute(FINISH_RUN, [datetime.now(timezone.utc), discovered, fetched, stored, failed, status, run_id])
+            con.execute(FINISH_RUN, [datetime.now(UTC), discovered, fetched, stored, failed, status, run_id])
 
     def known_article_ids(self, ids: Sequence[str]) -> set[str]:
         if not ids:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from extractors.discover.urls import BadURL, canonical_url
@@ -66,7 +66,7 @@ def _clean(value: Any, limit: int = 1024) -> str | None:
 def new_state(url: str, *, etag: str | None, last_modified: str | None, sha256: str | None,
               checked_at: datetime | None = None) -> FeedState:
     return FeedState(url=state_key(url), etag=_clean(etag), last_modified=_clean(last_modified),
-                     body_sha256=sha256, checked_at=checked_at or datetime.now(timezone.utc))
+                     body_sha256=sha256, checked_at=checked_at or datetime.now(UTC))
 
 
 def load_feed_states(con: Any, urls: Iterable[str] | None = None) -> dict[str, FeedState]:
@@ -82,7 +82,7 @@ def load_feed_states(con: Any, urls: Iterable[str] | None = None) -> dict[str, F
     out: dict[str, FeedState] = {}
     for url, etag, last_modified, sha, checked_at in rows:
         if isinstance(checked_at, datetime) and checked_at.tzinfo is not None:
-            checked_at = checked_at.astimezone(timezone.utc)
+            checked_at = checked_at.astimezone(UTC)
         out[url] = FeedState(url, etag, last_modified, sha, checked_at)
     return out
 

@@ -11,7 +11,7 @@ import io
 import re
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
 import feedparser
@@ -19,9 +19,9 @@ from lxml import etree
 
 from extractors.config import Source
 from extractors.discover.feed_state import FeedState, body_sha256, conditional_headers, new_state, state_key
+from extractors.discover.urls import BadURL, canonical_url
 from extractors.fetch.http import Fetcher
 from extractors.records import DiscoveredURL, FetchedPage
-from extractors.discover.urls import BadURL, canonical_url
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit, uncompressed
 MAX_CHILD_SITEMAPS = 8  # newest children of a sitemap index followed per run
@@ -76,13 +76,13 @@ def parse_date(value: str | None, tz: str = "UTC") -> datetime | None:
     try:
         if len(value) == 10:
             d = datetime.fromisoformat(value).date()
-            return datetime.combine(d, time(0), ZoneInfo(tz)).astimezone(timezone.utc)
+            return datetime.combine(d, time(0), ZoneInfo(tz)).astimezone(UTC)
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=ZoneInfo(tz))
-    return dt.astimezone(timezone.utc)
+    return dt.astimezone(UTC)
 
 
 def parse_feed(body: bytes, feed_url: str) -> list[Link]:
@@ -98,7 +98,7 @@ def parse_feed(body: bytes, feed_url: str) -> list[Link]:
         if not href:
             continue
         when = entry.get("published_parsed") or entry.get("updated_parsed")
-        published = datetime.fromtimestamp(calendar.timegm(when), timezone.utc) if when else None
+        published = datetime.fromtimestamp(calendar.timegm(when), UTC) if when else None
         links.append(Link(url=href, published_at=published, title=(entry.get("title") or None)))
     if not links and parsed.get("bozo"):  # broken, and nothing could be salvaged from it
         raise DiscoveryError(f"not a readable feed: {parsed.get('bozo_exception')}")
@@ -158,7 +158,7 @@ def parse_sitemap(body: bytes, tz: str = "UTC") -> SitemapContent:
 
 def newest_first(urls: list[DiscoveredURL]) -> list[DiscoveredURL]:
     """Dated URLs newest first, then undated ones in discovery order."""
-    floor = datetime.min.replace(tzinfo=timezone.utc)
+    floor = datetime.min.replace(tzinfo=UTC)
     indexed = list(enumerate(urls))
     indexed.sort(key=lambda p: (p[1].published_at is None, -(p[1].published_at or floor).timestamp(), p[0]))
     return [u for _, u in indexed]
@@ -215,7 +215,7 @@ async def discover_source(
             for sm in rules.sitemaps:
                 if sm not in source.sitemaps:
                     sitemap_queue.append((sm, 0))
-        except Exception as exc:  # noqa: BLE001 - a robots problem must not stop discovery
+        except Exception as exc:
             result.errors.append(f"robots.txt of {source.homepage}: {exc}")
 
     async def get(url: str) -> tuple[FetchedPage, bytes | None, bool]:
@@ -256,7 +256,7 @@ async def discover_source(
             continue
         try:
             found.extend((feed_url, link) for link in parse_feed(body, feed_url))
-        except Exception as exc:  # noqa: BLE001 - one bad feed must not stop the others
+        except Exception as exc:
             unreadable(page, feed_url, "feed", exc)
     seen_sitemaps: set[str] = set()
     while sitemap_queue:
@@ -270,7 +270,7 @@ async def discover_source(
             continue
         try:
             content = parse_sitemap(body, source.timezone)
-        except Exception as exc:  # noqa: BLE001 - one bad sitemap must not stop the others
+        except Exception as exc:
             unreadable(page, sm_url, "sitemap", exc)
             continue
         if content.sitemaps:
@@ -283,7 +283,7 @@ async def discover_source(
             continue
         found.extend((sm_url, link) for link in content.urls)
         if content.sitemaps and depth < MAX_SITEMAP_DEPTH:
-            children = sorted(content.sitemaps, key=lambda l: l.published_at or datetime.min.replace(tzinfo=timezone.utc),
+            children = sorted(content.sitemaps, key=lambda l: l.published_at or datetime.min.replace(tzinfo=UTC),
                               reverse=True)[:MAX_CHILD_SITEMAPS]
             sitemap_queue.extend((c.url, depth + 1) for c in children)
     urls = newest_first(merge_links(source.name, found))

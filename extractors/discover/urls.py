@@ -188,7 +188,7 @@ def registrable_domain(host: str) -> str:
         from tld import get_fld
 
         fld = get_fld(h, fix_protocol=True, fail_silently=True)
-    except Exception:  # noqa: BLE001 - tld missing or its list unreadable: fall back to the exact host
+    except Exception:
         fld = None
     return fld.lower() if fld else h
 

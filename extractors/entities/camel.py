@@ -18,8 +18,8 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from extractors.entities.iob import to_iob2
 

@@ -11,8 +11,8 @@ Pure Python, no camel-tools data, no torch.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from extractors.arabic import arabic_ratio
 

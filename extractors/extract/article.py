@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -30,9 +30,9 @@ from lxml import etree
 from trafilatura.utils import load_html
 
 from extractors.arabic import arabic_ratio, normalize_arabic
-from extractors.extract.dates import get_tz, parse_structured_date
 from extractors.extract.boilerplate import clean_author, clean_text, line_key, load_lexicon, preclean_tree
 from extractors.extract.charset import decode_html
+from extractors.extract.dates import get_tz, parse_structured_date
 from extractors.records import ExtractedArticle
 
 __all__ = ["extract_article", "article_to_json", "ExtractionError", "NotAnArticle", "MIN_BODY_CHARS"]

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone as dt_timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import timezone as dt_timezone
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -185,11 +186,11 @@ _RELATIVE_DAY_UNITS = 86400
 def get_tz(name: str | None) -> tzinfo:
     """ZoneInfo for an IANA name; UTC for None, "UTC" or an unknown name."""
     if not name or name.upper() in ("UTC", "Z", "GMT"):
-        return dt_timezone.utc
+        return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        return dt_timezone.utc
+        return UTC
 
 
 def _as_tz(tz: str | tzinfo | None) -> tzinfo:
@@ -276,7 +277,7 @@ def _find_zone(text: str, lo: int, hi: int) -> tzinfo | None:
             return get_tz(name)
     for m in _OFFSET_RE.finditer(text, lo, hi):
         if m.group("utc"):
-            return dt_timezone.utc
+            return UTC
         sign = m.group("sign") or m.group("sign2")
         oh = m.group("oh") or m.group("oh2")
         om = m.group("om") or m.group("om2") or "0"
@@ -291,7 +292,7 @@ def _find_zone(text: str, lo: int, hi: int) -> tzinfo | None:
 def _parse_offset(value: str) -> tzinfo | None:
     v = value.strip().lower()
     if v == "z":
-        return dt_timezone.utc
+        return UTC
     mm = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", v)
     if not mm or int(mm.group(2)) > 14:
         return None
@@ -382,7 +383,7 @@ def find_dates(
 
 def _relative(nt: str, fetched_at: datetime, tz: tzinfo) -> list[DateMatch]:
     if fetched_at.tzinfo is None:
-        fetched_at = fetched_at.replace(tzinfo=dt_timezone.utc)
+        fetched_at = fetched_at.replace(tzinfo=UTC)
     out: list[DateMatch] = []
     for m in _REL_RE.finditer(nt):
         seconds, implied = _UNITS[re.sub(r"\s+", " ", m.group("unit"))]

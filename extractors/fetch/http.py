@@ -26,7 +26,7 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
@@ -34,8 +34,8 @@ import httpx
 from protego import Protego
 
 from extractors.config import CrawlSettings
-from extractors.records import DiscoveredURL, FetchAttempt, FetchedPage
 from extractors.discover.urls import BadURL, canonical_url, host_of, is_private_host, is_private_ip, to_request_url
+from extractors.records import DiscoveredURL, FetchAttempt, FetchedPage
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 XML_TYPES = (
@@ -62,7 +62,7 @@ T = TypeVar("T")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(slots=True)
@@ -146,7 +146,7 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - utcnow()).total_seconds())
 
 
@@ -391,7 +391,7 @@ class Fetcher:
                 addrs = await asyncio.wait_for(self._resolver(host, parts.port or 80),
                                                timeout=self.crawl.timeout_seconds)
                 ips = [ipaddress.ip_address(a.split("%")[0]) for a in addrs]
-            except (OSError, ValueError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, ValueError) as exc:
                 raise FetchError(f"cannot resolve host {host}: {exc or 'timeout'}", kind="dns") from None
             if not ips:
                 raise FetchError(f"cannot resolve host {host}: no address", kind="dns")

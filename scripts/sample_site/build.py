@@ -1,7 +1,12 @@
-import html, json, os, re, random
-from load import load, paragraphs
-from boiler import *
+import html
+import json
+import os
+import random
+import re
+
 from articles import A
+from boiler import *
+from load import load, paragraphs
 
 OUT = "/work/main/samples"
 SITE = OUT + "/site"
@@ -554,6 +559,7 @@ for a in A:
 
 # ---------------------------------------------------------------- site files
 from email.utils import parsedate_to_datetime
+
 cards = "".join(f'<article class="card"><a href="{a["path"]}"><img src="/static/img/photo.svg" alt="" width="320" height="180">'
                 f'<h2>{esc(a["title"])}</h2></a><span class="card-section">{esc(a["section"][1])}</span></article>' for a in public)
 home = dict(title="شبكة الأفق - الصفحة الرئيسية", site="شبكة الأفق", path="/index.html", paras=["أحدث الأخبار العربية والعالمية على مدار الساعة"])

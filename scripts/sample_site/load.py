@@ -1,4 +1,6 @@
 import re
+
+
 def load(path="/work/shared/data/ner/ANERCorp_CamelLab_train.txt"):
     sents=[];cur=[]
     for line in open(path,encoding="utf-8"):
@@ -35,8 +37,7 @@ class Detok:
                 else:
                     parts.append(("", t)); self.quote_open=False; glue_next=False
                 continue
-            if not parts or glue_next: sep=""
-            elif t in NOSPACE_BEFORE or t[0] in ")»”": sep=""
+            if not parts or glue_next or t in NOSPACE_BEFORE or t[0] in ")»”": sep=""
             else: sep=" "
             parts.append((sep,t))
             glue_next = t in NOSPACE_AFTER

@@ -12,7 +12,7 @@ tags an article in one call and ``tag_conll`` its whole input in one call.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def _bin(n: int) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 TYPES = ("PERS", "LOC", "ORG", "MISC")
 
@@ -98,12 +98,12 @@ class Resources:
     max_phrase: int = 4
     ext: dict[tuple[str, ...], str] = field(default_factory=dict)  # external (CLDR) gazetteer phrase -> type
     max_ext: int = 1
-    general: "GeneralLexicon | None" = None  # normalised word -> general lexicon code (own file, not in the JSON)
+    general: GeneralLexicon | None = None  # normalised word -> general lexicon code (own file, not in the JSON)
     names: dict[str, str] = field(default_factory=dict)  # normalised word -> 'f' (given) / 'l' (family) / 'fl'
     people: dict[str, str] = field(default_factory=dict)  # name word -> 'roles:band' (extractors/entities/training/people_build.py)
 
     @classmethod
-    def from_sentences(cls, sentences: Iterable[tuple[Sequence[str], Sequence[str]]], clusters=None) -> "Resources":
+    def from_sentences(cls, sentences: Iterable[tuple[Sequence[str], Sequence[str]]], clusters=None) -> Resources:
         phrase_types: dict[tuple[str, ...], Counter] = defaultdict(Counter)
         word_counts: dict[str, Counter] = defaultdict(Counter)
         for tokens, tags in sentences:
@@ -154,7 +154,7 @@ class Resources:
         }
 
     @classmethod
-    def from_json(cls, data: dict) -> "Resources":
+    def from_json(cls, data: dict) -> Resources:
         phrases = {tuple(k.split(" ")): v for k, v in data["phrases"]}
         ext = {tuple(k.split(" ")): v for k, v in data.get("ext", [])}
         return cls(phrases=phrases, word_stats=data.get("word_stats", {}), clusters=data.get("clusters", {}),
@@ -162,13 +162,13 @@ class Resources:
                    ext=ext, max_ext=max((len(k) for k in ext), default=1), names=data.get("names", {}),
                    people=data.get("people", {}))
 
-    def with_external(self, ext: dict[tuple[str, ...], str]) -> "Resources":
+    def with_external(self, ext: dict[tuple[str, ...], str]) -> Resources:
         self.ext = dict(ext)
         self.max_ext = max((len(k) for k in ext), default=1)
         return self
 
     @classmethod
-    def load(cls, path) -> "Resources":
+    def load(cls, path) -> Resources:
         with open(path, encoding="utf-8") as fh:
             return cls.from_json(json.load(fh))
 

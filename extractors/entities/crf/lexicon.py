@@ -124,7 +124,7 @@ class GeneralLexicon:
         self.keys, self.ids, self.codes, self.default = keys, ids, codes, default
 
     @classmethod
-    def from_codes(cls, codes: dict[str, str], default: str = RARE_CODE) -> "GeneralLexicon":
+    def from_codes(cls, codes: dict[str, str], default: str = RARE_CODE) -> GeneralLexicon:
         table = sorted({c for c in codes.values() if c != default})
         index = {c: i for i, c in enumerate(table)}
         pairs = sorted((word_hash(w), index[c]) for w, c in codes.items() if c != default)
@@ -148,7 +148,7 @@ class GeneralLexicon:
             np.savez_compressed(fh, keys=self.keys, ids=self.ids, codes=np.array(self.codes + [self.default]))
 
     @classmethod
-    def load(cls, path: str | Path) -> "GeneralLexicon":
+    def load(cls, path: str | Path) -> GeneralLexicon:
         with np.load(path, allow_pickle=False) as data:
             codes = [str(c) for c in data["codes"]]
             return cls(data["keys"], data["ids"], codes[:-1], codes[-1])

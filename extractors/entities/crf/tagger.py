@@ -11,8 +11,8 @@ see ``extractors/entities/crf/doc.py``). So a sentence's tags can depend on the 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pycrfsuite
 

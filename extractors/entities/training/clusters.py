@@ -9,7 +9,7 @@ needs neither numpy nor scikit-learn. Only ANERcorp text is used for the shipped
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from extractors.entities.crf.features import norm
 
