@@ -8,7 +8,7 @@ TORCH_INDEX ?=
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: install run test serve clean
+.PHONY: install run test lint serve clean
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# ruff (style and common bugs, whole tree) and mypy (types of the three packages); settings in pyproject.toml
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Local Prefect server + UI and the deployments, in the foreground (Ctrl+C stops both).
 # Options: make serve SERVE_ARGS="--port 4300 --db data/akhbar.duckdb"

@@ -9,10 +9,10 @@ The shipped model was trained on the whole train file, dev part included, so ``-
 optimistic; for an honest dev figure evaluate a model trained with ``scripts/train_crf.py --dev``
 (``--model PATH``). Tokens per second include feature extraction (the whole ``backend.tag`` call).
 
-Sentences are tagged the way the pipeline does it: all of them in ONE ``backend.tag`` call (as
-``akhbar ner`` / ``tag_conll`` does with its whole input; the crf model's second pass uses the other
-sentences of the call). ``--doc-size N`` tags N consecutive sentences per call instead (article-sized
-calls, as ``find_mentions`` makes one call per article).
+Sentences are tagged in ONE ``backend.tag`` call (as ``akhbar ner`` / ``tag_conll`` does with its whole
+input). ``--doc-size N`` tags N consecutive sentences per call instead (article-sized calls, as
+``find_mentions`` makes one call per article): the crf backend tags each sentence on its own, so only the speed
+can differ.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from extractors.entities.iob import format_scores, read_conll, score, split_dev, to_iob2  # noqa: E402
+from extractors.entities.base import NERBackend  # noqa: E402
+from extractors.entities.iob import to_iob2  # noqa: E402
+from extractors.entities.training.conll import format_scores, read_conll, score, split_dev  # noqa: E402
 
 DEFAULT_TRAIN = ROOT.parent / "shared" / "data" / "ner" / "ANERCorp_CamelLab_train.txt"
 
@@ -51,6 +53,7 @@ def main(argv=None) -> int:
             ap.error(f"{args.train_file} not found; give --conll FILE")
         _, sentences = split_dev(read_conll(args.train_file))
         label = "ANERcorp dev (last 10% of train)"
+    backend: NERBackend
     if args.model:
         if args.backend not in ("crf", "auto"):
             ap.error("--model is for the crf backend")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -229,9 +230,8 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
     from flows.ingest import ingest
 
     marks: dict[str, float] = {}
-    undo = install_experiments(args, fi, marks)  # first, so the timing hooks below wrap the experiments
     orig_load_config, orig_interleave, orig_run_batches = fi.load_config, fi.interleave, fi.run_batches
-    orig_prepare = fi.prepare_warehouse
+    orig_prepare = fi.prepare_run
 
     def prepare_hook(*a, **k):
         try:
@@ -255,7 +255,7 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
             marks["batches_end"] = time.perf_counter()
 
     fi.load_config, fi.interleave, fi.run_batches = load_config_hook, interleave_hook, run_batches_hook
-    fi.prepare_warehouse = prepare_hook
+    fi.prepare_run = prepare_hook
 
     sources = workdir / "sources.toml"
     sources.write_text(
@@ -281,8 +281,7 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
     prefect_cpu = sum((_stat(p) or (0, 0.0))[1] for p in prefect_pids) - prefect_cpu0
     site_cpu = (_stat(site_pid) or (0, 0.0))[1] - site_cpu0
     fi.load_config, fi.interleave, fi.run_batches = orig_load_config, orig_interleave, orig_run_batches
-    fi.prepare_warehouse = orig_prepare
-    undo()
+    fi.prepare_run = orig_prepare
 
     # task runs of this flow run, through the Prefect API
     from uuid import UUID
@@ -303,7 +302,7 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
                     break
                 offset += 200
     except Exception as exc:
-        task_runs["(could not count: %s)" % exc] = 0
+        task_runs[f"(could not count: {exc})"] = 0
 
     st = summary.stage_seconds
     wall = t_done - t_call
@@ -322,77 +321,6 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
         "cpu_main": cpu_main, "cpu_workers": cpu_kids, "cpu_prefect": prefect_cpu, "cpu_site": site_cpu,
         "task_runs": dict(task_runs), "load_before": load_before, "load_after": loadavg(),
     }
-
-
-# ------------------------------------------------------------------------------------------ experiments
-SITECUSTOMIZE = """
-import sys
-try:
-    from extractors.entities.crf import features as _nf
-except Exception:  # not the akhbar environment
-    _nf = None
-if _nf is not None:
-    class _Capped(dict):
-        def __len__(self):
-            n = dict.__len__(self)
-            return 10**9 if n >= CAP else n
-    _init = _nf.Featurizer.__init__
-    def __init__(self, *a, **k):
-        _init(self, *a, **k)
-        self._word_cache = _Capped()
-    _nf.Featurizer.__init__ = __init__
-"""
-
-
-def install_experiments(args: argparse.Namespace, fi, marks: dict) -> callable:
-    """Monkeypatches that try a recommendation without editing the project (undone after the run)."""
-    undo: list = []
-    if args.ner_cache_cap is not None:
-        # cap the CRF featurizer's per-word cache (extractors/entities/crf/features.py, 500,000 entries today) in every
-        # process, task-runner workers included: a sitecustomize on PYTHONPATH, inherited by spawned workers
-        hook = Path(tempfile.mkdtemp(prefix="akhbar-bench-hook-"))
-        (hook / "sitecustomize.py").write_text(SITECUSTOMIZE.replace("CAP", str(args.ner_cache_cap)), encoding="utf-8")
-        old = os.environ.get("PYTHONPATH")
-        os.environ["PYTHONPATH"] = f"{hook}{os.pathsep}{old}" if old else str(hook)
-        sys.path.insert(0, str(hook))
-        import sitecustomize  # noqa: F401  (this process too)
-
-        undo.append(lambda: os.environ.__setitem__("PYTHONPATH", old) if old else os.environ.pop("PYTHONPATH", None))
-    if args.persistent_db:
-        # one DuckDB connection for the whole run in the flow process; one checkpoint at the end
-        from warehouse import store
-
-        orig_connect = store.connect
-        cache: dict = {}
-
-        class Kept:
-            def __init__(self, con):
-                self._con = con
-
-            def __getattr__(self, name):
-                return getattr(self._con, name)
-
-            def close(self) -> None:
-                pass
-
-        def connect(path, *, read_only=False, **kw):
-            if read_only:
-                return orig_connect(path, read_only=read_only, **kw)
-            key = str(Path(path).resolve())
-            if key not in cache:
-                cache[key] = orig_connect(path, **kw)
-            return Kept(cache[key])
-
-        store.connect = connect
-
-        def close_all():
-            store.connect = orig_connect
-            for con in cache.values():
-                con.execute("CHECKPOINT")
-                con.close()
-
-        undo.append(close_all)
-    return lambda: [u() for u in reversed(undo)]
 
 
 # ------------------------------------------------------------------------------------------ floors
@@ -535,10 +463,8 @@ def time_ours(site_dir: Path, base: str, manifest: list[dict], sample: list[int]
     extract_article(htmls[0][1], htmls[0][0])
     t0 = time.perf_counter()
     for url, h in htmls:
-        try:
+        with contextlib.suppress(NotAnArticle):
             extract_article(h, url, timezone="Asia/Riyadh")
-        except NotAnArticle:
-            pass
     return time.perf_counter() - t0
 
 
@@ -596,10 +522,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--api", choices=["ephemeral", "shared"], default="ephemeral",
                     help="ephemeral: as `akhbar ingest` runs today (no PREFECT_API_URL; each process-pool worker then "
                          "starts its own temporary server); shared: experiment, workers get the parent's API URL")
-    ap.add_argument("--persistent-db", action="store_true",
-                    help="experiment: keep one DuckDB connection open for the run (monkeypatched warehouse.store.connect)")
-    ap.add_argument("--ner-cache-cap", type=int, default=None, metavar="K",
-                    help="experiment: cap the CRF featurizer's per-word cache at K entries in every process")
     ap.add_argument("--json", help="write the figures to this JSON file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (pages, databases)")
     args = ap.parse_args(argv)
@@ -621,9 +543,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("PREFECT_API_URL", None)
 
     started_at = datetime.now(UTC)
-    experiments = [x for x in (f"api={args.api}" if args.api != "ephemeral" else "",
-                                "persistent-db" if args.persistent_db else "",
-                                f"ner-cache-cap={args.ner_cache_cap}" if args.ner_cache_cap is not None else "") if x]
+    experiments = [f"api={args.api}"] if args.api != "ephemeral" else []
     print(f"akhbar pipeline benchmark {started_at:%Y-%m-%d %H:%M} UTC; N={args.n}, runner={runner}, "
           f"batch={args.batch_size}, concurrency={args.concurrency}; experiments: {', '.join(experiments) or 'none'}")
     print(f"machine: {machine()}; load average at start: {loadavg()}")
@@ -650,7 +570,6 @@ def main(argv: list[str] | None = None) -> int:
         con = duckdb.connect(r["db"], read_only=True)
         stored = dict(con.execute("SELECT url, text FROM articles").fetchall())
         con.close()
-        by_path = {m["path"]: m for m in manifest}
         base = info["base"]
         from extract_eval import prf
 

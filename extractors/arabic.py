@@ -1,4 +1,20 @@
-"""Arabic text normalisation shared by extraction, entity canonicalisation and search.
+"""Arabic text normalisation: one table of what is removed or unified, and the forms built from it.
+
+The table starts from camel-tools' own utilities, applied to every character of the Arabic block:
+``dediac_ar`` (tashkeel, superscript alef), ``normalize_alef_ar``, ``normalize_alef_maksura_ar`` (ى -> ي) and
+``normalize_teh_marbuta_ar`` (ة -> ه). Ours is wider where news text needs it; each addition says why below.
+camel-tools' ``simple_word_tokenize`` is not used: it gives no character offsets, which entity mentions need,
+and it splits «3.5» and «...» into pieces (extractors/entities/tokens.py keeps its own tokenizer).
+
+Forms built on the one table:
+
+* :func:`fold_arabic`: the table alone. warehouse/arabic_sql.py emits exactly this as the DuckDB macro
+  ``akhbar_normalize`` (DuckDB has no NFKC), for search and the named queries.
+* :func:`normalize_arabic`: NFKC, then the table: for comparing and grouping text (dedup, content hashes, dates,
+  boilerplate, canonical entity forms), never for display.
+* :func:`fold_word`: the CRF's word form. It also drops joiners and direction marks, removes marks *before* NFKC
+  composes (so و + combining hamza gives و, where normalize_arabic gives ؤ) and lower-cases. The shipped CRF
+  model was trained on exactly these word forms, so this variant must not change.
 
 Only camel-tools' data-free utilities are used here (no catalogue, no torch).
 """
@@ -7,36 +23,91 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
-# Tashkeel (harakat, tanween, shadda, sukun), superscript alef, Quranic marks.
-_DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed]")
-_TATWEEL = "\u0640"
-_ALEF_VARIANTS = str.maketrans({"\u0622": "\u0627", "\u0623": "\u0627", "\u0625": "\u0627", "\u0671": "\u0627"})
-_YAA_TAA = str.maketrans({"\u0649": "\u064a", "\u0629": "\u0647"})
+from camel_tools.utils.dediac import dediac_ar
+from camel_tools.utils.normalize import normalize_alef_ar, normalize_alef_maksura_ar, normalize_teh_marbuta_ar
+
+ARABIC_BLOCK = range(0x0600, 0x0700)
+
+
+def _camel_fold(char: str) -> str:
+    return normalize_teh_marbuta_ar(normalize_alef_maksura_ar(normalize_alef_ar(dediac_ar(char))))
+
+
+# camel-tools' folds of the Arabic block: {character: replacement}; "" means the character is removed.
+CAMEL_FOLDS: dict[str, str] = {c: _camel_fold(c) for c in map(chr, ARABIC_BLOCK) if _camel_fold(c) != c}
+
+
+def _chars(*ranges: tuple[int, int]) -> frozenset[str]:
+    return frozenset(chr(cp) for first, last in ranges for cp in range(first, last + 1))
+
+
+# Marks dediac_ar keeps that news text carries and comparisons must ignore like tashkeel: honorific and Quranic
+# signs above letters (U+0610-061A), madda and hamza written as combining marks and rarer vowel signs
+# (U+0653-065F), Quranic annotation marks (U+06D6-06DC, 06DF-06E8, 06EA-06ED) in quoted verses.
+EXTRA_MARKS = _chars((0x0610, 0x061A), (0x0653, 0x065F), (0x06D6, 0x06DC), (0x06DF, 0x06E8), (0x06EA, 0x06ED))
+# Tatweel only stretches a word on the line; camel-tools' dediac_ar keeps it.
+TATWEEL = "\u0640"
+# camel-tools has no digit folding: Eastern Arabic (٠-٩) and Persian (۰-۹) digits become ASCII, so dates and
+# numbers compare equal whichever digits a site writes.
+DIGIT_FOLDS: dict[str, str] = {chr(base + i): str(i) for base in (0x0660, 0x06F0) for i in range(10)}
+
+REMOVED: frozenset[str] = frozenset(c for c, out in CAMEL_FOLDS.items() if not out) | EXTRA_MARKS | {TATWEEL}
+"""Characters the table removes: diacritics and other marks, tatweel."""
+UNIFIED: dict[str, str] = {**{c: out for c, out in CAMEL_FOLDS.items() if out}, **DIGIT_FOLDS}
+"""Characters the table replaces: alef variants -> ا, ى -> ي, ة -> ه, digits -> ASCII."""
+
+JOINERS = "\u200c\u200d"  # zero-width non-joiner and joiner: they shape letters inside a word
+DIRECTION_MARKS = "\u200e\u200f"  # left-to-right and right-to-left marks
+# Characters that print nothing: zero-width space, joiners, direction marks, embeddings and isolates, BOM.
+INVISIBLE: frozenset[str] = _chars((0x200B, 0x200F), (0x202A, 0x202E), (0x2066, 0x2069), (0xFEFF, 0xFEFF))
+
+FOLD_TABLE = str.maketrans({**dict.fromkeys(REMOVED), **UNIFIED})
+WORD_TABLE = str.maketrans({**dict.fromkeys(REMOVED | set(JOINERS + DIRECTION_MARKS)), **UNIFIED})
+INVISIBLE_TABLE = str.maketrans(dict.fromkeys(INVISIBLE))
+
 _ARABIC_LETTER = re.compile("[\u0621-\u064a]")
-# Eastern Arabic (٠-٩) and Persian (۰-۹) digits to ASCII.
-_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
-def dediacritize(text: str) -> str:
-    """Remove tashkeel and tatweel, keep everything else."""
-    return _DIACRITICS.sub("", text).replace(_TATWEEL, "")
+def code_point_ranges(chars: Iterable[str]) -> list[tuple[int, int]]:
+    """The characters' code points, sorted and grouped into inclusive (first, last) ranges."""
+    ranges: list[tuple[int, int]] = []
+    for cp in sorted({ord(c) for c in chars}):
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1] = (ranges[-1][0], cp)
+        else:
+            ranges.append((cp, cp))
+    return ranges
 
 
-def ascii_digits(text: str) -> str:
-    """Map Eastern Arabic and Persian digits to ASCII digits."""
-    return text.translate(_DIGITS)
+def regex_class(chars: Iterable[str]) -> str:
+    """The inside of a Python regex character class matching exactly `chars` (no brackets)."""
+    parts = (f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in code_point_ranges(chars))
+    return "".join(parts)
+
+
+def fold_arabic(text: str) -> str:
+    """The table alone: no diacritics or tatweel, one alef, ى -> ي, ة -> ه, ASCII digits (no NFKC)."""
+    return text.translate(FOLD_TABLE)
 
 
 def normalize_arabic(text: str) -> str:
-    """NFKC, no diacritics or tatweel, unified alef / alef maqsura+yaa / taa marbuta+haa, ASCII digits.
+    """NFKC, then the table. The form for comparing and grouping text, never for display."""
+    return unicodedata.normalize("NFKC", text).translate(FOLD_TABLE)
 
-    This is the form used for comparing and grouping text, never for display.
-    """
-    text = unicodedata.normalize("NFKC", text)
-    text = dediacritize(text)
-    text = text.translate(_ALEF_VARIANTS).translate(_YAA_TAA)
-    return ascii_digits(text)
+
+def fold_word(word: str) -> str:
+    """The CRF's comparison form of one word (see the module doc for how it differs from normalize_arabic)."""
+    out = word.translate(WORD_TABLE)
+    if not out.isascii():
+        out = unicodedata.normalize("NFKC", out).translate(WORD_TABLE)
+    return out.lower()
+
+
+def remove_invisible(text: str) -> str:
+    """`text` without zero-width and direction-control characters."""
+    return text.translate(INVISIBLE_TABLE)
 
 
 def arabic_ratio(text: str) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from extractors.arabic import normalize_arabic
 from extractors.dedup import minhash
 from extractors.discover.urls import article_id, canonical_from_html
-from extractors.records import FetchedPage, FetchLogRow, ProcessedArticle, RawPage
+from extractors.records import ExtractedArticle, FetchedPage, FetchLogRow, ProcessedArticle, RawPage
 
 _SPACES = re.compile(r"\s+")
 
@@ -39,10 +40,10 @@ def page_from_raw(raw: RawPage) -> FetchedPage:
 
 
 def fetch_log_rows(page: FetchedPage, kind: str = "article", error: str | None = None) -> list[FetchLogRow]:
-    """Rows of the fetches log for one page: each retried attempt, then the final one."""
+    """Rows of the fetches log for one page: each retried attempt (final=False), then the final one."""
     rows = [
         FetchLogRow(url=a.url, source=page.source, kind=kind, status=a.status, error=a.error,
-                    fetched_at=a.fetched_at, elapsed_ms=a.elapsed_ms)
+                    fetched_at=a.fetched_at, elapsed_ms=a.elapsed_ms, final=False)
         for a in page.earlier_attempts
     ]
     rows.append(FetchLogRow(
@@ -76,43 +77,63 @@ def process_pages(
     `archive`: keep each page's compressed HTML for the raw archive. `log_fetches`: produce fetch-log rows
     (off when re-processing archived pages, which were logged when they were fetched).
     """
-    import time
-
-    from extractors.entities.mentions import find_mentions, get_backend, is_arabic
-    from extractors.extract.article import ExtractionError, extract_article
-
     out = ProcessedBatch()
-    backend = None
-    timezones = timezones or {}
-    extracted = []
     t0 = time.perf_counter()
+    extracted = _extract_pages(pages, timezones or {}, out)
+    t1 = time.perf_counter()
+    _tag_articles(extracted, backend_name, archive, out)
+    if not log_fetches:
+        out.fetch_rows = []
+    out.seconds_extract = t1 - t0
+    out.seconds_entities = time.perf_counter() - t1
+    return out
+
+
+def _extract_pages(pages: Sequence[FetchedPage], timezones: dict[str, str],
+                   out: ProcessedBatch) -> list[tuple[FetchedPage, ExtractedArticle]]:
+    """The articles of the usable pages; every page gets its fetch-log rows, and failures a reason."""
+    extracted = []
     for page in pages:
         if not page.ok:
             out.fetch_rows.extend(fetch_log_rows(page))
             out.failures.append((page.url, page.error or "no body"))
             continue
         out.fetched += 1
-        try:
-            art = extract_article(
-                page.body or b"", page.final_url or page.url, fetched_at=page.fetched_at,
-                hint_published_at=page.hint_published_at, timezone=timezones.get(page.source, "UTC"),
-                encoding=page.encoding,
-            )
-        except ExtractionError as exc:
-            reason = f"not an article: {getattr(exc, 'reason', None) or exc}"
-            out.fetch_rows.extend(fetch_log_rows(page, error=reason))
-            out.failures.append((page.url, reason))
-            continue
-        except Exception as exc:
-            reason = f"extraction failed: {type(exc).__name__}: {exc}"[:500]
-            out.fetch_rows.extend(fetch_log_rows(page, error=reason))
-            out.failures.append((page.url, reason))
+        art_or_reason = _extract_page(page, timezones.get(page.source, "UTC"))
+        if isinstance(art_or_reason, str):
+            out.fetch_rows.extend(fetch_log_rows(page, error=art_or_reason))
+            out.failures.append((page.url, art_or_reason))
             continue
         out.fetch_rows.extend(fetch_log_rows(page))
-        extracted.append((page, art))
-        # The article's identity: its declared <link rel=canonical> (same site only), else where redirects led.
-        art.url = canonical_from_html(page.body or b"", page.final_url or page.url) or page.final_url or page.url
-    t1 = time.perf_counter()
+        extracted.append((page, art_or_reason))
+    return extracted
+
+
+def _extract_page(page: FetchedPage, timezone: str) -> ExtractedArticle | str:
+    """The page's article, or why it has none."""
+    from extractors.extract.article import ExtractionError, extract_article
+
+    try:
+        art = extract_article(
+            page.body or b"", page.final_url or page.url, fetched_at=page.fetched_at,
+            hint_published_at=page.hint_published_at, timezone=timezone, encoding=page.encoding,
+        )
+    except ExtractionError as exc:
+        return f"not an article: {getattr(exc, 'reason', None) or exc}"
+    except Exception as exc:
+        return f"extraction failed: {type(exc).__name__}: {exc}"[:500]
+    # The article's identity: its declared <link rel=canonical> (same site only), else where redirects led.
+    art.url = canonical_from_html(page.body or b"", page.final_url or page.url) or page.final_url or page.url
+    return art
+
+
+def _tag_articles(extracted: list[tuple[FetchedPage, ExtractedArticle]], backend_name: str, archive: bool,
+                  out: ProcessedBatch) -> None:
+    """Find the entities of the Arabic articles (the backend is loaded only when one needs it); add each
+    article to the batch with its ids and hashes."""
+    from extractors.entities.mentions import find_mentions, get_backend, is_arabic
+
+    backend = None
     for page, art in extracted:
         mentions = None
         used = None
@@ -128,8 +149,3 @@ def process_pages(
             mentions=mentions, backend=used, minhash=minhash(art.text),
             raw=raw_page(page) if archive else None,
         ))
-    if not log_fetches:
-        out.fetch_rows = []
-    out.seconds_extract = t1 - t0
-    out.seconds_entities = time.perf_counter() - t1
-    return out

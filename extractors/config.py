@@ -1,4 +1,4 @@
-"""sources.toml: loading and validation (DESIGN.md 3.2).
+"""sources.toml: loading and validation (the contract is in docs/ARCHITECTURE.md, section 3).
 
 Unknown keys and bad values are rejected with a ConfigError naming the source and the key.
 """
@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from extractors.discover.urls import BadURL, canonical_url
 
-VERSION = "0.1.0"
+VERSION = version("akhbar")  # written once, in pyproject.toml
 PROJECT_URL = "https://github.com/akhbar-news/akhbar"
 DEFAULT_USER_AGENT = f"akhbar/{VERSION} (+{PROJECT_URL})"
 
@@ -149,7 +150,8 @@ def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
         try:
             ZoneInfo(tz)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigError(f"{where}: key 'timezone' is not a known IANA zone: {tz!r} (e.g. 'Asia/Riyadh')") from None
+            raise ConfigError(f"{where}: key 'timezone' is not a known IANA zone: {tz!r} "
+                              "(e.g. 'Asia/Riyadh')") from None
         sources.append(
             Source(name=name, homepage=homepage, feeds=feeds, sitemaps=sitemaps, max_articles=max_articles,
                    requests_per_second=rps, max_concurrency=conc, timezone=tz)

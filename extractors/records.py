@@ -22,7 +22,8 @@ class DiscoveredURL:
 
 @dataclass(frozen=True, slots=True)
 class FetchAttempt:
-    """One HTTP attempt that did not produce the final answer (e.g. a 503 that was retried)."""
+    """One HTTP attempt that did not produce the final answer (e.g. a 503 that was retried); its row in the
+    fetches log has final = false."""
 
     url: str
     status: int | None
@@ -134,3 +135,4 @@ class FetchLogRow:
     final_url: str | None = None
     content_type: str | None = None
     bytes: int | None = None
+    final: bool = True  # False for an attempt that was retried (a later row of the same fetch follows)

@@ -2,121 +2,55 @@
 
 Per run: one discover task per source, then batches of URLs go fetch (I/O, in the flow's process, one shared
 httpx client) -> process (extract + entities, CPU, submitted to the task runner so it overlaps the next
-fetch) -> load (one writer, bulk, DuckDB open only while writing). A run of 5,000 articles has tens of task
-runs, not thousands.
+fetch) -> load (one writer, bulk, DuckDB open only while writing; flows/batch_pipeline.py). A run of 5,000
+articles has tens of task runs, not thousands.
+
+Where the rows go is the run's sink (flows/sinks.py), chosen once when the run starts: the DuckDB file, or with
+`lake` Parquet files in a lake (warehouse/lake.py) for `merge-lake` (flows/merge.py) to merge.
 
 Scale-out (docs/SCALING.md): the CPU stages run on the configured task runner (flows/runners.py, e.g. a Dask
 cluster); `shared_politeness` keeps each host's limits across several workers through the Prefect server's global
-concurrency and rate limits (flows/politeness.py); `lake` makes each batch land as Parquet files in a lake
-(warehouse/lake.py) instead of the DuckDB file, for `merge-lake` (flows/merge.py) to merge.
+concurrency and rate limits (flows/politeness.py).
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import zip_longest
+from logging import Logger, LoggerAdapter
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
-from prefect.utilities.annotations import quote
 from pydantic import Field
 
 from extractors.batch import ProcessedBatch, fetch_log_rows, process_pages
 from extractors.config import Config, CrawlSettings, Source, load_config
-from extractors.discover.feed_state import FeedState, load_feed_states, save_feed_states
+from extractors.discover.feed_state import FeedState
 from extractors.discover.feeds import discover_source
 from extractors.discover.urls import BadURL, article_id, canonical_url, host_of
-from extractors.fetch.http import BackgroundFetcher
+from extractors.fetch.background import BackgroundFetcher
 from extractors.records import DiscoveredURL, FetchedPage, FetchLogRow
+from flows.batch_pipeline import LOAD_EVERY_PAGES, BatchPipeline, LoadPolicy, unwalked
 from flows.politeness import PrefectHostGate, ensure_limits, host_limits, shared_politeness_enabled
-from flows.reporting import Progress, publish_html_report, publish_run_artifacts
-from flows.runners import configured_task_runner, workers_share_this_api
-from warehouse.lake import LakeWriter
-from warehouse.search import refresh_search_index
-from warehouse.store import DEFAULT_DB_PATH, KNOWN_ARTICLES, Warehouse
+from flows.reporting import progress_reporter, publish_run_artifacts
+from flows.run_summary import RunSummary, new_run_id
+from flows.runners import ConfiguredTaskRunner, workers_share_this_api
+from flows.sinks import RunSink, WarehouseSink, open_sink
+from warehouse.connection import DEFAULT_DB_PATH
 
 DEFAULT_BATCH_SIZE = 200
-MAX_BATCHES_IN_FLIGHT = 3
-# Processed batches are gathered into one load transaction of at least LOAD_EVERY_PAGES pages (stored or
-# failed), or fewer once the oldest waiting batch is LOAD_AFTER_SECONDS old (a slow, polite crawl still lands
-# its articles regularly), and at the end of the run. Each transaction costs a fixed open + commit +
-# checkpoint (about 0.14 s on the benchmark machine, and checkpoints of small appends bloat the file), so
-# 1,000-page loads take half the time of 200-page ones. The file is free between loads.
-LOAD_EVERY_PAGES = 1000
-LOAD_AFTER_SECONDS = 60.0
+
+Backend = Literal["auto", "crf", "camel"]
+RunLogger = Logger | LoggerAdapter[Any]
 
 
-@dataclass(slots=True)
-class SourceStats:
-    discovered: int = 0
-    fetched: int = 0
-    stored: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class RunSummary:
-    run_id: str
-    db_path: str
-    discovered: int = 0
-    fetched: int = 0
-    stored: int = 0
-    failed: int = 0
-    mentions: int = 0
-    seconds: float = 0.0
-    per_source: dict[str, SourceStats] = field(default_factory=dict)
-    failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason), all of them
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    report_path: str | None = None
-    lake: str | None = None  # set when the run wrote to a lake instead of the database
-
-
-def _run_id() -> str:
-    rid = flow_run.id
-    return str(rid) if rid else f"local-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
-
-
-@task(name="prepare-warehouse", cache_policy=NO_CACHE)
-def prepare_warehouse(db_path: str, sources: Sequence[Source], run_id: str, flow_name: str,
-                      parameters: dict[str, object], replace_sources: bool = True) -> None:
-    wh = Warehouse(db_path, on_wait=get_run_logger().warning)
-    wh.migrate()
-    wh.upsert_sources(sources, replace=replace_sources)
-    wh.start_run(run_id, flow_name, parameters)
-
-
-@task(name="prepare-lake", cache_policy=NO_CACHE)
-def prepare_lake(lake: str, sources: Sequence[Source], run_id: str, flow_name: str,
-                 parameters: dict[str, object]) -> datetime:
-    """Lake mode: the run's sources and its `runs` row go to the lake; the DuckDB file is not touched."""
-    started_at = datetime.now(UTC)
-    writer = LakeWriter(lake, run_id)
-    writer.write_sources(sources)
-    writer.write_run(flow=flow_name, started_at=started_at, parameters=parameters)
-    return started_at
-
-
-def _read_state(db_path: str, ids: Sequence[str], logger) -> tuple[dict[str, FeedState], set[str]]:
-    """Lake mode: feed states and already stored article ids from the database if there is one (read-only, held
-    for a moment); none otherwise (the merge deduplicates whatever is fetched twice)."""
-    if not Path(db_path).exists():
-        return {}, set()
-    try:
-        with Warehouse(db_path, on_wait=logger.warning).connection(read_only=True) as con:
-            states = load_feed_states(con)
-            known = {r[0] for r in con.execute(KNOWN_ARTICLES, {"ids": list(ids)}).fetchall()} if ids else set()
-        return states, known
-    except Exception as exc:
-        logger.warning("lake mode: could not read %s (%s); treating every URL as new", db_path, exc)
-        return {}, set()
+class SourceUnavailable(RuntimeError):
+    """A source whose feeds and sitemaps all failed: its discover task fails, the run goes on without it."""
 
 
 @dataclass(slots=True)
@@ -126,35 +60,27 @@ class Discovered:
     unchanged: int = 0
 
 
+@task(name="prepare-run", cache_policy=NO_CACHE, task_run_name="prepare-{sink.kind}")
+def prepare_run(sink: RunSink, sources: Sequence[Source], flow_name: str, parameters: dict[str, Any],
+                replace_sources: bool = True) -> None:
+    """The run's sources and its `runs` row, in the sink (migrating the database first)."""
+    sink.start_run(sources, flow_name, parameters, replace_sources=replace_sources)
+
+
 @task(name="discover", cache_policy=NO_CACHE, task_run_name="discover-{source.name}")
-def discover_task(fetcher: BackgroundFetcher, source: Source, db_path: str, limit: int | None,
-                  run_id: str, lake: str | None = None) -> Discovered:
+def discover_task(fetcher: BackgroundFetcher, source: Source, sink: RunSink, limit: int | None) -> Discovered:
     """Feeds and sitemaps of one source -> new article URLs, newest first, at most max_articles/limit.
 
     Feeds and sitemaps unchanged since the last run (304, or the same body) cost one request and yield nothing.
     """
     logger = get_run_logger()
-    wh = Warehouse(db_path, on_wait=logger.warning)
-    if lake:
-        states, _ = _read_state(db_path, [], logger)
-    else:
-        with wh.connection() as con:
-            states = load_feed_states(con)
-    result = fetcher.run(discover_source(fetcher.fetcher, source, feed_states=states))
+    result = fetcher.run(discover_source(fetcher.fetcher, source, feed_states=sink.feed_states()))
     for err in result.errors:
         logger.warning("%s: %s", source.name, err)
-    ids = [article_id(u.url) for u in result.urls]
-    known = _read_state(db_path, ids, logger)[1] if lake else wh.known_article_ids(ids)
+    known = sink.known_article_ids([article_id(u.url) for u in result.urls])
     new = [u for u in result.urls if article_id(u.url) not in known]
-    cap = source.max_articles if limit is None else min(limit, source.max_articles)
-    chosen = new[:cap]
-    rows: list[FetchLogRow] = []
-    for page in result.fetches:
-        rows.extend(fetch_log_rows(page, kind="feed"))
-    if lake:
-        LakeWriter(lake, run_id).write_batch([], rows)
-    else:
-        wh.load([], rows, run_id)
+    chosen = new[: source.max_articles if limit is None else min(limit, source.max_articles)]
+    sink.load([], [row for page in result.fetches for row in fetch_log_rows(page, kind="feed")])
     logger.info("%s: %d URLs found, %d already stored, %d to fetch now%s", source.name, len(result.urls),
                 len(result.urls) - len(new), len(chosen),
                 f" ({len(result.unchanged)} feeds/sitemaps unchanged)" if result.unchanged else "")
@@ -165,10 +91,6 @@ def discover_task(fetcher: BackgroundFetcher, source: Source, db_path: str, limi
     return Discovered(urls=chosen, feed_states=save, unchanged=len(result.unchanged))
 
 
-class SourceUnavailable(RuntimeError):
-    pass
-
-
 @task(name="fetch-batch", cache_policy=NO_CACHE)
 def fetch_batch(fetcher: BackgroundFetcher, items: list[DiscoveredURL]) -> list[FetchedPage]:
     return fetcher.fetch_many(items)
@@ -177,14 +99,6 @@ def fetch_batch(fetcher: BackgroundFetcher, items: list[DiscoveredURL]) -> list[
 @task(name="process-batch", cache_policy=NO_CACHE)
 def process_batch(pages: list[FetchedPage], backend: str, timezones: dict[str, str]) -> ProcessedBatch:
     return process_pages(pages, backend_name=backend, timezones=timezones)
-
-
-@task(name="load-batch", cache_policy=NO_CACHE)
-def load_batch(db_path: str, batch: ProcessedBatch, run_id: str, lake: str | None = None) -> int:
-    if lake:  # Parquet files in the lake, merged into the database later by merge-lake
-        return LakeWriter(lake, run_id).write_batch(batch.articles, batch.fetch_rows).mentions
-    wh = Warehouse(db_path, on_wait=get_run_logger().warning)
-    return wh.load(batch.articles, batch.fetch_rows, run_id).mentions
 
 
 def interleave(lists: Sequence[Sequence[DiscoveredURL]]) -> list[DiscoveredURL]:
@@ -204,96 +118,42 @@ def chunks(items: Sequence[DiscoveredURL], size: int) -> Iterator[list[Discovere
         yield list(items[i : i + size])
 
 
-def run_batches(
-    fetcher: BackgroundFetcher,
-    items: Sequence[DiscoveredURL],
-    *,
-    db_path: str,
-    run_id: str,
-    backend: str,
-    timezones: dict[str, str],
-    batch_size: int,
-    summary: RunSummary,
-    lake: str | None = None,
-) -> None:
+def run_batches(fetcher: BackgroundFetcher, items: Sequence[DiscoveredURL], *, sink: RunSink, backend: str,
+                timezones: dict[str, str], batch_size: int, summary: RunSummary,
+                policy: LoadPolicy = LoadPolicy()) -> None:
     """Stream URLs through fetch -> process -> load, keeping a few batches in flight."""
-    logger = get_run_logger()
-    pending: deque = deque()
-    stage = summary.stage_seconds
-    progress = Progress(len(items)) if items else None
-
-    to_load: list[ProcessedBatch] = []
-    waiting_since = 0.0  # when the oldest batch of to_load was processed
-
-    def load_now() -> None:
-        """One transaction for the waiting processed batches (see LOAD_EVERY_PAGES)."""
-        if not to_load:
-            return
-        batch = merge_batches(to_load)
-        to_load.clear()
-        t0 = time.perf_counter()
-        # quote(): Prefect would otherwise walk every article, mention and fetch row of the batch looking for
-        # futures (twice per call); the benchmark measured that walk at 60% of the load stage.
-        summary.mentions += load_batch(db_path, quote(batch), run_id, lake)
-        stage["load"] = stage.get("load", 0.0) + time.perf_counter() - t0
-        summary.stored += len(batch.articles)
-        summary.failed += len(batch.failures)
-        summary.failures.extend(batch.failures)
-        for art in batch.articles:
-            summary.per_source.setdefault(art.source, SourceStats()).stored += 1
-        for row in batch.fetch_rows:
-            st = summary.per_source.setdefault(row.source or "?", SourceStats())
-            if row.error is None:
-                st.fetched += 1
-            elif not row.error.endswith("(retried)"):
-                st.failed += 1
-        done = summary.stored + summary.failed
-        logger.info("progress: %d/%d URLs done, %d stored, %d failed", done, len(items), summary.stored,
-                    summary.failed)
-        if progress is not None:
-            progress.update(done)
-
-    def drain_one() -> None:
-        nonlocal waiting_since
-        batch: ProcessedBatch = pending.popleft().result()
-        stage["extract"] = stage.get("extract", 0.0) + batch.seconds_extract
-        stage["entities"] = stage.get("entities", 0.0) + batch.seconds_entities
-        summary.fetched += batch.fetched
-        if not to_load:
-            waiting_since = time.monotonic()
-        to_load.append(batch)
-        waiting = sum(len(b.articles) + len(b.failures) for b in to_load)
-        # a lake batch is one worker's file set: written as soon as it is ready
-        if lake or waiting >= LOAD_EVERY_PAGES or time.monotonic() - waiting_since >= LOAD_AFTER_SECONDS:
-            load_now()
-
+    pipeline = BatchPipeline(sink, summary, policy=policy, on_loaded=progress_reporter(len(items)))
     with workers_share_this_api():
         for chunk in chunks(items, batch_size):
             t0 = time.perf_counter()
-            pages = fetch_batch(fetcher, quote(chunk))
-            stage["fetch"] = stage.get("fetch", 0.0) + time.perf_counter() - t0
-            # not quote()d: a quoted parameter does not survive Dask's serialization (it arrives as a tuple)
-            pending.append(process_batch.submit(pages, backend, timezones))
+            pages = fetch_batch(fetcher, unwalked(chunk))
+            summary.add_seconds("fetch", time.perf_counter() - t0)
+            # not unwalked(): a quoted parameter does not survive Dask's serialization (it arrives as a tuple)
+            processing = process_batch.submit(pages, backend, timezones)
             del pages
-            while len(pending) >= MAX_BATCHES_IN_FLIGHT:
-                drain_one()
-        while pending:
-            drain_one()
-    load_now()
+            pipeline.submit(processing)
+        pipeline.drain()
+    pipeline.flush()
 
 
-def merge_batches(batches: Sequence[ProcessedBatch]) -> ProcessedBatch:
-    if len(batches) == 1:
-        return batches[0]
-    out = ProcessedBatch()
-    for b in batches:
-        out.articles.extend(b.articles)
-        out.fetch_rows.extend(b.fetch_rows)
-        out.failures.extend(b.failures)
-        out.fetched += b.fetched
-        out.seconds_extract += b.seconds_extract
-        out.seconds_entities += b.seconds_entities
-    return out
+def discover_all(fetcher: BackgroundFetcher, sources: Sequence[Source], sink: RunSink, limit: int | None,
+                 summary: RunSummary) -> tuple[list[DiscoveredURL], list[FeedState]]:
+    """Every source's new URLs, interleaved, and the feed states to save when the run completes."""
+    logger = get_run_logger()
+    found: list[list[DiscoveredURL]] = []
+    feed_states: list[FeedState] = []
+    for source in sources:
+        stats = summary.source(source.name)
+        state = discover_task(fetcher, source, sink, limit, return_state=True)
+        if state.is_completed():
+            got: Discovered = state.result()
+            stats.discovered = len(got.urls)
+            found.append(got.urls)
+            feed_states.extend(got.feed_states)
+        else:  # one dead source must not fail the run
+            stats.errors.append(str(state.message or "discovery failed"))
+            logger.error("source %s skipped: %s", source.name, state.message)
+    return interleave(found), feed_states
 
 
 def report_backed_off(fetcher: BackgroundFetcher, sources: Sequence[Source], summary: RunSummary) -> None:
@@ -307,34 +167,57 @@ def report_backed_off(fetcher: BackgroundFetcher, sources: Sequence[Source], sum
         names = [s.name for s in sources
                  if any(host_of(canonical_url(u)) == host for u in (*s.feeds, *s.sitemaps, s.homepage or "") if u)]
         for name in names or ["?"]:
-            summary.per_source.setdefault(name, SourceStats()).errors.append(reason)
+            summary.source(name).errors.append(reason)
 
 
-def _finish(db_path: str, summary: RunSummary, started: float, status: str, flow_name: str,
-            lake_run: tuple[datetime, dict[str, object]] | None = None) -> RunSummary:
+def shared_gate(config: Config, logger: RunLogger) -> PrefectHostGate:
+    """Make sure the Prefect server has this run's per-host limits; the gate the fetcher asks before each request."""
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().api.url:
+        logger.warning("shared politeness asked for, but no Prefect server is configured (PREFECT_API_URL): the "
+                       "limits are kept by this process's temporary server only")
+    limits = host_limits(config.sources)
+    names = ensure_limits(limits.values())
+    logger.info("shared politeness: %d global concurrency/rate limits on the Prefect server (%s)", len(names),
+                ", ".join(names[:6]) + (" ..." if len(names) > 6 else ""))
+    return PrefectHostGate(lease_seconds=max(60.0, 2 * config.crawl.timeout_seconds + 10))
+
+
+def crawl(config: Config, sink: RunSink, summary: RunSummary, *, limit: int | None, allow_private_addresses: bool,
+          backend: str, batch_size: int, shared_politeness: bool, policy: LoadPolicy) -> None:
+    """Discover, fetch, process and load every source of `config`; the feed states are saved only at the end,
+    so a crashed run reads its feeds again next time."""
+    logger = get_run_logger()
+    gate = shared_gate(config, logger) if shared_politeness else None
+    with BackgroundFetcher(config.crawl, allow_private_addresses=allow_private_addresses, host_gate=gate) as fetcher:
+        items, feed_states = discover_all(fetcher, config.sources, sink, limit, summary)
+        summary.discovered = len(items)
+        run_batches(fetcher, items, sink=sink, backend=backend, timezones={s.name: s.timezone for s in config.sources},
+                    batch_size=batch_size, summary=summary, policy=policy)
+        report_backed_off(fetcher, config.sources, summary)
+        if gate is not None:
+            logger.info("shared politeness: %d requests waited %.1fs in total for the Prefect server's "
+                        "per-host limits (%d API calls, %d asked again because the server was busy)",
+                        gate.requests, gate.waited_seconds, gate.api_calls, gate.api_retries)
+    if feed_states:
+        sink.save_feed_states(feed_states)
+
+
+def finish(sink: RunSink, summary: RunSummary, started: float, status: str, flow_name: str) -> RunSummary:
+    """Close the run in the sink, refresh the search index, show the run in the UI and log its totals."""
     summary.seconds = time.perf_counter() - started
-    if summary.lake and lake_run is not None:
-        LakeWriter(summary.lake, summary.run_id).write_run(
-            flow=flow_name, started_at=lake_run[0], parameters=lake_run[1], finished_at=datetime.now(UTC),
-            discovered=summary.discovered, fetched=summary.fetched, stored=summary.stored, failed=summary.failed,
-            status=status)
-    else:
-        Warehouse(db_path, on_wait=get_run_logger().warning).finish_run(
-            summary.run_id, discovered=summary.discovered, fetched=summary.fetched, stored=summary.stored,
-            failed=summary.failed, status=status)
-        refresh_search_index(db_path, log=get_run_logger().warning)  # once per run, after loading
+    sink.finish_run(summary, status)
+    sink.refresh_search()
     publish_run_artifacts(summary, flow_name)
     get_run_logger().info(
         "run %s: discovered %d, fetched %d, stored %d, failed %d, mentions %d in %.1fs (%s)",
         summary.run_id, summary.discovered, summary.fetched, summary.stored, summary.failed, summary.mentions,
-        summary.seconds, f"lake: {summary.lake}, merge it with merge-lake" if summary.lake else f"db: {db_path}")
+        summary.seconds, sink.describe())
     return summary
 
 
-Backend = Literal["auto", "crf", "camel"]
-
-
-@flow(name="ingest", log_prints=True, task_runner=configured_task_runner())
+@flow(name="ingest", log_prints=True, task_runner=ConfiguredTaskRunner())
 def ingest(
     sources_file: str = "sources.toml",
     db_path: str = DEFAULT_DB_PATH,
@@ -345,6 +228,7 @@ def ingest(
     write_report: bool = True,
     lake: str | None = None,
     shared_politeness: bool | None = None,
+    load_every_pages: Annotated[int, Field(ge=1)] = LOAD_EVERY_PAGES,
 ) -> RunSummary:
     """Discover, fetch, extract, tag and store the articles of every source in a sources.toml file.
 
@@ -360,81 +244,48 @@ def ingest(
             s3://bucket/akhbar) instead of the database; merge them with the merge-lake flow.
         shared_politeness: Keep each host's limits across all workers with the Prefect server's global
             concurrency and rate limits (default: the AKHBAR_SHARED_POLITENESS environment variable, else off).
+        load_every_pages: Load processed pages into the database in transactions of at least this many pages
+            (fewer once the oldest has waited a minute, and at the end of the run).
     """
     started = time.perf_counter()
     config: Config = load_config(sources_file)
-    run_id = _run_id()
+    run_id = new_run_id()
     summary = RunSummary(run_id=run_id, db_path=str(Path(db_path)), lake=lake or None)
-    params = {"sources_file": sources_file, "db_path": db_path, "limit": limit,
-              "allow_private_addresses": allow_private_addresses, "backend": backend}
+    shared = shared_politeness_enabled(shared_politeness)
+    params: dict[str, Any] = {"sources_file": sources_file, "db_path": db_path, "limit": limit,
+                              "allow_private_addresses": allow_private_addresses, "backend": backend}
     if lake:
         params["lake"] = lake
-    shared = shared_politeness_enabled(shared_politeness)
     if shared:
         params["shared_politeness"] = True
-    lake_run = None
-    if lake:
-        lake_run = (prepare_lake(lake, config.sources, run_id, "ingest", params), params)
-    else:
-        prepare_warehouse(db_path, config.sources, run_id, "ingest", params)
-    logger = get_run_logger()
+    sink = open_sink(db_path, run_id, lake, log=get_run_logger().warning)
+    prepare_run(sink, config.sources, "ingest", params)
     status = "failed"
     try:
-        gate = _shared_gate(config, logger) if shared else None
-        with BackgroundFetcher(config.crawl, allow_private_addresses=allow_private_addresses,
-                               host_gate=gate) as fetcher:
-            found: list[list[DiscoveredURL]] = []
-            feed_states: list[FeedState] = []
-            for source in config.sources:
-                st = summary.per_source.setdefault(source.name, SourceStats())
-                state = discover_task(fetcher, source, db_path, limit, run_id, lake, return_state=True)
-                if state.is_completed():
-                    got: Discovered = state.result()
-                    st.discovered = len(got.urls)
-                    found.append(got.urls)
-                    feed_states.extend(got.feed_states)
-                else:  # one dead source must not fail the run
-                    st.errors.append(str(state.message or "discovery failed"))
-                    logger.error("source %s skipped: %s", source.name, state.message)
-            items = interleave(found)
-            summary.discovered = len(items)
-            run_batches(fetcher, items, db_path=db_path, run_id=run_id, backend=backend,
-                        timezones={s.name: s.timezone for s in config.sources}, batch_size=batch_size,
-                        summary=summary, lake=lake)
-            report_backed_off(fetcher, config.sources, summary)
-            if gate is not None:
-                logger.info("shared politeness: %d requests waited %.1fs in total for the Prefect server's "
-                            "per-host limits (%d API calls, %d asked again because the server was busy)",
-                            gate.requests, gate.waited_seconds, gate.api_calls, gate.api_retries)
-        if feed_states:  # only now: a crashed run reads its feeds again next time
-            if lake:
-                LakeWriter(lake, run_id).write_feed_states(feed_states)
-            else:
-                with Warehouse(db_path, on_wait=logger.warning).transaction() as con:
-                    save_feed_states(con, feed_states)
+        crawl(config, sink, summary, limit=limit, allow_private_addresses=allow_private_addresses, backend=backend,
+              batch_size=batch_size, shared_politeness=shared, policy=LoadPolicy(every_pages=load_every_pages))
         status = "completed"
     finally:
-        _finish(db_path, summary, started, status, "ingest", lake_run)
-    if write_report and not lake:  # in lake mode the database changes when the lake is merged
-        summary.report_path = publish_html_report(db_path)
+        finish(sink, summary, started, status, "ingest")
+    if write_report:
+        summary.report_path = sink.publish_report()
     return summary
 
 
-def _shared_gate(config: Config, logger) -> PrefectHostGate:
-    """Make sure the Prefect server has this run's per-host limits; the gate the fetcher asks before each request."""
-    from prefect.settings import get_current_settings
+def parse_urls(urls: Sequence[str], source: str) -> tuple[list[DiscoveredURL], list[FetchLogRow]]:
+    """The URLs to fetch, and a fetch-log row for each one that is not a usable URL."""
+    items: list[DiscoveredURL] = []
+    bad: list[FetchLogRow] = []
+    for raw in urls:
+        try:
+            items.append(DiscoveredURL(url=canonical_url(raw), source=source))
+        except BadURL as exc:
+            bad.append(FetchLogRow(url=str(raw)[:2048], source=source, kind="article", status=None,
+                                   error=f"bad URL: {exc}", fetched_at=datetime.now(UTC)))
+    return interleave([items]), bad
 
-    if not get_current_settings().api.url:
-        logger.warning("shared politeness asked for, but no Prefect server is configured (PREFECT_API_URL): the "
-                       "limits are kept by this process's temporary server only")
-    limits = host_limits(config.sources)
-    names = ensure_limits(limits.values())
-    logger.info("shared politeness: %d global concurrency/rate limits on the Prefect server (%s)", len(names),
-                ", ".join(names[:6]) + (" ..." if len(names) > 6 else ""))
-    return PrefectHostGate(lease_seconds=max(60.0, 2 * config.crawl.timeout_seconds + 10))
 
-
-@flow(name="ingest-urls", log_prints=True, task_runner=configured_task_runner())
+@flow(name="ingest-urls", log_prints=True, task_runner=ConfiguredTaskRunner())
 def ingest_urls(
     urls: list[str],
     db_path: str = DEFAULT_DB_PATH,
@@ -452,33 +303,25 @@ def ingest_urls(
         backend: Entity recogniser: auto, crf or camel.
     """
     started = time.perf_counter()
-    run_id = _run_id()
+    run_id = new_run_id()
     summary = RunSummary(run_id=run_id, db_path=str(Path(db_path)))
-    src = Source(name=source, feeds=())
     params = {"urls": list(urls), "db_path": db_path, "source": source,
               "allow_private_addresses": allow_private_addresses, "backend": backend}
+    sink = WarehouseSink(db_path, run_id, log=get_run_logger().warning)
     # the name may be a configured source: keep its settings
-    prepare_warehouse(db_path, [src], run_id, "ingest-urls", params, replace_sources=False)
-    items: list[DiscoveredURL] = []
-    bad: list[FetchLogRow] = []
-    for raw in urls:
-        try:
-            items.append(DiscoveredURL(url=canonical_url(raw), source=source))
-        except BadURL as exc:
-            bad.append(FetchLogRow(url=str(raw)[:2048], source=source, kind="article", status=None,
-                                   error=f"bad URL: {exc}", fetched_at=datetime.now(UTC)))
-            summary.failures.append((str(raw)[:200], f"bad URL: {exc}"))
+    prepare_run(sink, [Source(name=source, feeds=())], "ingest-urls", params, replace_sources=False)
+    items, bad = parse_urls(urls, source)
+    summary.failures.extend((row.url[:200], row.error or "") for row in bad)
     summary.failed = len(bad)
     if bad:
-        Warehouse(db_path).load([], bad, run_id)
-    items = interleave([items])
+        sink.load([], bad)
     summary.discovered = len(items)
     status = "failed"
     try:
         with BackgroundFetcher(CrawlSettings(), allow_private_addresses=allow_private_addresses) as fetcher:
-            run_batches(fetcher, items, db_path=db_path, run_id=run_id, backend=backend, timezones={},
-                        batch_size=DEFAULT_BATCH_SIZE, summary=summary)
+            run_batches(fetcher, items, sink=sink, backend=backend, timezones={}, batch_size=DEFAULT_BATCH_SIZE,
+                        summary=summary)
         status = "completed"
     finally:
-        _finish(db_path, summary, started, status, "ingest-urls")
+        finish(sink, summary, started, status, "ingest-urls")
     return summary

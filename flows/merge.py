@@ -10,9 +10,9 @@ from dataclasses import asdict
 
 from prefect import flow, get_run_logger
 
+from warehouse.connection import DEFAULT_DB_PATH
 from warehouse.lake import MergeCounts, merge_lake
 from warehouse.search import refresh_search_index
-from warehouse.store import DEFAULT_DB_PATH
 
 
 @flow(name="merge-lake", log_prints=True)

@@ -1,6 +1,6 @@
 """Per-host politeness shared by every worker: Prefect global concurrency and rate limits, kept by the server.
 
-The in-process limits of `extractors.fetch.http.Fetcher` (a semaphore and a request spacing per host) only know
+The in-process limits of `extractors.fetch.fetcher.Fetcher` (a semaphore and a request spacing per host) only know
 about the requests of one process. When several Prefect workers (or several runs at once on one worker) can
 fetch from the same host, enable shared politeness: each host then gets two global concurrency limits on the
 Prefect server, created or updated at the start of a run from the sources' settings,
@@ -29,12 +29,11 @@ crawling rates (see docs/SCALING.md).
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -43,9 +42,9 @@ import httpx
 
 from extractors.config import Source
 from extractors.discover.urls import BadURL, canonical_url, host_of
-from extractors.fetch.http import FetchError
+from extractors.fetch.errors import FetchError
+from flows.settings import load_settings
 
-ENV_VAR = "AKHBAR_SHARED_POLITENESS"
 PREFIX = "akhbar-host-"
 MAX_NAME = 120
 # Server leases are at least 60 s; a request never outlives `timeout_seconds` (one deadline per request).
@@ -57,10 +56,10 @@ BUSY_STATUSES = frozenset({429, 502, 503, 504})
 
 
 def shared_politeness_enabled(value: bool | None) -> bool:
-    """The flow parameter when given, else `AKHBAR_SHARED_POLITENESS` (1/true/yes/on), else off."""
+    """The flow parameter when given, else the `AKHBAR_SHARED_POLITENESS` setting (flows/settings.py)."""
     if value is not None:
         return bool(value)
-    return os.environ.get(ENV_VAR, "").strip().lower() in ("1", "true", "yes", "on")
+    return load_settings().shared_politeness
 
 
 def limit_name(host: str) -> str:
@@ -130,7 +129,7 @@ def ensure_limits(limits: Iterable[HostLimits]) -> list[str]:
 
 
 class PrefectHostGate:
-    """The `host_gate` of `extractors.fetch.http.Fetcher`, backed by the Prefect server's global limits.
+    """The `host_gate` of `extractors.fetch.fetcher.Fetcher`, backed by the Prefect server's global limits.
 
     Lives on the fetcher's event loop: one Prefect client, opened on first use and closed with the fetcher.
     A host whose limits do not exist on the server (a host no source declared, e.g. after a redirect to another
@@ -218,10 +217,8 @@ class PrefectHostGate:
             await asyncio.sleep(min(max(self._retry_after, 0.01), max_sleep) * (0.5 + random.random() / 2))
 
     async def _release(self, lease_id: UUID) -> None:
-        try:
+        with suppress(Exception):  # an unreleased slot comes back when its lease expires
             await self._call(lambda c: c.release_concurrency_slots_with_lease(lease_id=lease_id))
-        except Exception:
-            pass
 
     @asynccontextmanager
     async def __call__(self, host: str, requests_per_second: float, max_concurrency: int) -> AsyncIterator[None]:

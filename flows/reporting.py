@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 from uuid import UUID
 
+from prefect import get_run_logger
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
@@ -12,11 +13,9 @@ from prefect.artifacts import (
     update_progress_artifact,
 )
 
+from flows.run_summary import RunSummary
 from warehouse.queries import run_query
 from warehouse.report import build_report, report_markdown
-
-if TYPE_CHECKING:
-    from flows.ingest import RunSummary
 
 MAX_FAILURE_ROWS = 200
 
@@ -26,11 +25,27 @@ class Progress:
 
     def __init__(self, total: int) -> None:
         self.total = max(total, 1)
-        self.id: UUID | None = create_progress_artifact(0.0, description="URLs fetched, processed and loaded")
+        created = create_progress_artifact(0.0, description="URLs fetched, processed and loaded")
+        # a UUID when called from a synchronous flow, as here (the same function returns a coroutine in async code)
+        self.id: UUID | None = created if isinstance(created, UUID) else None
 
     def update(self, done: int) -> None:
         if self.id is not None:
             update_progress_artifact(self.id, min(100.0, 100.0 * done / self.total))
+
+
+def progress_reporter(total: int) -> Callable[[RunSummary], None]:
+    """After each load: a log line and the run's progress bar (made now, when there is anything to do)."""
+    logger = get_run_logger()
+    bar = Progress(total) if total else None
+
+    def report(summary: RunSummary) -> None:
+        done = summary.stored + summary.failed
+        logger.info("progress: %d/%d URLs done, %d stored, %d failed", done, total, summary.stored, summary.failed)
+        if bar is not None:
+            bar.update(done)
+
+    return report
 
 
 def publish_run_artifacts(summary: RunSummary, flow_name: str) -> None:
@@ -66,8 +81,6 @@ def publish_run_artifacts(summary: RunSummary, flow_name: str) -> None:
 
 def publish_html_report(db_path: str, days: int = 30) -> str | None:
     """Write the HTML report next to the database and show its headline figures in the UI; never fails the run."""
-    from prefect import get_run_logger
-
     try:
         info = build_report(db_path, days=days)
     except Exception as exc:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections.abc import Callable
 from typing import Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.utilities.annotations import quote
 
 from extractors.batch import ProcessedBatch, page_from_raw, process_pages
 from extractors.records import RawPage
-from flows.ingest import MAX_BATCHES_IN_FLIGHT, RunSummary, _run_id, load_batch
+from flows.batch_pipeline import BatchPipeline, LoadPolicy
 from flows.reporting import publish_run_artifacts
-from flows.runners import configured_task_runner
-from warehouse.store import DEFAULT_DB_PATH, Warehouse
+from flows.run_summary import RunSummary, new_run_id
+from flows.runners import ConfiguredTaskRunner, workers_share_this_api
+from flows.sinks import WarehouseSink
+from warehouse.connection import DEFAULT_DB_PATH
+
+# Each reprocessed batch is loaded as soon as it is back: the pages are already archived, so there is no crawl
+# to wait for and a long reprocess shows its progress batch by batch.
+EACH_BATCH = LoadPolicy(every_pages=1)
 
 
 @task(name="reprocess-batch", cache_policy=NO_CACHE)
@@ -24,7 +29,16 @@ def reprocess_batch(raws: list[RawPage], backend: str, timezones: dict[str, str]
     return process_pages(pages, backend_name=backend, timezones=timezones, archive=False, log_fetches=False)
 
 
-@flow(name="reprocess", log_prints=True, task_runner=configured_task_runner())
+def log_reprocessed() -> Callable[[RunSummary], None]:
+    logger = get_run_logger()
+
+    def report(summary: RunSummary) -> None:
+        logger.info("reprocessed %d pages (%d failed)", summary.stored + summary.failed, summary.failed)
+
+    return report
+
+
+@flow(name="reprocess", log_prints=True, task_runner=ConfiguredTaskRunner())
 def reprocess(
     db_path: str = DEFAULT_DB_PATH,
     backend: Literal["auto", "crf", "camel"] = "auto",
@@ -42,37 +56,23 @@ def reprocess(
         batch_size: Pages per batch.
     """
     started = time.perf_counter()
-    logger = get_run_logger()
-    run_id = _run_id()
-    wh = Warehouse(db_path, on_wait=logger.warning)
-    wh.migrate()
-    wh.start_run(run_id, "reprocess", {"db_path": db_path, "backend": backend, "source": source})
+    run_id = new_run_id()
+    sink = WarehouseSink(db_path, run_id, log=get_run_logger().warning)
+    sink.start_run([], "reprocess", {"db_path": db_path, "backend": backend, "source": source})
     summary = RunSummary(run_id=run_id, db_path=db_path)
-    timezones = wh.source_timezones()
-    pending: deque = deque()
+    timezones = sink.warehouse.source_timezones()
+    pipeline = BatchPipeline(sink, summary, policy=EACH_BATCH, on_loaded=log_reprocessed())
     status = "failed"
-
-    def drain() -> None:
-        batch: ProcessedBatch = pending.popleft().result()
-        summary.mentions += load_batch(db_path, quote(batch), run_id)
-        summary.stored += len(batch.articles)
-        summary.failed += len(batch.failures)
-        summary.failures.extend(batch.failures)
-        logger.info("reprocessed %d pages (%d failed)", summary.stored + summary.failed, summary.failed)
-
     try:
-        for raws in wh.raw_pages(source=source, batch_size=batch_size):
-            summary.discovered += len(raws)
-            summary.fetched += len(raws)
-            pending.append(reprocess_batch.submit(raws, backend, timezones))
-            while len(pending) >= MAX_BATCHES_IN_FLIGHT:
-                drain()
-        while pending:
-            drain()
+        with workers_share_this_api():
+            for raws in sink.warehouse.raw_pages(source=source, batch_size=batch_size):
+                summary.discovered += len(raws)
+                pipeline.submit(reprocess_batch.submit(raws, backend, timezones))
+            pipeline.drain()
+        pipeline.flush()
         status = "completed"
     finally:
         summary.seconds = time.perf_counter() - started
-        wh.finish_run(run_id, discovered=summary.discovered, fetched=summary.fetched, stored=summary.stored,
-                      failed=summary.failed, status=status)
+        sink.finish_run(summary, status)
         publish_run_artifacts(summary, "reprocess")
     return summary

@@ -12,6 +12,7 @@ its database is SQLite under PREFECT_HOME.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -74,7 +75,7 @@ def deployment_specs(prefect_yaml: Path | None = None) -> dict[str, DeploymentSp
         import yaml
 
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        declared = {d.get("name"): d for d in data.get("deployments") or [] if isinstance(d, dict)}
+        declared = {d["name"]: d for d in data.get("deployments") or [] if isinstance(d, dict) and "name" in d}
     specs = {}
     for name, default in DEFAULTS.items():
         d = declared.get(name) or default
@@ -245,10 +246,8 @@ def serve(host: str = "127.0.0.1", port: int = 4200, db_path: str = "data/akhbar
                 runner.add_deployment(d)
             print(f"akhbar: Prefect UI at {base} — deployments {NIGHTLY} and {ADHOC} are being served "
                   f"(Ctrl+C to stop)", flush=True)
-            try:
+            with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(runner.start())
-            except KeyboardInterrupt:
-                pass
     except KeyboardInterrupt:
         pass
     finally:

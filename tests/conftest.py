@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,3 +49,40 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@dataclass(frozen=True)
+class SampleIngest:
+    """The bundled sample site, ingested once through the real flow; the site keeps serving for the session."""
+
+    db: Path  # read it, never write it: tests that write take a copy (copy_database)
+    base_url: str
+    sources: Path  # a sources.toml pointing at the running site
+    summary: Any  # the flow's RunSummary
+    requests: list[str]  # paths the site served during the ingest
+    site: Any  # the running flows.sample_site.StaticSite
+
+
+def copy_database(src: Path, dst: Path) -> Path:
+    """A private copy of a DuckDB file (with its WAL, if any) for a test that writes."""
+    shutil.copy(src, dst)
+    wal = Path(f"{src}.wal")
+    if wal.exists():
+        shutil.copy(wal, f"{dst}.wal")
+    return dst
+
+
+@pytest.fixture(scope="session")
+def sample_ingest(tmp_path_factory, prefect_harness):
+    """Every test that only reads an ingested sample site shares this one ingest."""
+    from flows.ingest import ingest
+    from flows.sample_site import StaticSite
+
+    tmp = tmp_path_factory.mktemp("sample-ingest")
+    db = tmp / "sample.duckdb"
+    with StaticSite() as site:
+        sources = tmp / "sources.toml"
+        sources.write_text(site.sources_toml(), encoding="utf-8")
+        summary = ingest(sources_file=str(sources), db_path=str(db), allow_private_addresses=True)
+        yield SampleIngest(db=db, base_url=site.base_url, sources=sources, summary=summary,
+                           requests=list(site.requests), site=site)

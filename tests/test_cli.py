@@ -96,3 +96,19 @@ def test_ner_cli_reproduces_library_tags():
 def test_reprocess_without_database_is_a_clear_error(tmp_path):
     r = akhbar("reprocess", "--db", str(tmp_path / "none.duckdb"))
     assert r.returncode == 1 and "no database" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_setting_exits_2_with_one_line_naming_the_variable(tmp_path):
+    for var, value in (("AKHBAR_TASK_RUNNER", "bogus"), ("AKHBAR_SHARED_POLITENESS", "maybe")):
+        env = {**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING", var: value}
+        r = subprocess.run([AKHBAR, "query", "--list"], capture_output=True, text=True, env=env, timeout=120)
+        assert r.returncode == 2, r.stderr
+        assert r.stdout == "" and len(r.stderr.splitlines()) == 1
+        assert r.stderr.startswith("akhbar: error: ") and var in r.stderr and value in r.stderr
+
+
+def test_version_is_the_package_version():
+    from importlib.metadata import version
+
+    r = akhbar("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"akhbar {version('akhbar')}"

@@ -6,7 +6,7 @@ from localsite import xml
 
 from extractors.config import Source
 from extractors.discover.feeds import DiscoveryError, discover_source, parse_feed, parse_sitemap
-from extractors.fetch.http import Fetcher
+from extractors.fetch.fetcher import Fetcher
 
 RSS = """<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0"><channel><title>أخبار</title>
@@ -35,7 +35,7 @@ INDEX = """<?xml version="1.0" encoding="UTF-8"?>
 
 def test_parse_rss_and_atom():
     links = parse_feed(RSS.format(base="https://e.com").encode(), "https://e.com/rss.xml")
-    assert [l.url for l in links] == ["https://e.com/a.html?utm_source=rss", "https://e.com/b.html", "https://e.com/c.html"]
+    assert [link.url for link in links] == ["https://e.com/a.html?utm_source=rss", "https://e.com/b.html", "https://e.com/c.html"]
     assert links[0].published_at == datetime(2024, 3, 15, 6, 30, tzinfo=UTC)
     assert links[2].published_at is None
     atom = parse_feed(ATOM.encode(), "https://e.com/atom")
@@ -196,7 +196,8 @@ def test_feed_states_round_trip_through_duckdb(tmp_path, site):
 
     import duckdb
 
-    from extractors.discover.feed_state import FeedState, load_feed_states, save_feed_states
+    from extractors.discover.feed_state import FeedState
+    from warehouse.feed_states import load_feed_states, save_feed_states
 
     migration = Path(__file__).resolve().parents[1] / "warehouse" / "schema" / "003_feed_state.sql"
     db = tmp_path / "state.duckdb"

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from extractors.entities.iob import score
 from extractors.entities.mentions import (
     EntityError,
     ModelNotFoundError,
@@ -20,6 +19,7 @@ from extractors.entities.mentions import (
     to_iob2,
     tokenize,
 )
+from extractors.entities.training.conll import score
 from extractors.records import Mention
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -222,7 +222,7 @@ def test_seed_article_mentions():
 def test_tag_conll_one_call_by_default():
     backend = FakeBackend({"بيروت": "B-LOC"})
     lines = []
-    for i in range(600):
+    for _ in range(600):
         lines += ["قال\n", "بيروت\n", "\n"]
     out = list(tag_conll(lines, backend))
     assert backend.calls == 1

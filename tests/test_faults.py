@@ -40,10 +40,10 @@ def build_site(site, n=N_PAGES, delay=0.03):
 
 RUN = textwrap.dedent("""
     import sys
-    import flows.ingest
     from flows.ingest import ingest
-    flows.ingest.LOAD_EVERY_PAGES = 12  # load every 2 batches, so the kill lands between loads
-    ingest(sources_file=sys.argv[1], db_path=sys.argv[2], allow_private_addresses=True, batch_size=6)
+    # load every 2 batches, so the kill lands between loads
+    ingest(sources_file=sys.argv[1], db_path=sys.argv[2], allow_private_addresses=True, batch_size=6,
+           load_every_pages=12)
 """)
 
 

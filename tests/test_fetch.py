@@ -4,7 +4,8 @@ import time
 from localsite import html
 
 from extractors.config import CrawlSettings
-from extractors.fetch.http import Fetcher, parse_retry_after
+from extractors.fetch.fetcher import Fetcher
+from extractors.fetch.retry import parse_retry_after
 from extractors.records import DiscoveredURL
 
 PAGE = "<html><body><article><p>نص</p></article></body></html>"
@@ -49,7 +50,7 @@ def test_503_then_200_is_retried_and_both_attempts_recorded(site):
     t0 = time.monotonic()
     (page,) = fetch_all([site.url("/flaky.html")])
     assert page.ok and page.status == 200
-    assert [(a.status, a.error) for a in page.earlier_attempts] == [(503, "HTTP 503 (retried)")]
+    assert [(a.status, a.error) for a in page.earlier_attempts] == [(503, "HTTP 503")]  # retried: not final
     assert calls[1] - calls[0] >= 0.95  # Retry-After: 1 honoured
     assert time.monotonic() - t0 < 5
 
@@ -200,7 +201,7 @@ def test_unreachable_host_is_backed_off_after_connection_failures():
 
 
 def test_background_fetcher_reports_backed_off_hosts(site):
-    from extractors.fetch.http import BackgroundFetcher
+    from extractors.fetch.background import BackgroundFetcher
 
     site.routes["/down.html"] = html("down", status=500)
     with BackgroundFetcher(CrawlSettings(timeout_seconds=5, retries=0), allow_private_addresses=True,

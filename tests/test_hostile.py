@@ -24,7 +24,8 @@ from localsite import html
 
 from extractors.config import CrawlSettings
 from extractors.discover.feeds import DiscoveryError, parse_feed, parse_sitemap
-from extractors.fetch.http import Fetcher, sniff_binary
+from extractors.fetch.body import sniff_binary
+from extractors.fetch.fetcher import Fetcher
 from extractors.records import DiscoveredURL
 
 pytestmark = pytest.mark.timeout(60)
@@ -422,7 +423,7 @@ def test_a_public_address_redirecting_to_loopback_is_refused_on_the_hop(proxy, s
     site.routes["/secret"] = html("<p>internal</p>")
     proxy.routes.update({
         "http://93.184.216.34/start": redirect_to(site.url("/secret")),
-        "http://news.example.com/start": redirect_to("http://localhost:%d/secret" % int(site.base.rsplit(":", 1)[1])),
+        "http://news.example.com/start": redirect_to(f"http://localhost:{int(site.base.rsplit(':', 1)[1])}/secret"),
         "http://news.example.com/intranet": redirect_to("http://intranet.example.com/admin"),
         "http://news.example.com/fine": body(ARABIC.encode()),
     })

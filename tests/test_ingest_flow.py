@@ -5,7 +5,7 @@ from datetime import datetime
 
 import duckdb
 import pytest
-from conftest import REPO, shared_path
+from conftest import REPO, copy_database, shared_path
 from localsite import html
 
 from flows.sample_site import StaticSite
@@ -34,23 +34,18 @@ def rows(db, sql, params=None):
 
 
 @pytest.fixture(scope="module")
-def sample_run(tmp_path_factory):
-    """Ingest the bundled sample site twice through the real flow."""
+def sample_run(sample_ingest, tmp_path_factory):
+    """The shared first ingest of the bundled sample site, then a second run over it on a private copy."""
     from flows.ingest import ingest
 
-    tmp = tmp_path_factory.mktemp("sample")
-    db = tmp / "sample.duckdb"
-    with StaticSite() as site:
-        sources = tmp / "sources.toml"
-        sources.write_text(site.sources_toml(), encoding="utf-8")
-        first = ingest(sources_file=str(sources), db_path=str(db), allow_private_addresses=True)
-        after_first = table_counts(db)
-        requests_first = list(site.requests)
-        second = ingest(sources_file=str(sources), db_path=str(db), allow_private_addresses=True)
-        after_second = table_counts(db)
-        requests_second = site.requests[len(requests_first):]
-    return dict(db=db, base=site.base_url, first=first, second=second, after_first=after_first,
-                after_second=after_second, requests_first=requests_first, requests_second=requests_second)
+    first_db = sample_ingest.db
+    db = copy_database(first_db, tmp_path_factory.mktemp("sample") / "sample.duckdb")
+    after_first = table_counts(first_db)
+    served_before = len(sample_ingest.site.requests)
+    second = ingest(sources_file=str(sample_ingest.sources), db_path=str(db), allow_private_addresses=True)
+    return dict(db=db, base=sample_ingest.base_url, first=sample_ingest.summary, second=second,
+                after_first=after_first, after_second=table_counts(db), requests_first=sample_ingest.requests,
+                requests_second=sample_ingest.site.requests[served_before:])
 
 
 def test_full_ingest_stores_every_sample_article(sample_run):
@@ -121,9 +116,10 @@ def test_503_then_200_recorded_in_the_run(site, tmp_path):
     db = tmp_path / "f.duckdb"
     summary = ingest_urls(urls=[site.url("/flaky.html")], db_path=str(db), allow_private_addresses=True)
     assert summary.stored == 1 and summary.failed == 0
-    log = rows(db, "SELECT status, error, run_id FROM fetches WHERE url = ? ORDER BY fetched_at", [site.url("/flaky.html")])
-    assert [(s, e) for s, e, _ in log] == [(503, "HTTP 503 (retried)"), (200, None)]
-    assert {r for _, _, r in log} == {summary.run_id}
+    log = rows(db, "SELECT status, error, final, run_id FROM fetches WHERE url = ? ORDER BY fetched_at",
+               [site.url("/flaky.html")])
+    assert [(s, e, f) for s, e, f, _ in log] == [(503, "HTTP 503", False), (200, None, True)]
+    assert {r for *_, r in log} == {summary.run_id}
 
 
 def test_seed_article_share_tail_removed_in_pipeline(site, tmp_path):

@@ -154,8 +154,8 @@ def test_views_over_the_lake(lake_runs):
 
 
 def test_a_crashed_runs_finished_batches_merge_next_time(lake_runs, tmp_path):
+    from warehouse.arrow_records import mentions_table
     from warehouse.lake import LakeWriter, merge_lake
-    from warehouse.store import mentions_table
 
     db = tmp_path / "crash.duckdb"
     lake = tmp_path / "lake"
@@ -196,3 +196,24 @@ def test_an_fsspec_url_works_as_a_lake(tmp_path):
         assert con.execute("SELECT count(*), min(run_id) FROM lake_articles").fetchone() == (2, "mem-run")
     finally:
         con.close()
+
+
+def test_fetch_rows_keep_final_through_the_lake_and_old_files_read_as_migrated():
+    from datetime import timedelta
+
+    import pyarrow as pa
+
+    from extractors.records import FetchLogRow
+    from warehouse.arrow_records import fetch_rows, fetches_table
+
+    t0 = datetime(2024, 3, 15, 9, 0, tzinfo=UTC)
+    logged = [FetchLogRow(url="u", source="s", kind="article", status=503, error="HTTP 503", fetched_at=t0,
+                          final=False),
+              FetchLogRow(url="u", source="s", kind="article", status=200, error=None,
+                          fetched_at=t0 + timedelta(seconds=1))]
+    table = fetches_table(logged, "run-1")
+    assert fetch_rows(table) == logged
+    # a file written before the `final` column marked the retried attempt with a suffix on its error
+    old = table.drop_columns(["final"]).set_column(
+        table.schema.get_field_index("error"), "error", pa.array(["HTTP 503 (retried)", None]))
+    assert fetch_rows(old) == logged

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -35,7 +36,7 @@ def test_model_loadable_as_package_resource():
     assert (files / RESOURCES_FILE).is_file()
 
 
-def test_crf_path_imports_no_torch_or_transformers():
+def test_crf_path_imports_no_torch_transformers_or_training_code():
     code = (
         "import sys, json\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
@@ -43,7 +44,8 @@ def test_crf_path_imports_no_torch_or_transformers():
         "b = get_backend('auto')\n"
         "ms = find_mentions('قال الرئيس اللبناني في بيروت إن الأمم المتحدة تدعم لبنان.', b)\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers')\n"
-        "             or m.startswith(('camel_tools.ner', 'camel_tools.data', 'camel_tools.morphology', 'camel_tools.disambig')))\n"
+        "             or m.startswith(('camel_tools.ner', 'camel_tools.data', 'camel_tools.morphology', 'camel_tools.disambig',\n"
+        "                              'extractors.entities.training')))\n"
         "print(json.dumps({'backend': b.name, 'bad': bad, 'n': len(ms)}))\n"
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent-akhbar-home", "AKHBAR_CAMEL_MODEL": "",
@@ -72,7 +74,7 @@ def test_shipped_model_on_dev_sanity():
     """The shipped model saw these sentences in training, so this is only a sanity check (see benchmarks/ner_eval.py)."""
     if not TRAIN.is_file():
         pytest.skip(f"ANERcorp train file not found at {TRAIN} (../shared is absent on this machine)")
-    from extractors.entities.iob import read_conll, score, split_dev
+    from extractors.entities.training.conll import read_conll, score, split_dev
 
     _, dev = split_dev(read_conll(TRAIN))
     pred = get_backend("crf").tag([t for t, _ in dev])
@@ -81,8 +83,9 @@ def test_shipped_model_on_dev_sanity():
 
 
 def test_cldr_gazetteer_file():
-    """The optional CLDR gazetteer (feature ext_gazetteer, off in the shipped model) loads and matches."""
-    from extractors.entities.crf.features import FeatureConfig, Featurizer, Resources, load_external
+    """The CLDR gazetteer file (feature ext_gazetteer) loads and matches."""
+    from extractors.entities.crf.features import FeatureConfig, Featurizer, Resources
+    from extractors.entities.training.crf_resources import load_external
 
     ext = load_external(MODEL_DIR / "ner_cldr_gazetteer.tsv")
     assert ext[("باريس",)] == "LOC" and ext[("الولايات", "المتحده")] == "LOC"
@@ -103,3 +106,34 @@ def test_tag_is_one_batch_consistent():
     text = "\n\n".join("\n".join(s) for s in sents) + "\n"
     got = [line.split("\t")[1] for line in tag_conll(io.StringIO(text), backend) if line]
     assert got == [t for seq in expected for t in seq]
+
+
+FEATURE_SENTENCES = [
+    "وقال وزير الخارجية الفرنسي جان إيف لودريان في باريس إن الاتحاد الأوروبي سيجتمع الأسبوع المقبل .",
+    "أعلن بوعلام صنصال أنه سيترشح للانتخابات المقبلة في الجزائر .",
+    "وصل الرئيس اللبناني إلى بيروت قادماً من نيويورك حيث شارك في اجتماعات الأمم المتحدة .",
+    "ارتفع مؤشر بورصة دبي 3.5 % في تعاملات يوم الأحد ٢٠٢٤ .",
+    "قالت منظمة الصحة العالمية إن فيروس كورونا انتشر في ١٢ دولة أفريقية .",
+    "فاز نادي الأهلي المصري على الزمالك بهدفين في نهائي كأس مصر لكرة القدم .",
+    "والتقى الأمين العام لجامعة الدول العربية أحمد أبو الغيط بوزير خارجية قطر في الدوحة .",
+    "Apple و Google تتنافسان على سوق الهواتف الذكية في الشرق الأوسط .",
+]
+
+
+def _digest(features) -> str:
+    return hashlib.sha256(json.dumps(features, ensure_ascii=False).encode()).hexdigest()
+
+
+def test_shipped_model_features_are_byte_identical():
+    """The features the shipped model is fed: any change to them (normalisation, feature code) changes its
+    accuracy, so they are pinned (digests taken with the code the model was trained with)."""
+    from extractors.entities.crf.tagger import CRFTagger
+
+    featurizer = CRFTagger().featurizer
+    assert _digest([featurizer.sentence(s.split()) for s in FEATURE_SENTENCES]) == (
+        "e8a6e71eba84d449be960ffadd5932efd5fd00034c432d83240d9d8414a854c6")
+    if TRAIN.is_file():
+        from extractors.entities.training.conll import read_conll
+
+        assert _digest([featurizer.sentence(toks) for toks, _ in read_conll(TRAIN)]) == (
+            "31650977531112ce44aa03a3b0c111681cae3ddc52774346f632aadb86099e39")

@@ -15,25 +15,15 @@ import duckdb
 import pytest
 from conftest import REPO
 
-from flows.sample_site import StaticSite
-
 AKHBAR = str(Path(sys.executable).parent / "akhbar")
 GOLD = json.loads((REPO / "samples" / "expected.json").read_text(encoding="utf-8"))
 N_ARTICLES = sum("expect" not in g for g in GOLD.values())
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory, prefect_harness):
-    """The bundled sample site ingested through the real flow."""
-    from flows.ingest import ingest
-
-    tmp = tmp_path_factory.mktemp("queries")
-    path = tmp / "sample.duckdb"
-    with StaticSite() as site:
-        sources = tmp / "sources.toml"
-        sources.write_text(site.sources_toml(), encoding="utf-8")
-        ingest(sources_file=str(sources), db_path=str(path), allow_private_addresses=True)
-    return path
+def db(sample_ingest):
+    """The bundled sample site ingested through the real flow (shared by the session; read only here)."""
+    return sample_ingest.db
 
 
 def q(db: Path, sql: str, params=None):
@@ -199,8 +189,8 @@ def test_query_while_another_process_writes_waits_then_succeeds(db):
 
 
 def test_query_gets_a_clear_retry_message_when_the_writer_keeps_the_lock(db):
+    from warehouse.connection import WarehouseLocked
     from warehouse.queries import run_query
-    from warehouse.store import WarehouseLocked
 
     holder = hold_write_lock(db, 4.0)
     try:

@@ -2,8 +2,7 @@
 
 import duckdb
 import pytest
-
-from flows.sample_site import StaticSite
+from conftest import copy_database
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -16,16 +15,11 @@ def q(db, sql):
         con.close()
 
 
-def test_reprocess_rebuilds_articles_and_mentions_from_the_archive_without_fetching(tmp_path):
-    from flows.ingest import ingest
+def test_reprocess_rebuilds_articles_and_mentions_from_the_archive_without_fetching(sample_ingest, tmp_path):
     from flows.reprocess import reprocess
 
-    db = tmp_path / "r.duckdb"
-    with StaticSite() as site:
-        src = tmp_path / "s.toml"
-        src.write_text(site.sources_toml(), encoding="utf-8")
-        ingest(sources_file=str(src), db_path=str(db), allow_private_addresses=True)
-    # the site is gone now: reprocess must work from the archive alone
+    db = copy_database(sample_ingest.db, tmp_path / "r.duckdb")
+    requests_before = len(sample_ingest.site.requests)  # reprocess works from the archive alone: no request
     before = q(db, "SELECT (SELECT count(*) FROM articles), (SELECT count(*) FROM mentions), (SELECT count(*) FROM raw_pages)")[0]
     assert before[0] == before[2] > 0
     con = duckdb.connect(str(db))
@@ -38,3 +32,4 @@ def test_reprocess_rebuilds_articles_and_mentions_from_the_archive_without_fetch
     assert summary.stored == before[0] and summary.failed == 0
     assert q(db, "SELECT count(*) FROM articles WHERE text = 'stale' OR title IS NULL")[0][0] == 0
     assert q(db, "SELECT count(*) FROM runs WHERE flow = 'reprocess' AND status = 'completed'")[0][0] == 1
+    assert len(sample_ingest.site.requests) == requests_before

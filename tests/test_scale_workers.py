@@ -150,7 +150,8 @@ def test_fetcher_asks_the_host_gate_before_every_attempt(site):
     from contextlib import asynccontextmanager
 
     from extractors.config import CrawlSettings
-    from extractors.fetch.http import Fetcher, FetchError
+    from extractors.fetch.errors import FetchError
+    from extractors.fetch.fetcher import Fetcher
 
     calls, inside = [], []
     hits = []
@@ -237,8 +238,8 @@ def test_two_workers_keep_each_hosts_limits(two_workers):
 
         states = {}
         for feed, run_id in runs.items():
-            states[feed] = wait_for(lambda: (s := api_get(api, f"/flow_runs/{run_id}")["state"]["type"]) in TERMINAL
-                                    and s, 150, f"flow run {feed}", diag)
+            states[feed] = wait_for(lambda rid=run_id: (s := api_get(api, f"/flow_runs/{rid}")["state"]["type"])
+                                    in TERMINAL and s, 150, f"flow run {feed}", diag)
     finally:
         site.close()
     assert states == {"a": "COMPLETED", "b": "COMPLETED"}, diag()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -12,37 +11,17 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO
-
-from flows.sample_site import StaticSite
+from conftest import REPO, copy_database
 
 AKHBAR = str(Path(sys.executable).parent / "akhbar")
 GOLD = json.loads((REPO / "samples" / "expected.json").read_text(encoding="utf-8"))
 N_ARTICLES = sum("expect" not in g for g in GOLD.values())
 
 
-@pytest.fixture(scope="module")
-def ingested(tmp_path_factory, prefect_harness):
-    from flows.ingest import ingest
-
-    tmp = tmp_path_factory.mktemp("search")
-    path = tmp / "sample.duckdb"
-    with StaticSite() as site:
-        sources = tmp / "sources.toml"
-        sources.write_text(site.sources_toml(), encoding="utf-8")
-        ingest(sources_file=str(sources), db_path=str(path), allow_private_addresses=True)
-    return path
-
-
 @pytest.fixture
-def db(ingested, tmp_path):
-    """A private copy per test, so tests that add articles or indexes do not leak into each other."""
-    copy = tmp_path / "copy.duckdb"
-    shutil.copy(ingested, copy)
-    wal = Path(str(ingested) + ".wal")
-    if wal.exists():
-        shutil.copy(wal, str(copy) + ".wal")
-    return copy
+def db(sample_ingest, tmp_path):
+    """A private copy of the shared sample ingest per test, so tests that add articles or indexes do not leak."""
+    return copy_database(sample_ingest.db, tmp_path / "copy.duckdb")
 
 
 @pytest.fixture
@@ -136,8 +115,8 @@ def test_search_options_and_no_match(indexed):
 
 
 def test_missing_index_is_explained_and_the_cli_builds_it(db):
+    from warehouse.connection import connect
     from warehouse.search import SearchIndexMissing, index_state, search
-    from warehouse.store import connect
 
     con = connect(db, read_only=True)
     state = index_state(con)
@@ -155,8 +134,8 @@ def test_missing_index_is_explained_and_the_cli_builds_it(db):
 
 
 def test_stale_index_is_rebuilt_by_the_cli_and_finds_new_articles(indexed):
+    from warehouse.connection import connect
     from warehouse.search import index_state
-    from warehouse.store import connect
 
     add_article(indexed, "https://example.com/new", "خبر جديد عن الزلزال",
                 "ضرب زلزال قوي منطقة الأناضول صباح اليوم وقالت السلطات إن فرق الإنقاذ وصلت.")

@@ -1,6 +1,7 @@
 import pytest
 
-from extractors.discover.urls import BadURL, article_id, canonical_url, is_private_host, to_request_url
+from extractors.discover.urls import BadURL, article_id, canonical_url, to_request_url
+from extractors.fetch.address_guard import is_private_host
 
 
 @pytest.mark.parametrize(

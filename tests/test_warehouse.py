@@ -8,8 +8,9 @@ import duckdb
 import pytest
 
 from extractors.records import ExtractedArticle, FetchLogRow, Mention, ProcessedArticle
+from warehouse.connection import WarehouseError, WarehouseLocked, migrations
 from warehouse.queries import QueryError, named_queries, run_query
-from warehouse.store import Warehouse, WarehouseError, WarehouseLocked, migrations
+from warehouse.store import Warehouse
 
 T0 = datetime(2024, 3, 15, 9, 0, tzinfo=UTC)
 
@@ -160,7 +161,7 @@ def test_loads_append_small_row_groups_and_keep_the_file_readable(tmp_path, monk
 
 
 def test_loads_lower_the_gil_switch_interval_only_while_they_run():
-    from warehouse.store import LOAD_SWITCH_INTERVAL, responsive_gil
+    from warehouse.loader import LOAD_SWITCH_INTERVAL, responsive_gil
 
     before = sys.getswitchinterval()
     low = min(LOAD_SWITCH_INTERVAL, before)
@@ -181,3 +182,77 @@ def test_load_works_while_this_process_holds_the_file_open(wh):
     finally:
         held.close()
     assert counts(wh)["mentions"] == 1
+
+
+def test_table_specs_match_the_migrated_tables(wh):
+    """Each table's one column spec (warehouse/tables.py) describes the table the migrations build."""
+    import pyarrow as pa
+
+    from warehouse.tables import ALL_TABLES
+
+    with wh.connection(read_only=True) as con:
+        for spec in ALL_TABLES:
+            described = [(name, sql_type) for name, sql_type, *_ in con.execute(f"DESCRIBE {spec.name}").fetchall()]
+            assert described == [(c.name, c.type.sql) for c in spec.columns], spec.name
+    with wh.transaction() as con:  # and rows of each spec's Arrow schema insert as they are
+        for spec in ALL_TABLES:
+            con.register("empty_rows", pa.table({n: [] for n in spec.names}, schema=spec.arrow_schema()))
+            con.execute(f"INSERT INTO {spec.name} SELECT * FROM empty_rows")
+            con.unregister("empty_rows")
+
+
+def test_retried_attempts_are_logged_with_final_false(wh):
+    from extractors.batch import fetch_log_rows
+    from extractors.records import FetchAttempt, FetchedPage
+
+    page = FetchedPage(url="https://e.com/a", source="s", fetched_at=T0, status=200, body=b"<html></html>",
+                       earlier_attempts=[FetchAttempt(url="https://e.com/a", status=503, error="HTTP 503",
+                                                      fetched_at=T0 - timedelta(seconds=1))])
+    rows = fetch_log_rows(page)
+    assert [(r.status, r.error, r.final) for r in rows] == [(503, "HTTP 503", False), (200, None, True)]
+    wh.load([], rows, "r1")
+    with wh.connection(read_only=True) as con:
+        assert con.execute("SELECT status, error, final FROM fetches ORDER BY fetched_at").fetchall() == [
+            (503, "HTTP 503", False), (200, None, True)]
+
+
+def test_migration_8_turns_the_retried_suffix_into_final_false(tmp_path):
+    from warehouse.connection import connect, migrate
+
+    con = connect(tmp_path / "old.duckdb")
+    try:
+        con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)")
+        for version, name, sql in migrations():
+            if version < 8:
+                con.execute(sql)
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+        con.execute("INSERT INTO fetches (url, fetched_at, error) VALUES ('u', now(), 'HTTP 503 (retried)'), "
+                    "('u', now(), 'HTTP 503'), ('u', now(), NULL)")
+        assert 8 in migrate(con)
+        assert con.execute("SELECT error, final FROM fetches ORDER BY ALL").fetchall() == [
+            ("HTTP 503", False), ("HTTP 503", True), (None, True)]
+    finally:
+        con.close()
+
+
+def test_readers_bring_a_file_of_an_older_version_up_to_date(tmp_path):
+    """A file last written before the normalisation macro and the health/stories macros existed: the named
+    queries and search (which call them) still work, because a reader migrates the file first."""
+    from warehouse.connection import connect
+
+    path = tmp_path / "old.duckdb"
+    con = connect(path)
+    try:
+        con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)")
+        for version, name, sql in migrations():
+            if version < 9:
+                con.execute(sql)
+                con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+    finally:
+        con.close()
+    cols, rows = run_query(path, "entity-timeline", {"name": "سوريا"})
+    assert rows == [] and "mentions" in cols
+    cols, rows = run_query(path, "source-health")
+    assert rows == []
+    latest = migrations()[-1][0]
+    assert run_query(path, "SELECT max(version) AS v FROM schema_migrations")[1] == [(latest,)]

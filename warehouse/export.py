@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.store import WarehouseError, connect
+from warehouse.connection import WarehouseError, connect, one_row
 
 _MONTH = "CAST(date_part('year', timezone('UTC', {ts})) AS INTEGER) AS year, " \
          "CAST(date_part('month', timezone('UTC', {ts})) AS INTEGER) AS month"
@@ -49,8 +49,8 @@ PARTITIONED: dict[str, tuple[str, list[str]]] = {
 }
 # Internal tables that other engines do not need (search index copy, raw HTML archive, bookkeeping).
 # Any other table is exported as one file.
-SKIP = {"lake_files", "schema_migrations", "article_search", "search_index_info", "raw_pages", "simhash_bands", "story_bands",
-        "feed_state"}
+SKIP = {"lake_files", "schema_migrations", "article_search", "search_index_info", "raw_pages",
+        "story_bands", "feed_state"}
 
 
 class ExportError(WarehouseError):
@@ -103,7 +103,7 @@ def export_parquet(db_path: str | Path, out_dir: str | Path, *, wait_seconds: fl
                 target.mkdir()
                 con.execute(f"COPY (SELECT * FROM {_ident(table)}) TO {_lit(str(target / 'part-0.parquet'))} "
                             f"(FORMAT parquet, COMPRESSION {compression})")
-            result.rows[table] = con.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone()[0]
+            result.rows[table] = one_row(con, f"SELECT count(*) FROM {_ident(table)}")[0]
     except duckdb.Error as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise ExportError(f"export to {out} failed: {exc}") from None

@@ -3,9 +3,9 @@
 Workers write each batch as Parquet files to a lake directory (a local path or any fsspec URL: `file://`,
 `s3://bucket/akhbar` with s3fs, `gs://` with gcsfs, `memory://` in tests) instead of opening the DuckDB file, and
 one loader, `merge_lake`, merges the files it has not merged yet into DuckDB with the same idempotent upsert as a
-direct load (`Warehouse.load`: articles by `article_id`, mentions replaced per article, entities refreshed, near
-duplicates clustered, fetch log appended). So concurrent runs never fight over the DuckDB lock, and a crashed
-run's finished batches are merged by the next merge.
+direct load (warehouse.loader.load_batch: articles by `article_id`, mentions replaced per article, entities
+refreshed, near duplicates clustered, fetch log appended). So concurrent runs never fight over the DuckDB lock,
+and a crashed run's finished batches are merged by the next merge.
 
 Layout (Hive-style, one directory per run):
 
@@ -38,7 +38,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,43 +49,35 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from extractors.config import Source
-from extractors.discover.feed_state import FeedState, save_feed_states
-from extractors.records import ExtractedArticle, FetchLogRow, Mention, ProcessedArticle, RawPage
-from warehouse.store import (
-    LoadCounts,
-    Warehouse,
+from extractors.discover.feed_state import FeedState
+from extractors.records import FetchLogRow, ProcessedArticle
+from warehouse.arrow_records import (
     articles_table,
-    connect,
+    fetch_rows,
     fetches_table,
     mentions_table,
-    migrate,
+    processed_articles,
     raw_table,
+    spec_table,
 )
+from warehouse.connection import connect, migrate, transaction
+from warehouse.feed_states import save_feed_states
+from warehouse.loader import LoadCounts, load_batch, registered
+from warehouse.store import upsert_sources
+from warehouse.tables import FEED_STATE, LAKE_FILES, RUNS, SOURCES
 
 BATCH_TABLES = ("mentions", "raw_pages", "fetches")  # written before the batch's articles file
 VIEW_TABLES = ("articles", "mentions", "fetches", "runs")
 META_WRITTEN = b"akhbar.written_at"
 META_RUN = b"akhbar.run_id"
 
-RUN_SCHEMA = pa.schema([
-    ("run_id", pa.string()), ("flow", pa.string()), ("started_at", pa.timestamp("us", tz="UTC")),
-    ("finished_at", pa.timestamp("us", tz="UTC")), ("discovered", pa.int32()), ("fetched", pa.int32()),
-    ("stored", pa.int32()), ("failed", pa.int32()), ("status", pa.string()), ("parameters", pa.string()),
-])
-SOURCE_SCHEMA = pa.schema([
-    ("name", pa.string()), ("homepage", pa.string()), ("feeds", pa.list_(pa.string())),
-    ("sitemaps", pa.list_(pa.string())), ("max_articles", pa.int32()), ("requests_per_second", pa.float64()),
-    ("max_concurrency", pa.int32()), ("timezone", pa.string()),
-])
-FEED_STATE_SCHEMA = pa.schema([
-    ("url", pa.string()), ("etag", pa.string()), ("last_modified", pa.string()), ("body_sha256", pa.string()),
-    ("checked_at", pa.timestamp("us", tz="UTC")),
-])
+RUN_SCHEMA = RUNS.arrow_schema()
+SOURCE_SCHEMA = SOURCES.arrow_schema(without=("updated_at",))  # the merge stamps updated_at
 
 # Run rows: per run the most finished row wins (a finish row over a start row), whatever order they merge in.
-UPSERT_RUNS = """
-INSERT INTO runs (run_id, flow, started_at, finished_at, discovered, fetched, stored, failed, status, parameters)
-SELECT run_id, flow, started_at, finished_at, discovered, fetched, stored, failed, status, parameters
+UPSERT_RUNS = f"""
+INSERT INTO runs ({RUNS.column_list()})
+SELECT {RUNS.column_list()}
 FROM lake_runs_batch
 QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY finished_at DESC NULLS LAST) = 1
 ON CONFLICT (run_id) DO UPDATE SET
@@ -101,15 +93,12 @@ ON CONFLICT (run_id) DO UPDATE SET
                   ELSE runs.status END
 """
 
-MARK_FILES = """
-INSERT INTO lake_files (path, lake, table_name, run_id, rows, merged_at)
-SELECT path, lake, table_name, run_id, rows, merged_at FROM lake_marks
+MARK_FILES = f"""
+INSERT INTO lake_files ({LAKE_FILES.column_list()})
+SELECT {LAKE_FILES.column_list()} FROM lake_marks
 ON CONFLICT (path) DO NOTHING
 """
-
-
-class LakeError(RuntimeError):
-    pass
+MERGED_FILES = "SELECT path FROM lake_files"
 
 
 def _fs(lake: str | Path) -> tuple[Any, str]:
@@ -176,12 +165,13 @@ class LakeWriter:
         return path
 
     def write_batch(self, articles: Sequence[ProcessedArticle], fetch_rows: Sequence[FetchLogRow]) -> LoadCounts:
-        """The rows `Warehouse.load` would load, as Parquet files of one batch; the articles file last."""
-        unique = list({a.article_id: a for a in articles}.values())  # as Warehouse.load: the last one wins
+        """The rows a direct load would load, as Parquet files of one batch; the articles file last."""
+        unique = list({a.article_id: a for a in articles}.values())  # as a direct load: the last one wins
         tagged = [a for a in unique if a.mentions is not None]
         name = f"batch-{_next_batch_no(self.run_id):05d}-{uuid.uuid4().hex}"
         mentions = mentions_table(tagged)
-        parts = {"mentions": mentions, "raw_pages": raw_table(unique), "fetches": fetches_table(fetch_rows, self.run_id)}
+        parts = {"mentions": mentions, "raw_pages": raw_table(unique),
+                 "fetches": fetches_table(fetch_rows, self.run_id)}
         for table in BATCH_TABLES:
             if parts[table].num_rows:
                 self._write(table, name, parts[table])
@@ -210,10 +200,7 @@ class LakeWriter:
     def write_feed_states(self, states: Sequence[FeedState]) -> str | None:
         if not states:
             return None
-        rows = [{"url": s.url, "etag": s.etag, "last_modified": s.last_modified, "body_sha256": s.body_sha256,
-                 "checked_at": s.checked_at} for s in states]
-        return self._write("feed_state", f"feed_state-{uuid.uuid4().hex}",
-                           pa.Table.from_pylist(rows, schema=FEED_STATE_SCHEMA))
+        return self._write("feed_state", f"feed_state-{uuid.uuid4().hex}", spec_table(FEED_STATE, states))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -235,51 +222,6 @@ class MergeCounts:
     run_ids: list[str] = field(default_factory=list)
 
 
-class _MergeWarehouse(Warehouse):
-    """Warehouse over one open connection whose transactions also record the lake files they merge.
-
-    `Warehouse.load` and `upsert_sources` run unchanged (same upsert semantics as a direct load); the files
-    queued with `mark()` are inserted into `lake_files` in the same transaction, just before COMMIT.
-    """
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: str | Path, lake: str) -> None:
-        super().__init__(path)
-        self._con = con
-        self._lake = lake
-        self._marks: list[tuple[str, str, str | None, int]] = []
-
-    def mark(self, rel: str, table: str, run_id: str | None, rows: int) -> None:
-        self._marks.append((rel, table, run_id, rows))
-
-    @contextmanager
-    def connection(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        yield self._con
-
-    @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = self._con
-        con.execute("BEGIN TRANSACTION")
-        try:
-            yield con
-            if self._marks:
-                now = datetime.now(UTC)
-                marks = pa.table({
-                    "path": [m[0] for m in self._marks], "lake": [self._lake] * len(self._marks),
-                    "table_name": [m[1] for m in self._marks], "run_id": [m[2] for m in self._marks],
-                    "rows": pa.array([m[3] for m in self._marks], pa.int64()),
-                    "merged_at": pa.array([now] * len(self._marks), pa.timestamp("us", tz="UTC")),
-                })
-                con.register("lake_marks", marks)
-                con.execute(MARK_FILES)
-                con.unregister("lake_marks")
-        except BaseException:
-            con.execute("ROLLBACK")
-            self._marks.clear()
-            raise
-        con.execute("COMMIT")
-        self._marks.clear()
-
-
 def _read(fs: Any, path: str) -> pa.Table:
     with fs.open(path, "rb") as f:
         return pq.read_table(f)
@@ -296,42 +238,126 @@ def _run_of(rel: str) -> str | None:
     return m.group(1) if m else None
 
 
-def articles_from_lake(arts: pa.Table, mentions: pa.Table | None, raw: pa.Table | None) -> list[ProcessedArticle]:
-    """The ProcessedArticles a batch's lake files were written from (story_id left to the merge)."""
-    by_article: dict[str, list[Mention]] = {}
-    for m in (mentions.to_pylist() if mentions is not None else ()):
-        by_article.setdefault(m["article_id"], []).append(
-            Mention(entity_type=m["entity_type"], text=m["text"], canonical=m["canonical"], start=m["start"],
-                    end=m["end"]))
-    raws: dict[str, RawPage] = {}
-    for r in (raw.to_pylist() if raw is not None else ()):
-        raws[r["article_id"]] = RawPage(url=r["url"], source=r["source"], fetched_at=r["fetched_at"],
-                                        html_zlib=r["html_zlib"], final_url=r["final_url"], status=r["status"],
-                                        content_type=r["content_type"], encoding=r["encoding"],
-                                        hint_published_at=r["hint_published_at"])
-    out = []
-    for a in arts.to_pylist():
-        art = ExtractedArticle(
-            url=a["url"], title=a["title"], author=a["author"], published_at=a["published_at"],
-            language=a["language"], text=a["text"], credit=a["credit"], description=a["description"],
-            categories=list(a["categories"] or []), tags=list(a["tags"] or []), image=a["image"],
-            modified_at=a["modified_at"], published_evidence=a["published_evidence"])
-        tagged = a["ner_backend"] is not None
-        out.append(ProcessedArticle(
-            article_id=a["article_id"], url=a["url"], source=a["source"], article=art,
-            content_hash=a["content_hash"], fetched_at=a["fetched_at"], final_url=a["final_url"],
-            mentions=by_article.get(a["article_id"], []) if tagged else None, backend=a["ner_backend"],
-            minhash=a["minhash"] or b"", raw=raws.get(a["article_id"]), fetched_url=a.get("fetched_url")))
-    return out
+@dataclass(slots=True)
+class _Merge:
+    """One merge in progress: the open connection, the lake files not merged yet (relative path -> full path)
+    by table, and the files read since the last commit, to be recorded in `lake_files` with their rows."""
+
+    con: duckdb.DuckDBPyConnection
+    fs: Any
+    lake: str
+    new: dict[str, str]
+    counts: MergeCounts = field(default_factory=MergeCounts)
+    runs_seen: set[str] = field(default_factory=set)
+    marks: list[tuple[str, str, str | None, int]] = field(default_factory=list)
+
+    def files_of(self, table: str) -> list[str]:
+        return [rel for rel in self.new if rel.split("/", 1)[0] == table]
+
+    def by_write_time(self, table: str) -> list[str]:
+        return sorted(self.files_of(table), key=lambda rel: (_written_at(self.fs, self.new[rel]), rel))
+
+    def read(self, rel: str) -> pa.Table:
+        """The file's rows; the file is recorded as merged by the next commit."""
+        data = _read(self.fs, self.new[rel])
+        self.marks.append((rel, rel.split("/", 1)[0], _run_of(rel), data.num_rows))
+        self.counts.files += 1
+        return data
+
+    @contextmanager
+    def commit(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction holding the block's rows and the `lake_files` rows of the files read for them."""
+        try:
+            with transaction(self.con):
+                yield self.con
+                self._record_marks()
+        finally:
+            self.marks.clear()
+
+    def _record_marks(self) -> None:
+        if not self.marks:
+            return
+        now = datetime.now(UTC)
+        marks = pa.table({
+            "path": [m[0] for m in self.marks], "lake": [self.lake] * len(self.marks),
+            "table_name": [m[1] for m in self.marks], "run_id": [m[2] for m in self.marks],
+            "rows": [m[3] for m in self.marks], "merged_at": [now] * len(self.marks),
+        }, schema=LAKE_FILES.arrow_schema())
+        with registered(self.con, {"lake_marks": marks}):
+            self.con.execute(MARK_FILES)
 
 
-def fetch_rows_from_lake(fetches: pa.Table | None) -> list[FetchLogRow]:
-    if fetches is None:
-        return []
-    return [FetchLogRow(url=r["url"], source=r["source"], kind=r["kind"], status=r["status"], error=r["error"],
-                        fetched_at=r["fetched_at"], elapsed_ms=r["elapsed_ms"], final_url=r["final_url"],
-                        content_type=r["content_type"], bytes=r["bytes"])
-            for r in fetches.to_pylist()]
+def _source_of(row: dict[str, Any]) -> Source:
+    return Source(name=row["name"], homepage=row["homepage"], feeds=tuple(row["feeds"] or ()),
+                  sitemaps=tuple(row["sitemaps"] or ()), max_articles=row["max_articles"],
+                  requests_per_second=row["requests_per_second"], max_concurrency=row["max_concurrency"],
+                  timezone=row["timezone"])
+
+
+def _merge_sources(m: _Merge) -> None:
+    """Sources' settings as the runs saw them; the last written wins."""
+    for rel in m.by_write_time("sources"):
+        sources = [_source_of(r) for r in m.read(rel).to_pylist()]
+        with m.commit() as con:
+            upsert_sources(con, sources)
+        m.counts.sources += len(sources)
+
+
+def _merge_batch(m: _Merge, rel: str) -> None:
+    """One complete batch (its articles file and the other files of the same name), in one transaction."""
+    name = rel.split("/", 1)[1]  # run_id=<id>/batch-....parquet
+    arts = m.read(rel)
+    parts = {table: m.read(f"{table}/{name}") if f"{table}/{name}" in m.new else None for table in BATCH_TABLES}
+    run_id = (arts.schema.metadata or {}).get(META_RUN, b"").decode() or _run_of(rel)
+    articles = processed_articles(arts, parts["mentions"], parts["raw_pages"])
+    with m.commit() as con:
+        loaded = load_batch(con, articles, fetch_rows(parts["fetches"]), run_id)
+    m.counts.batches += 1
+    m.counts.articles += loaded.articles
+    m.counts.mentions += loaded.mentions
+    m.counts.fetches += loaded.fetches
+    if run_id:
+        m.runs_seen.add(run_id)
+
+
+def _merge_batches(m: _Merge) -> None:
+    """Complete batches, in the order they were written; files of batches without an articles file wait."""
+    markers = m.by_write_time("articles")
+    for rel in markers:
+        _merge_batch(m, rel)
+    complete = {rel.split("/", 1)[1] for rel in markers}
+    for table in BATCH_TABLES:
+        m.counts.incomplete += sum(1 for rel in m.files_of(table) if rel.split("/", 1)[1] not in complete)
+
+
+def _merge_feed_states(m: _Merge) -> None:
+    """Feed state of completed runs."""
+    for rel in m.by_write_time("feed_state"):
+        states = [FeedState(**r) for r in m.read(rel).to_pylist()]
+        with m.commit() as con:
+            save_feed_states(con, states)
+        m.counts.feed_states += len(states)
+
+
+def _merge_runs(m: _Merge) -> None:
+    """Run rows, after their data: all files at once, so a run's finish row wins over its start row."""
+    run_files = sorted(m.files_of("runs"))
+    if not run_files:
+        return
+    tables = [m.read(rel) for rel in run_files]
+    batch = pa.concat_tables([t.cast(RUN_SCHEMA) for t in tables]).replace_schema_metadata(None)
+    with m.commit() as con, registered(con, {"lake_runs_batch": batch}):
+        con.execute(UPSERT_RUNS)
+    run_ids = batch.column("run_id").to_pylist()
+    m.counts.runs = len(set(run_ids))
+    m.runs_seen.update(run_ids)
+
+
+def _merge_message(counts: MergeCounts, lake: str, db_path: str | Path) -> str:
+    unfinished = f"; {counts.incomplete} files of unfinished batches left" if counts.incomplete else ""
+    return (f"lake {lake}: merged {counts.files} files ({counts.batches} batches: {counts.articles} articles, "
+            f"{counts.mentions} mentions, {counts.fetches} fetches; {counts.runs} runs) into {db_path} "
+            f"in {counts.seconds:.1f}s{unfinished}")
 
 
 def list_lake(lake: str | Path) -> dict[str, str]:
@@ -362,100 +388,24 @@ def merge_lake(db_path: str | Path, lake: str | Path, *, wait_seconds: float = 3
     """
     started = time.perf_counter()
     counts = MergeCounts()
-    fs, _root = _fs(lake)
-    lake_s = str(lake)
     con = connect(db_path, wait_seconds=wait_seconds, on_wait=on_wait)
     try:
         migrate(con)
         files = list_lake(lake)  # listed while holding the lock: a concurrent merge has finished by now
-        done = {p for (p,) in con.execute("SELECT path FROM lake_files").fetchall()}
+        done = {p for (p,) in con.execute(MERGED_FILES).fetchall()}
         new = {rel: full for rel, full in files.items() if rel not in done}
         if not new:
             counts.seconds = time.perf_counter() - started
             return counts
-        wh = _MergeWarehouse(con, db_path, lake_s)
-        by_table: dict[str, list[str]] = {}
-        for rel in new:
-            by_table.setdefault(rel.split("/", 1)[0], []).append(rel)
-        runs_seen: set[str] = set()
-
-        # 1. sources (settings as the runs saw them; the last written wins)
-        for rel in sorted(by_table.get("sources", []), key=lambda r: _written_at(fs, new[r])):
-            tbl = _read(fs, new[rel])
-            sources = [Source(name=r["name"], homepage=r["homepage"], feeds=tuple(r["feeds"] or ()),
-                              sitemaps=tuple(r["sitemaps"] or ()), max_articles=r["max_articles"],
-                              requests_per_second=r["requests_per_second"], max_concurrency=r["max_concurrency"],
-                              timezone=r["timezone"]) for r in tbl.to_pylist()]
-            wh.mark(rel, "sources", _run_of(rel), tbl.num_rows)
-            wh.upsert_sources(sources)
-            counts.files += 1
-            counts.sources += len(sources)
-
-        # 2. complete batches, in the order they were written
-        markers = sorted(by_table.get("articles", []), key=lambda r: (_written_at(fs, new[r]), r))
-        complete: set[str] = set()
-        for rel in markers:
-            name = rel.split("/", 1)[1]  # run_id=<id>/batch-....parquet
-            complete.add(name)
-            arts = _read(fs, new[rel])
-            parts: dict[str, pa.Table | None] = {}
-            for table in BATCH_TABLES:
-                sib = f"{table}/{name}"
-                if sib in new:
-                    parts[table] = _read(fs, new[sib])
-                    wh.mark(sib, table, _run_of(rel), parts[table].num_rows)
-                    counts.files += 1
-                else:  # nothing of this kind in the batch
-                    parts[table] = None
-            run_id = (arts.schema.metadata or {}).get(META_RUN, b"").decode() or _run_of(rel)
-            articles = articles_from_lake(arts, parts["mentions"], parts["raw_pages"])
-            fetch_rows = fetch_rows_from_lake(parts["fetches"])
-            wh.mark(rel, "articles", _run_of(rel), arts.num_rows)
-            loaded = wh.load(articles, fetch_rows, run_id)
-            counts.files += 1
-            counts.batches += 1
-            counts.articles += loaded.articles
-            counts.mentions += loaded.mentions
-            counts.fetches += loaded.fetches
-            if run_id:
-                runs_seen.add(run_id)
-        for table in BATCH_TABLES:
-            counts.incomplete += sum(1 for rel in by_table.get(table, []) if rel.split("/", 1)[1] not in complete)
-
-        # 3. feed state of completed runs
-        for rel in sorted(by_table.get("feed_state", []), key=lambda r: _written_at(fs, new[r])):
-            tbl = _read(fs, new[rel])
-            states = [FeedState(url=r["url"], etag=r["etag"], last_modified=r["last_modified"],
-                                body_sha256=r["body_sha256"], checked_at=r["checked_at"]) for r in tbl.to_pylist()]
-            wh.mark(rel, "feed_state", _run_of(rel), tbl.num_rows)
-            with wh.transaction() as c:
-                save_feed_states(c, states)
-            counts.files += 1
-            counts.feed_states += len(states)
-
-        # 4. run rows, after their data
-        run_files = sorted(by_table.get("runs", []))
-        if run_files:
-            tables = [_read(fs, new[rel]) for rel in run_files]
-            batch = pa.concat_tables([t.cast(RUN_SCHEMA) for t in tables]).replace_schema_metadata(None)
-            for rel, t in zip(run_files, tables):
-                wh.mark(rel, "runs", _run_of(rel), t.num_rows)
-            with wh.transaction() as c:
-                c.register("lake_runs_batch", batch)
-                c.execute(UPSERT_RUNS)
-                c.unregister("lake_runs_batch")
-            counts.files += len(run_files)
-            counts.runs = len(set(batch.column("run_id").to_pylist()))
-            runs_seen.update(batch.column("run_id").to_pylist())
-        counts.run_ids = sorted(runs_seen)
+        merge = _Merge(con=con, fs=_fs(lake)[0], lake=str(lake), new=new, counts=counts)
+        for step in (_merge_sources, _merge_batches, _merge_feed_states, _merge_runs):
+            step(merge)
+        counts.run_ids = sorted(merge.runs_seen)
     finally:
         con.close()
     counts.seconds = time.perf_counter() - started
     if log is not None:
-        log(f"lake {lake_s}: merged {counts.files} files ({counts.batches} batches: {counts.articles} articles, "
-            f"{counts.mentions} mentions, {counts.fetches} fetches; {counts.runs} runs) into {db_path} "
-            f"in {counts.seconds:.1f}s" + (f"; {counts.incomplete} files of unfinished batches left"
-                                            if counts.incomplete else ""))
+        log(_merge_message(counts, str(lake), db_path))
     return counts
 
 
@@ -488,10 +438,8 @@ def lake_views(con: duckdb.DuckDBPyConnection, lake: str | Path, *, temporary: b
     files = list_lake(lake)
     if "://" in lake and not lake.startswith("file://"):
         fs, _ = _fs(lake)
-        try:
+        with suppress(Exception):
             con.register_filesystem(fs)
-        except Exception:
-            pass
     made = []
     for table in tables:
         if not any(rel.startswith(f"{table}/") for rel in files):

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from warehouse.store import WarehouseError, connect
+from warehouse.connection import WarehouseError, connect
 
 _PARAMS_LINE = re.compile(r"^--\s*params:\s*(.*)$", re.M)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")

@@ -4,7 +4,9 @@ The page holds five interactive Plotly figures (plotly.js inlined once, no CDN):
 source; the top entities over time (one line per entity, legend entries toggle them); a co-mention network of the
 top entities; source health (fetch outcomes by failure reason, and latency); the biggest story clusters.
 
-Everything is read on a read-only connection with the named SQL below (values as query parameters).
+Everything is read on a read-only connection with the named SQL below (values as query parameters). Source
+health and story clusters come from the warehouse's table macros `fetch_health`, `fetch_failures` and
+`story_groups` (warehouse/schema/010_health_and_stories.sql), the definitions behind the views and named queries.
 
 Windows. Articles are counted by UTC day of publication (fetch day when the date is unknown), in the `days`
 days up to the newest article's day (never later than the latest fetch day, so one mis-dated article in the
@@ -31,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from warehouse.store import DEFAULT_DB_PATH, WarehouseError, connect
+from warehouse.connection import DEFAULT_DB_PATH, WarehouseError, connect
 
 DEFAULT_DAYS = 30
 TOP_TIMELINE_ENTITIES = 10
@@ -75,19 +77,15 @@ WITH win AS (
 )
 """
 
-FETCH_WINDOW = ("CAST(timezone('UTC', fetched_at) AS DATE) "
-                "BETWEEN CAST($fetch_first_day AS DATE) AND CAST($fetch_last_day AS DATE)")
-
-HEADLINE_SQL = WINDOW_CTE + f"""
+HEADLINE_SQL = WINDOW_CTE + """
 SELECT (SELECT count(*) FROM win) AS articles,
        (SELECT count(DISTINCT source) FROM win) AS sources,
        (SELECT count(*) FROM mentions m JOIN win USING (article_id)) AS mentions,
        (SELECT count(*) FROM (SELECT DISTINCT m.canonical, m.entity_type
                               FROM mentions m JOIN win USING (article_id))) AS entities,
-       (SELECT count(*) FROM fetches WHERE {FETCH_WINDOW}) AS fetches,
-       (SELECT count(*) FROM fetches WHERE error IS NOT NULL AND {FETCH_WINDOW}) AS failures,
-       (SELECT count(*) FROM (SELECT coalesce(a.story_id, a.article_id) FROM articles a JOIN win USING (article_id)
-                              GROUP BY 1 HAVING count(*) > 1)) AS stories
+       (SELECT sum(requests) FROM fetch_health($fetch_since, $fetch_until)) AS fetches,
+       (SELECT sum(failed) FROM fetch_health($fetch_since, $fetch_until)) AS failures,
+       (SELECT count(*) FROM story_groups($since, $until) WHERE copies > 1) AS stories
 """
 
 ARTICLES_PER_DAY_SQL = WINDOW_CTE + """
@@ -139,41 +137,26 @@ GROUP BY ALL
 ORDER BY shared_articles DESC
 """
 
-SOURCE_HEALTH_SQL = f"""
-SELECT coalesce(source, '(none)') AS source,
-       count(*) AS requests,
-       count(*) FILTER (WHERE error IS NULL) AS ok,
-       count(*) FILTER (WHERE error IS NOT NULL) AS failed,
-       quantile_cont(elapsed_ms, 0.5) FILTER (WHERE error IS NULL) AS median_ms,
-       quantile_cont(elapsed_ms, 0.9) FILTER (WHERE error IS NULL) AS p90_ms
-FROM fetches
-WHERE {FETCH_WINDOW}
-GROUP BY 1
+SOURCE_HEALTH_SQL = """
+SELECT coalesce(source, '(none)') AS source, requests, ok, failed, median_ms, p90_ms
+FROM fetch_health($fetch_since, $fetch_until)
 ORDER BY 1
 """
 
-FAILURE_REASONS_SQL = f"""
-SELECT coalesce(source, '(none)') AS source,
-       regexp_replace(regexp_replace(error, '\\s*\\(retried\\)$', ''), '; skipped retry:.*$', '') AS reason,
-       count(*) AS n
-FROM fetches
-WHERE error IS NOT NULL AND {FETCH_WINDOW}
+# A retry skipped because the host asked to back off is the same failure as the attempt before it.
+FAILURE_REASONS_SQL = """
+SELECT coalesce(source, '(none)') AS source, regexp_replace(reason, '; skipped retry:.*$', '') AS reason,
+       sum(n) AS n
+FROM fetch_failures($fetch_since, $fetch_until)
 GROUP BY ALL
 ORDER BY n DESC, reason, source
 """
 
-STORIES_SQL = WINDOW_CTE + """
-SELECT coalesce(s.story_id, s.article_id) AS story_id,
-       coalesce(any_value(r.title), arg_min(s.title, coalesce(s.published_at, s.fetched_at))) AS title,
-       count(*) AS copies,
-       count(DISTINCT s.source) AS sources,
-       string_agg(DISTINCT s.source, ', ' ORDER BY s.source) AS source_list,
-       min(coalesce(s.published_at, s.fetched_at)) AS first_published
-FROM articles s
-JOIN win USING (article_id)
-LEFT JOIN articles r ON r.article_id = s.story_id
-GROUP BY 1
-HAVING count(*) >= CAST($min_copies AS INTEGER)
+STORIES_SQL = """
+SELECT story_id, coalesce(story_title, headline) AS title, copies, sources,
+       array_to_string(source_list, ', ') AS source_list, first_published
+FROM story_groups($since, $until)
+WHERE copies >= CAST($min_copies AS INTEGER)
 ORDER BY copies DESC, sources DESC, first_published DESC, story_id
 LIMIT CAST($limit AS INTEGER)
 """
@@ -210,9 +193,18 @@ class _Window:
     fetch_last_day: date | None
 
     def params(self) -> dict[str, Any]:
-        far = date(1, 1, 1)
-        return {"first_day": self.first_day or far, "last_day": self.last_day or far,
+        """The window as query parameters: first and last UTC day, and as instants (first one, one after)."""
+        far = date(1, 1, 1)  # an empty window: matches nothing
+        days = {"first_day": self.first_day or far, "last_day": self.last_day or far,
                 "fetch_first_day": self.fetch_first_day or far, "fetch_last_day": self.fetch_last_day or far}
+        return {**days, "since": _start_of(days["first_day"]), "until": _start_of(days["last_day"], 1),
+                "fetch_since": _start_of(days["fetch_first_day"]), "fetch_until": _start_of(days["fetch_last_day"], 1)}
+
+
+def _start_of(day: date, later_days: int = 0) -> datetime:
+    """The first instant of a UTC day (`later_days` after it); an empty window's far day stays as it is."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start if day == date(1, 1, 1) else start + timedelta(days=later_days)
 
 
 def report_path_for(db_path: str | Path) -> Path:
@@ -272,10 +264,14 @@ def build_report(db_path: str | Path, out_path: str | Path | None = None, days: 
     return ReportInfo(
         out_path=out_path, db_path=db_path, bytes=out_path.stat().st_size,
         seconds=time.perf_counter() - started, charts=len(figures), days=days, headline=data["headline"],
-        article_window=(window.first_day, window.last_day) if window.first_day else None,
-        fetch_window=(window.fetch_first_day, window.fetch_last_day) if window.fetch_first_day else None,
+        article_window=_day_span(window.first_day, window.last_day),
+        fetch_window=_day_span(window.fetch_first_day, window.fetch_last_day),
         empty_charts=empty,
     )
+
+
+def _day_span(first: date | None, last: date | None) -> tuple[date, date] | None:
+    return (first, last) if first is not None and last is not None else None
 
 
 def _window(con, days: int) -> _Window:
@@ -293,7 +289,7 @@ def _read(con, window: _Window) -> dict[str, Any]:
     p = window.params()
 
     def rows(sql: str, **extra: Any) -> list[tuple]:
-        names = {n for n in ("first_day", "last_day", "fetch_first_day", "fetch_last_day") if f"${n}" in sql}
+        names = {n for n in p if f"${n}" in sql}
         return con.execute(sql, {**{k: v for k, v in p.items() if k in names}, **extra}).fetchall()
 
     cols = ("articles", "sources", "mentions", "entities", "fetches", "failures", "stories")
@@ -358,8 +354,8 @@ def _no_data(fig, message: tuple[str, str] = NO_DATA):
     _layout(fig, height=260)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    fig.add_annotation(text=f"{_t(message[0])} · {_t(message[1])}", x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-                       font=dict(size=18, color="#777"))
+    fig.add_annotation(text=f"{_t(message[0])} · {_t(message[1])}", x=0.5, y=0.5, xref="paper", yref="paper",
+                       showarrow=False, font=dict(size=18, color="#777"))
     return fig, False
 
 
@@ -556,7 +552,8 @@ def _fig_network(data: dict):
         k = [(e["canonical"], e["type"]) for e in group]
         fig.add_trace(go.Scatter(
             x=[pos[n][0] for n in k], y=[pos[n][1] for n in k], mode="markers+text",
-            name=f"{_t(TYPE_NAMES[etype][0])} · {TYPE_NAMES[etype][1]}", text=[_t(e["display"]) for e in group], textposition="top center",
+            name=f"{_t(TYPE_NAMES[etype][0])} · {TYPE_NAMES[etype][1]}", text=[_t(e["display"]) for e in group],
+            textposition="top center",
             textfont=dict(size=13), marker=dict(
                 size=[12 + 28 * math.sqrt(e["articles"] / most) for e in group], color=TYPE_COLORS[etype],
                 line=dict(width=1, color="white")),
@@ -722,8 +719,8 @@ def _page(db_path: Path, window: _Window, headline: dict[str, int], figures: lis
                             config={"displaylogo": False, "responsive": True, "showTips": False,
                                     "toImageButtonOptions": {"filename": f"akhbar-{key}"}})
         sections.append(SECTION.format(key=key, ar=html.escape(ar), en=html.escape(en), chart=chart))
-    cards = "".join(f'<div class="card"><b>{headline.get(k, 0):,}</b><span>{ar}</span><span class="en">{en}</span></div>'
-                    for k, ar, en in CARD_LABELS)
+    cards = "".join(f'<div class="card"><b>{headline.get(k, 0):,}</b><span>{ar}</span>'
+                    f'<span class="en">{en}</span></div>' for k, ar, en in CARD_LABELS)
     return PAGE.format(font=FONT_STACK, window=_window_text(window), db=html.escape(str(db_path)), cards=cards,
                        sections="\n".join(sections),
                        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),

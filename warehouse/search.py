@@ -4,8 +4,9 @@ How it works:
 - The extension is loaded offline from the `duckdb-extension-fts` package (it ships the build for exactly the
   pinned DuckDB version); when that fails, from DuckDB's own extension directory (`INSTALL fts` done earlier).
 - The index is built from `article_search`, a normalised copy of `articles(title, text)` that is dropped again
-  once the index tables exist (they are all a search needs): no diacritics or
-  tatweel, one alef, alef maqsura -> yaa, taa marbuta -> haa, ASCII digits, and the conjunctions و/ف split off
+  once the index tables exist (they are all a search needs): the project's Arabic normalisation
+  (extractors/arabic.py: no diacritics or tatweel, one alef, alef maqsura -> yaa, taa marbuta -> haa, ASCII
+  digits) and the conjunctions و/ف split off
   before the article ال («والعراق» -> «العراق»; Snowball's Arabic stemmer keeps «وال...» whole). Queries are
   normalised by the same SQL expression, so «الحكومة» finds «الحكومه» and «والعراق» finds «العراق».
 - The index does not follow inserts. `refresh_search_index(db)` rebuilds it when articles changed since the
@@ -27,7 +28,8 @@ from typing import Any
 
 import duckdb
 
-from warehouse.store import WarehouseError, connect
+from warehouse.arabic_sql import MACRO_NAME
+from warehouse.connection import WarehouseError, connect, migrate, one_row
 
 log = logging.getLogger("akhbar.search")
 
@@ -38,18 +40,15 @@ STEMMER = "arabic"
 # Tokens are runs of letters, digits and combining marks; everything else separates them.
 IGNORE = r"(\\.|[^\p{L}\p{N}\p{M}])+"
 
-_DIACRITICS = r"[\x{0610}-\x{061A}\x{064B}-\x{065F}\x{0670}\x{06D6}-\x{06ED}\x{0640}]"
-_FROM = "\u0623\u0625\u0622\u0671\u0649\u0629\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669"
-_TO = "\u0627\u0627\u0627\u0627\u064a\u0647" + "0123456789"
 # و or ف glued to the article ال before a word of two letters or more («والعراق», «فالحكومه»).
 _CONJ = r"(^|[^\p{L}\p{N}\p{M}])[\x{0648}\x{0641}](\x{0627}\x{0644}\p{L}{2,})"
 
 
 def normalise_sql(expr: str) -> str:
-    """SQL expression normalising Arabic text for search (used for the index and for queries alike)."""
-    stripped = f"regexp_replace(CAST({expr} AS VARCHAR), '{_DIACRITICS}', '', 'g')"
-    unified = f"translate({stripped}, '{_FROM}', '{_TO}')"
-    return f"regexp_replace({unified}, '{_CONJ}', '\\1\\2', 'g')"
+    """SQL expression normalising Arabic text for search (used for the index and for queries alike): the
+    project's one normalisation (the `akhbar_normalize` macro of warehouse/arabic_sql.py), then the
+    conjunctions split off the article."""
+    return f"regexp_replace({MACRO_NAME}({expr}), '{_CONJ}', '\\1\\2', 'g')"
 
 
 class SearchError(WarehouseError):
@@ -108,17 +107,15 @@ def _sql_str(s: str) -> str:
 
 
 def _articles_state(con: duckdb.DuckDBPyConnection) -> tuple[int, datetime | None]:
-    n, newest = con.execute("SELECT count(*), max(updated_at) FROM articles").fetchone()
+    n, newest = one_row(con, "SELECT count(*), max(updated_at) FROM articles")
     return int(n), newest
 
 
 def index_state(con: duckdb.DuckDBPyConnection) -> str:
     """'missing', 'stale' or 'fresh' (fresh: built after the last change to articles)."""
-    has = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?", [INFO_TABLE]
-    ).fetchone()[0]
-    has_fts = con.execute(
-        "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ?", [FTS_SCHEMA]).fetchone()[0]
+    has = one_row(con, "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
+                  [INFO_TABLE])[0]
+    has_fts = one_row(con, "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ?", [FTS_SCHEMA])[0]
     if not has or not has_fts:
         return "missing"
     row = con.execute(f"SELECT articles, newest_update FROM {INFO_TABLE}").fetchone()
@@ -161,6 +158,7 @@ def refresh_search_index(db_path: str | Path, *, force: bool = False, wait_secon
         say(f"search index not rebuilt: {exc}")
         return False
     try:
+        migrate(con)  # the index is built with the normalisation macro of the migrations
         if not force and index_state(con) == "fresh":
             return True
         rebuild_index(con)
@@ -210,7 +208,7 @@ def search(db_path: str | Path, text: str, limit: int = 10, *, source: str = "",
             raise SearchIndexMissing(f"{db_path} has no search index yet: run `akhbar search --reindex` "
                                      "(or any ingest) to build it")
         load_fts(con)
-        q = con.execute(f"SELECT {normalise_sql('$t')}", {"t": text}).fetchone()[0]
+        q = one_row(con, f"SELECT {normalise_sql('$t')}", {"t": text})[0]
         rows = con.execute(SEARCH_SQL, {"q": q, "all": 1 if match_all else 0, "source": source or "",
                                         "limit": int(limit)}).fetchall()
         terms = _stems(con, [q])[q]

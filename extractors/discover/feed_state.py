@@ -3,25 +3,23 @@ one small request.
 
 `discover_source(..., feed_states=...)` sends If-None-Match / If-Modified-Since from a FeedState and treats a
 304, or a body whose SHA-256 equals the stored one (servers that ignore conditional headers), as "unchanged".
-The table is `feed_state` (warehouse/schema/003_feed_state.sql); the two DuckDB functions take an open
-connection so the caller decides about transactions and locking.
+The states are stored in the `feed_state` table by warehouse.feed_states; this module knows nothing of it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from extractors.discover.urls import BadURL, canonical_url
 
-COLUMNS = ("url", "etag", "last_modified", "body_sha256", "checked_at")
-
 
 @dataclass(frozen=True, slots=True)
 class FeedState:
+    """What a feed's or sitemap's server said last time: its validators and a hash of the body."""
+
     url: str  # canonical feed or sitemap URL
     etag: str | None = None
     last_modified: str | None = None
@@ -67,45 +65,3 @@ def new_state(url: str, *, etag: str | None, last_modified: str | None, sha256: 
               checked_at: datetime | None = None) -> FeedState:
     return FeedState(url=state_key(url), etag=_clean(etag), last_modified=_clean(last_modified),
                      body_sha256=sha256, checked_at=checked_at or datetime.now(UTC))
-
-
-def load_feed_states(con: Any, urls: Iterable[str] | None = None) -> dict[str, FeedState]:
-    """Stored states keyed by canonical URL: those of `urls` (canonicalised here), or all rows when None."""
-    sql = f"SELECT {', '.join(COLUMNS)} FROM feed_state"
-    if urls is None:
-        rows = con.execute(sql).fetchall()
-    else:
-        keys = sorted({state_key(u) for u in urls})
-        if not keys:
-            return {}
-        rows = con.execute(sql + " WHERE url IN (SELECT unnest(?::VARCHAR[]))", [keys]).fetchall()
-    out: dict[str, FeedState] = {}
-    for url, etag, last_modified, sha, checked_at in rows:
-        if isinstance(checked_at, datetime) and checked_at.tzinfo is not None:
-            checked_at = checked_at.astimezone(UTC)
-        out[url] = FeedState(url, etag, last_modified, sha, checked_at)
-    return out
-
-
-def save_feed_states(con: Any, states: Iterable[FeedState]) -> int:
-    """Insert or replace the given states in one parameterised statement; returns how many rows were written.
-
-    When a URL appears twice, the last state given wins.
-    """
-    latest: dict[str, FeedState] = {}
-    for st in states:
-        latest[st.url] = st
-    if not latest:
-        return 0
-    cols = list(zip(*((s.url, s.etag, s.last_modified, s.body_sha256, s.checked_at) for s in latest.values())))
-    con.execute(
-        """
-        INSERT INTO feed_state (url, etag, last_modified, body_sha256, checked_at)
-        SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),
-               unnest(?::TIMESTAMPTZ[])
-        ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
-            body_sha256 = excluded.body_sha256, checked_at = excluded.checked_at
-        """,
-        [list(c) for c in cols],
-    )
-    return len(latest)

@@ -20,7 +20,7 @@ from lxml import etree
 from extractors.config import Source
 from extractors.discover.feed_state import FeedState, body_sha256, conditional_headers, new_state, state_key
 from extractors.discover.urls import BadURL, canonical_url
-from extractors.fetch.http import Fetcher
+from extractors.fetch.fetcher import Fetcher
 from extractors.records import DiscoveredURL, FetchedPage
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit, uncompressed
@@ -55,10 +55,8 @@ class DiscoveryResult:
     unchanged: list[str] = field(default_factory=list)  # feeds and sitemaps unchanged since last time
 
 
-_ENTITY_DECL = re.compile(
-    b"|".join(re.escape("<!ENTITY".encode(enc)) for enc in ("ascii", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")),
-    re.IGNORECASE,
-)
+_XML_ENCODINGS = ("ascii", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+_ENTITY_DECL = re.compile(b"|".join(re.escape("<!ENTITY".encode(enc)) for enc in _XML_ENCODINGS), re.IGNORECASE)
 
 
 def _refuse_entities(body: bytes) -> None:
@@ -94,7 +92,7 @@ def parse_feed(body: bytes, feed_url: str) -> list[Link]:
     links: list[Link] = []
     for entry in parsed.entries:
         href = entry.get("link") or next(
-            (l.get("href") for l in entry.get("links", []) if l.get("rel") in (None, "alternate")), None)
+            (link.get("href") for link in entry.get("links", []) if link.get("rel") in (None, "alternate")), None)
         if not href:
             continue
         when = entry.get("published_parsed") or entry.get("updated_parsed")
@@ -185,11 +183,10 @@ def merge_links(source: str, found: list[tuple[str, Link]]) -> list[DiscoveredUR
 async def discover_source(
     fetcher: Fetcher,
     source: Source,
-    limit: int | None = None,
     *,
     feed_states: dict[str, FeedState] | None = None,
 ) -> DiscoveryResult:
-    """All article URLs a source offers now, canonical, deduplicated and newest first (at most `limit`).
+    """All article URLs a source offers now, canonical, deduplicated and newest first.
 
     The caller applies `max_articles` after dropping URLs it already stored, so a run always gets new ones.
 
@@ -199,30 +196,53 @@ async def discover_source(
     can change while the index does not; its state keeps only the hash. `result.feed_states` holds the new
     state of every feed and sitemap read fine (unreadable ones keep their old state, so they are retried).
     """
-    result = DiscoveryResult(source=source.name)
-    states = feed_states or {}
-    seeds = [*source.feeds, *source.sitemaps] + ([source.homepage] if source.homepage else [])
-    for url in seeds:
-        try:
-            fetcher.set_host_limits(url, source.requests_per_second, source.max_concurrency)
-        except BadURL as exc:
-            result.errors.append(f"{url}: bad URL: {exc}")
-    found: list[tuple[str, Link]] = []
+    discovery = _Discovery(fetcher, source, feed_states or {})
+    discovery.set_host_limits()
     sitemap_queue: list[tuple[str, int]] = [(u, 0) for u in source.sitemaps]
-    if source.homepage:
-        try:
-            rules = await fetcher.robots(canonical_url(source.homepage))
-            for sm in rules.sitemaps:
-                if sm not in source.sitemaps:
-                    sitemap_queue.append((sm, 0))
-        except Exception as exc:
-            result.errors.append(f"robots.txt of {source.homepage}: {exc}")
+    sitemap_queue.extend((url, 0) for url in await discovery.robots_sitemaps())
+    await discovery.read_feeds()
+    await discovery.read_sitemaps(sitemap_queue)
+    discovery.result.urls = newest_first(merge_links(source.name, discovery.found))
+    return discovery.result
 
-    async def get(url: str) -> tuple[FetchedPage, bytes | None, bool]:
+
+class _Discovery:
+    """One source's discovery in progress: what was found, fetched and failed so far."""
+
+    def __init__(self, fetcher: Fetcher, source: Source, states: dict[str, FeedState]) -> None:
+        self.fetcher = fetcher
+        self.source = source
+        self.states = states
+        self.result = DiscoveryResult(source=source.name)
+        self.found: list[tuple[str, Link]] = []  # (where it was found, link)
+
+    def set_host_limits(self) -> None:
+        source = self.source
+        seeds = [*source.feeds, *source.sitemaps] + ([source.homepage] if source.homepage else [])
+        for url in seeds:
+            try:
+                self.fetcher.set_host_limits(url, source.requests_per_second, source.max_concurrency)
+            except BadURL as exc:
+                self.result.errors.append(f"{url}: bad URL: {exc}")
+
+    async def robots_sitemaps(self) -> list[str]:
+        """Sitemaps named by the homepage's robots.txt that the source does not list itself."""
+        homepage = self.source.homepage
+        if not homepage:
+            return []
+        try:
+            rules = await self.fetcher.robots(canonical_url(homepage))
+        except Exception as exc:
+            self.result.errors.append(f"robots.txt of {homepage}: {exc}")
+            return []
+        return [sm for sm in rules.sitemaps if sm not in self.source.sitemaps]
+
+    async def get(self, url: str) -> tuple[FetchedPage, bytes | None, bool]:
         """(page, body, unchanged): body None when there is nothing to read (failure or 304)."""
-        old = states.get(state_key(url))
+        old = self.states.get(state_key(url))
         headers = conditional_headers(old) or None
-        page = await fetcher.fetch(url, source.name, kind="feed", headers=headers)
+        page = await self.fetcher.fetch(url, self.source.name, kind="feed", headers=headers)
+        result = self.result
         result.fetches.append(page)
         if page.not_modified:
             result.unchanged.append(url)
@@ -241,51 +261,61 @@ async def discover_source(
                                                  sha256=digest)
         return page, page.body, unchanged
 
-    def unreadable(page: FetchedPage, url: str, what: str, exc: Exception) -> None:
+    def unreadable(self, page: FetchedPage, url: str, what: str, exc: Exception) -> None:
         reason = str(exc) if isinstance(exc, DiscoveryError) else f"{type(exc).__name__}: {exc}"
-        result.errors.append(f"{url}: {reason}")
+        self.result.errors.append(f"{url}: {reason}")
         page.error = f"unreadable {what}: {reason}"
-        result.feed_states.pop(page.url, None)  # keep the old state: read it again next time
+        self.result.feed_states.pop(page.url, None)  # keep the old state: read it again next time
 
-    feed_answers = await asyncio.gather(*(get(u) for u in source.feeds))
-    for feed_url, (page, body, unchanged) in zip(source.feeds, feed_answers):
+    async def read_feeds(self) -> None:
+        feeds = self.source.feeds
+        answers = await asyncio.gather(*(self.get(u) for u in feeds))
+        for feed_url, (page, body, unchanged) in zip(feeds, answers):
+            if body is None:
+                continue
+            if unchanged:
+                self.result.unchanged.append(feed_url)
+                continue
+            try:
+                self.found.extend((feed_url, link) for link in parse_feed(body, feed_url))
+            except Exception as exc:
+                self.unreadable(page, feed_url, "feed", exc)
+
+    async def read_sitemaps(self, queue: list[tuple[str, int]]) -> None:
+        """Read the sitemaps of `queue` ((url, depth) pairs) in order, following index children."""
+        seen: set[str] = set()
+        while queue:
+            url, depth = queue.pop(0)
+            key = state_key(url)
+            if key not in seen:
+                seen.add(key)
+                queue.extend(await self.read_sitemap(url, depth))
+
+    async def read_sitemap(self, url: str, depth: int) -> list[tuple[str, int]]:
+        """Read one sitemap; returns the children to read next when it is an index."""
+        page, body, unchanged = await self.get(url)
         if body is None:
-            continue
-        if unchanged:
-            result.unchanged.append(feed_url)
-            continue
+            return []
         try:
-            found.extend((feed_url, link) for link in parse_feed(body, feed_url))
+            content = parse_sitemap(body, self.source.timezone)
         except Exception as exc:
-            unreadable(page, feed_url, "feed", exc)
-    seen_sitemaps: set[str] = set()
-    while sitemap_queue:
-        sm_url, depth = sitemap_queue.pop(0)
-        key = state_key(sm_url)
-        if key in seen_sitemaps:
-            continue
-        seen_sitemaps.add(key)
-        page, body, unchanged = await get(sm_url)
-        if body is None:
-            continue
-        try:
-            content = parse_sitemap(body, source.timezone)
-        except Exception as exc:
-            unreadable(page, sm_url, "sitemap", exc)
-            continue
+            self.unreadable(page, url, "sitemap", exc)
+            return []
         if content.sitemaps:
             # An index: always read in full (no validators kept), since its children change on their own.
-            st = result.feed_states.get(page.url)
+            st = self.result.feed_states.get(page.url)
             if st is not None:
-                result.feed_states[page.url] = FeedState(st.url, None, None, st.body_sha256, st.checked_at)
+                self.result.feed_states[page.url] = FeedState(st.url, None, None, st.body_sha256, st.checked_at)
         if unchanged and not content.sitemaps:
-            result.unchanged.append(sm_url)
-            continue
-        found.extend((sm_url, link) for link in content.urls)
-        if content.sitemaps and depth < MAX_SITEMAP_DEPTH:
-            children = sorted(content.sitemaps, key=lambda l: l.published_at or datetime.min.replace(tzinfo=UTC),
-                              reverse=True)[:MAX_CHILD_SITEMAPS]
-            sitemap_queue.extend((c.url, depth + 1) for c in children)
-    urls = newest_first(merge_links(source.name, found))
-    result.urls = urls if limit is None else urls[:limit]
-    return result
+            self.result.unchanged.append(url)
+            return []
+        self.found.extend((url, link) for link in content.urls)
+        if not content.sitemaps or depth >= MAX_SITEMAP_DEPTH:
+            return []
+        return [(child.url, depth + 1) for child in newest_children(content.sitemaps)]
+
+
+def newest_children(sitemaps: list[Link]) -> list[Link]:
+    """The children of a sitemap index followed in one run: the newest MAX_CHILD_SITEMAPS."""
+    floor = datetime.min.replace(tzinfo=UTC)
+    return sorted(sitemaps, key=lambda link: link.published_at or floor, reverse=True)[:MAX_CHILD_SITEMAPS]

@@ -1,8 +1,9 @@
 """Canonical URLs and article ids.
 
-The canonical form (DESIGN.md 3.3) is an IRI: percent-encoding is decoded where the bytes are valid UTF-8 and
-the character is not reserved, so `/%D8%B3%D9%88%D8%B1%D9%8A%D8%A7` and `/سوريا` are the same article.
-Tracking parameters, fragments, default ports and trailing slashes are removed; scheme and host are lower-cased.
+The canonical form (docs/ARCHITECTURE.md, section 3) is an IRI: percent-encoding is decoded where the bytes
+are valid UTF-8 and the character is not reserved, so `/%D8%B3%D9%88%D8%B1%D9%8A%D8%A7` and `/سوريا` are the
+same article. Tracking parameters, fragments, default ports and trailing slashes are removed; scheme and host
+are lower-cased.
 """
 
 from __future__ import annotations
@@ -128,30 +129,6 @@ def host_of(url: str) -> str:
     """Host (with non-default port) used as the politeness key."""
     parts = urlsplit(url)
     return parts.netloc.lower()
-
-
-def is_private_host(host: str) -> bool | None:
-    """True when `host` is an IP literal in a private, loopback, link-local or reserved range.
-
-    Returns None for host names (they must be resolved first; see extractors.fetch.http).
-    """
-    h = host.strip("[]")
-    try:
-        ip = ipaddress.ip_address(h)
-    except ValueError:
-        if h in ("localhost",) or h.endswith(".localhost"):
-            return True
-        return None
-    return is_private_ip(ip)
-
-
-def is_private_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return bool(
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
-        or ip.is_unspecified
-    )
 
 
 # -- <link rel=canonical> ------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from extractors.entities.base import EntityError, ModelNotFoundError
 from extractors.entities.iob import to_iob2
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,6 @@ def _catalogue_ner_path(data_dir: Path) -> Path:
 
 def find_camel_model(strict: bool = False) -> Path | None:
     """Folder of the camel NER model, or None. ``strict`` raises ModelNotFoundError instead of None."""
-    from extractors.entities.mentions import ModelNotFoundError
-
     env = os.environ.get(ENV_MODEL)
     if env:
         path = Path(env).expanduser()
@@ -131,8 +130,6 @@ class CamelTagger:
     name = "camel"
 
     def __init__(self, model_path: str | Path, batch_size: int = 32):
-        from extractors.entities.mentions import EntityError
-
         ensure_catalogue()
         try:
             from camel_tools.ner import NERecognizer

@@ -21,11 +21,10 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from extractors.arabic import normalize_arabic
+from extractors.arabic import normalize_arabic, remove_invisible
 
 GAZETTEER_PATH = Path(__file__).resolve().parent / "models" / "ner_gazetteer.tsv"
 
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 _OUTER = re.compile(r"^[\W_]+|[\W_]+$")
 _SPACES = re.compile(r"\s+")
 AL = "ال"
@@ -35,7 +34,7 @@ _DOUBLE = frozenset({"وب", "ول", "وك", "فب", "فل", "فك"})
 
 def normalize_form(surface: str) -> str:
     """Normalised comparison form (no clitic handling)."""
-    s = normalize_arabic(_INVISIBLE.sub("", surface))
+    s = normalize_arabic(remove_invisible(surface))
     s = _SPACES.sub(" ", s).strip()
     s = _OUTER.sub("", s)
     return s.casefold()

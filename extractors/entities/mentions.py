@@ -22,11 +22,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol, runtime_checkable
 
+from extractors.entities.base import ENTITY_TYPES, EntityError, ModelNotFoundError, NERBackend
 from extractors.entities.canon import canonical_entity, known_forms, normalize_form
-from extractors.entities.crf.features import spans
-from extractors.entities.iob import to_iob2
+from extractors.entities.iob import spans, to_iob2
 from extractors.entities.tokens import MAX_SENTENCE_TOKENS, Token, is_arabic, split_sentences, tokenize
 from extractors.records import Mention
 
@@ -52,23 +51,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "crf", "camel")
-ENTITY_TYPES = ("PERS", "LOC", "ORG", "MISC")
-
-
-class EntityError(Exception):
-    """Any failure of the entity stage (bad backend name, unusable model)."""
-
-
-class ModelNotFoundError(EntityError):
-    """A backend's model is not installed (message says how to install it)."""
-
-
-@runtime_checkable
-class NERBackend(Protocol):
-    name: str
-
-    def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]: ...
-
 
 _CACHE: dict[tuple[str, str], NERBackend] = {}
 _LOCK = threading.Lock()
@@ -138,50 +120,65 @@ def _conll_token(line: str) -> str:
     return line
 
 
+class _ConllSentences:
+    """The token lists of CoNLL lines (a blank line ends a sentence; several count as one), read lazily."""
+
+    def __init__(self, lines: Iterable[str]):
+        self.lines = lines
+        self.ended_blank = False  # whether the input ended with a blank line (known once iterated)
+
+    def __iter__(self) -> Iterator[list[str]]:
+        current: list[str] = []
+        for line in self.lines:
+            if not line.strip():
+                self.ended_blank = True
+                if current:
+                    yield current
+                    current = []
+                continue
+            self.ended_blank = False
+            current.append(_conll_token(line))
+        if current:
+            yield current
+
+
+def _batches(sentences: Iterable[list[str]], size: int | None) -> Iterator[list[list[str]]]:
+    """All sentences in one batch (size None or 0), else batches of `size` sentences."""
+    batch: list[list[str]] = []
+    for sentence in sentences:
+        batch.append(sentence)
+        if size and len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _checked_tags(backend: NERBackend, batch: Sequence[Sequence[str]]) -> Iterator[list[str]]:
+    for toks, tags in zip(batch, backend.tag(batch)):
+        tags = to_iob2(tags)
+        if len(tags) != len(toks):
+            raise EntityError(f"backend {backend.name} returned {len(tags)} tags for {len(toks)} tokens")
+        yield tags
+
+
 def tag_conll(lines: Iterable[str], backend: NERBackend, batch_sentences: int | None = None) -> Iterator[str]:
     """Tag CoNLL-style input; yield ``token\\ttag`` lines with an empty line between sentences.
 
     Input: one token per line, optionally followed by a space or tab and anything (ignored); a blank line
     ends a sentence (several blank lines count as one). The output has the same sentences in the same
     order; a trailing blank line is written when the input ended with one. By default all sentences are
-    tagged in ONE ``backend.tag`` call, so the tags are exactly those ``backend.tag(all sentences)`` gives
-    (the crf backend's second pass uses document-level features, i.e. the other sentences of the call);
-    ``batch_sentences=N`` tags N sentences per call instead (less memory, but tags may then differ).
+    tagged in ONE ``backend.tag`` call, so the tags are exactly those ``backend.tag(all sentences)`` gives;
+    ``batch_sentences=N`` tags N sentences per call instead (less memory; a backend that looks across
+    sentences may then tag differently).
     """
-    batch: list[list[str]] = []
-    current: list[str] = []
+    sentences = _ConllSentences(lines)
     first = True
-    trailing_blank = False
-
-    def flush():
-        nonlocal first
-        if not batch:
-            return
-        tagged = backend.tag(batch)
-        for toks, tags in zip(batch, tagged):
-            tags = to_iob2(tags)
-            if len(tags) != len(toks):
-                raise EntityError(f"backend {backend.name} returned {len(tags)} tags for {len(toks)} tokens")
+    for batch in _batches(sentences, batch_sentences):
+        for toks, tags in zip(batch, _checked_tags(backend, batch)):
             if not first:
                 yield ""
             first = False
-            for tok, tag in zip(toks, tags):
-                yield f"{tok}\t{tag}"
-        batch.clear()
-
-    for line in lines:
-        if not line.strip():
-            trailing_blank = True
-            if current:
-                batch.append(current)
-                current = []
-                if batch_sentences and len(batch) >= batch_sentences:
-                    yield from flush()
-            continue
-        trailing_blank = False
-        current.append(_conll_token(line))
-    if current:
-        batch.append(current)
-    yield from flush()
-    if trailing_blank and not first:
+            yield from (f"{tok}\t{tag}" for tok, tag in zip(toks, tags))
+    if sentences.ended_blank and not first:
         yield ""

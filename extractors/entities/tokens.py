@@ -14,10 +14,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from extractors.arabic import arabic_ratio
+from extractors.arabic import JOINERS, REMOVED, arabic_ratio, regex_class
 
-# Combining marks used in Arabic script (tashkeel, Quranic marks), tatweel, zero-width (non-)joiners.
-_MARKS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06dc\u06df-\u06e8\u06ea-\u06ed\u0640\u200c\u200d"
+# Word characters besides \w: the marks and tatweel the normalisation table removes, and the zero-width
+# (non-)joiners, so a word keeps its diacritics and joiners inside one token.
+_MARKS = regex_class(REMOVED | set(JOINERS))
 _TOKEN_RE = re.compile(
     r"\d+(?:[.,\u066b\u066c]\d+)+%?"  # 3.5  1,200  ٣٫٥
     rf"|[\w{_MARKS}]+"  # words (letters, digits, marks; clitics stay attached)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -30,7 +31,15 @@ from lxml import etree
 from trafilatura.utils import load_html
 
 from extractors.arabic import arabic_ratio, normalize_arabic
-from extractors.extract.boilerplate import clean_author, clean_text, line_key, load_lexicon, preclean_tree
+from extractors.extract.boilerplate import (
+    Lexicon,
+    TreeFindings,
+    clean_author,
+    clean_text,
+    line_key,
+    load_lexicon,
+    preclean_tree,
+)
 from extractors.extract.charset import decode_html
 from extractors.extract.dates import get_tz, parse_structured_date
 from extractors.records import ExtractedArticle
@@ -64,7 +73,8 @@ _PUBLISHED_META = (
     "article:published_time", "og:article:published_time", "og:published_time", "published_time",
     "article:published", "article.published", "datepublished", "pubdate", "publishdate", "publish-date",
     "publish_date", "publication_date", "date", "dc.date.issued", "dcterms.issued", "dc.date", "dcterms.date",
-    "dc:date", "dcterms.created", "dc.date.created", "sailthru.date", "parsely-pub-date", "cxenseparse:recs:publishtime",
+    "dc:date", "dcterms.created", "dc.date.created", "sailthru.date", "parsely-pub-date",
+    "cxenseparse:recs:publishtime",
     "article_date_original", "original-publish-date", "created", "dc:created",
 )
 _MODIFIED_META = (
@@ -148,7 +158,10 @@ def _str_list(value: Any) -> list[str]:
     if isinstance(value, list):
         out: list[str] = []
         for v in value:
-            out.extend(_str_list(v) if isinstance(v, str) else ([v["name"]] if isinstance(v, dict) and isinstance(v.get("name"), str) else []))
+            if isinstance(v, str):
+                out.extend(_str_list(v))
+            elif isinstance(v, dict) and isinstance(v.get("name"), str):
+                out.append(v["name"])
         return out
     return []
 
@@ -171,7 +184,8 @@ class _Structured:
         for el in root.iter("meta", "title", "script", "time", "link"):
             tag = el.tag
             if tag == "meta":
-                key = (el.get("property") or el.get("name") or el.get("itemprop") or el.get("http-equiv") or "").strip().lower()
+                key = (el.get("property") or el.get("name") or el.get("itemprop") or el.get("http-equiv")
+                       or "").strip().lower()
                 content = el.get("content")
                 if not key or content is None:
                     continue
@@ -211,7 +225,8 @@ class _Structured:
             data = json.loads(raw, strict=False)
         except ValueError:
             try:  # trailing commas and HTML comments are the usual breakage
-                data = json.loads(re.sub(r",\s*([}\]])", r"\1", raw.replace("<!--", "").replace("-->", "")), strict=False)
+                repaired = re.sub(r",\s*([}\]])", r"\1", raw.replace("<!--", "").replace("-->", ""))
+                data = json.loads(repaired, strict=False)
             except ValueError:
                 return
         for obj in _iter_jsonld(data):
@@ -247,7 +262,8 @@ def _parse_tree(text: str):
         root = None
     if root is None:
         try:
-            parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False, default_doctype=False)
+            parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False,
+                                          default_doctype=False)
             root = lxml.html.fromstring(_INVALID_XML.sub("", text), parser=parser)
         except (etree.ParserError, ValueError):
             return None
@@ -267,9 +283,13 @@ def _aware(dt: datetime | None, tz: str) -> datetime | None:
     return dt
 
 
+_VISIBLE_TEXT = ("//body//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)"
+                 " and not(ancestor::template)]")
+
+
 def _visible_text(root) -> str:
     return " ".join(
-        t.strip() for t in root.xpath("//body//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript) and not(ancestor::template)]") if t.strip()
+        t.strip() for t in root.xpath(_VISIBLE_TEXT) if t.strip()
     )
 
 
@@ -332,99 +352,133 @@ def extract_article(
 ) -> ExtractedArticle:
     """Extract the article body and metadata from one page; raises NotAnArticle when there is none."""
     timezone = timezone or "UTC"
+    text_html, root = _parse_page(html, encoding)
+    fetched_at = _aware(fetched_at, "UTC")
+    lex = load_lexicon()
+    st = _Structured(root)
+    sitename = _sitename(st)
+    findings = preclean_tree(root, lex, timezone=timezone, fetched_at=fetched_at)
+    title = _title(st, findings.h1_text, sitename)
+    body = _body(root, url, st, text_html, title=title, lex=lex, timezone=timezone)
+    published_at, evidence = _published(st, findings, hint_published_at, url, timezone, fetched_at)
+    description = _description(st)
+    return ExtractedArticle(
+        url=url,
+        title=title,
+        author=_author(st, lex, sitename, body.bylines, findings),
+        published_at=published_at,
+        language=_language(body.text, st),
+        text=body.text,
+        credit=body.credit,
+        description=re.sub(r"\s+", " ", description).strip() if description else None,
+        categories=_dedupe(st.meta_lists.get("article:section", []) + _str_list(st.jl("articleSection"))),
+        tags=_tags(st, title),
+        image=_image(st),
+        modified_at=_modified(st, timezone),
+        published_evidence=evidence,
+    )
+
+
+def _parse_page(html: bytes | str, encoding: str | None) -> tuple[str, Any]:
+    """(the page as text, its lxml root); NotAnArticle("empty-page") when there is nothing to parse."""
     text_html = decode_html(html, encoding) if isinstance(html, (bytes, bytearray)) else (html or "")
     if not text_html.strip():
         raise NotAnArticle("empty-page")
     root = _parse_tree(text_html)
     if root is None:
         raise NotAnArticle("empty-page")
-    fetched_at = _aware(fetched_at, "UTC")
-    lex = load_lexicon()
+    return text_html, root
 
-    st = _Structured(root)
-    sitename = st.meta.get("og:site_name") or _first_str((st.jl("publisher") or {}).get("name") if isinstance(st.jl("publisher"), dict) else None)
-    findings = preclean_tree(root, lex, timezone=timezone, fetched_at=fetched_at)
-    title = _title(st, findings.h1_text, sitename)
 
+def _sitename(st: _Structured) -> str | None:
+    publisher = st.jl("publisher")
+    return st.meta.get("og:site_name") or _first_str(publisher.get("name") if isinstance(publisher, dict) else None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Body:
+    text: str
+    credit: str | None
+    bylines: list[str]  # bylines found among the extracted lines
+
+
+def _body(root: Any, url: str, st: _Structured, text_html: str, *, title: str | None, lex: Lexicon,
+          timezone: str) -> _Body:
+    """The cleaned article body and agency credit; NotAnArticle when the page has none."""
     # The pre-cleaned tree rarely needs trafilatura's readability / jusText fallbacks: run the fast path first
     # and the full one only when the fast path finds little (it copies the tree, so `root` stays usable).
-    body = _trafilatura_text(root, url, fast=True)
-    if len(body) < FAST_PATH_MIN_CHARS:
-        body = _trafilatura_text(root, url, fast=False) or body
-    cleaned = clean_text(body, title=title, lex=lex, timezone=timezone)
-    text = cleaned.text
-    credit = cleaned.credit
-
+    raw = _trafilatura_text(root, url, fast=True)
+    if len(raw) < FAST_PATH_MIN_CHARS:
+        raw = _trafilatura_text(root, url, fast=False) or raw
+    cleaned = clean_text(raw, title=title, lex=lex, timezone=timezone)
+    text, credit = cleaned.text, cleaned.credit
     if len(text) < MIN_BODY_CHARS:
         # JavaScript-rendered pages often carry the whole body in JSON-LD
         jl_body = _first_str(st.jl("articleBody"))
         if jl_body and len(jl_body) >= MIN_BODY_CHARS:
-            c2 = clean_text(jl_body, title=title, lex=lex, timezone=timezone)
-            text, credit = c2.text, c2.credit
+            from_jsonld = clean_text(jl_body, title=title, lex=lex, timezone=timezone)
+            text, credit = from_jsonld.text, from_jsonld.credit
     if len(text) < MIN_BODY_CHARS:
         raise NotAnArticle(_reason_for_empty(root, text_html, len(text)))
     if len(text) < 1500 and _BOT_MARKERS.search(text) and arabic_ratio(text) < 0.5:
         raise NotAnArticle("bot-wall")
+    return _Body(text, credit, cleaned.bylines)
 
-    # ---- dates
-    published_at, evidence = _published(st, findings, hint_published_at, url, timezone, fetched_at)
-    modified_at = None
-    for value in (_first_str(st.jl("dateModified")), (st.first_meta(_MODIFIED_META) or (None, None))[1]):
-        parsed = parse_structured_date(value, timezone=timezone) if value else None
-        if parsed:
-            modified_at = parsed[0]
-            break
 
-    # ---- author
-    author = None
-    for raw in _names(st.jl("author")):
-        author = clean_author(raw, lex, sitename=sitename)
-        if author:
-            break
-    if author is None:
-        for key in _AUTHOR_META:
-            for raw in st.meta_lists.get(key, []):
-                if raw.startswith("@") or raw.startswith("http"):
-                    continue
-                author = clean_author(raw, lex, sitename=sitename)
-                if author:
-                    break
-            if author:
-                break
-    if author is None and cleaned.bylines:
-        author = cleaned.bylines[0]
+def _author(st: _Structured, lex: Lexicon, sitename: str | None, bylines: list[str],
+            findings: TreeFindings) -> str | None:
+    """JSON-LD author → author meta tags → a byline in the text → a byline near the headline; not the site."""
+    author = _metadata_author(st, lex, sitename)
+    if author is None and bylines:
+        author = bylines[0]
     if author is None:
         author = findings.best_byline()
     if author and sitename and line_key(author) == line_key(sitename):
-        author = None
+        return None
+    return author
 
-    # ---- other metadata
-    descs = [d for d in (st.meta.get("description"), st.meta.get("og:description"), _first_str(st.jl("description"))) if d]
-    description = max(descs, key=len) if descs else None
-    image = st.meta.get("og:image") or st.meta.get("twitter:image") or st.meta.get("twitter:image:src") or _first_str(st.jl("image"))
-    categories = _dedupe(
-        st.meta_lists.get("article:section", []) + _str_list(st.jl("articleSection"))
-    )
-    tags = _dedupe(st.meta_lists.get("article:tag", []) + _str_list(st.jl("keywords")) + _str_list(st.meta.get("news_keywords")))
+
+def _metadata_author(st: _Structured, lex: Lexicon, sitename: str | None) -> str | None:
+    for raw in _names(st.jl("author")):
+        author = clean_author(raw, lex, sitename=sitename)
+        if author:
+            return author
+    for key in _AUTHOR_META:
+        for raw in st.meta_lists.get(key, []):
+            if raw.startswith("@") or raw.startswith("http"):
+                continue
+            author = clean_author(raw, lex, sitename=sitename)
+            if author:
+                return author
+    return None
+
+
+def _modified(st: _Structured, timezone: str) -> datetime | None:
+    for value in (_first_str(st.jl("dateModified")), (st.first_meta(_MODIFIED_META) or (None, None))[1]):
+        parsed = parse_structured_date(value, timezone=timezone) if value else None
+        if parsed:
+            return parsed[0]
+    return None
+
+
+def _description(st: _Structured) -> str | None:
+    descs = [d for d in (st.meta.get("description"), st.meta.get("og:description"), _first_str(st.jl("description")))
+             if d]
+    return max(descs, key=len) if descs else None
+
+
+def _image(st: _Structured) -> str | None:
+    return (st.meta.get("og:image") or st.meta.get("twitter:image") or st.meta.get("twitter:image:src")
+            or _first_str(st.jl("image")))
+
+
+def _tags(st: _Structured, title: str | None) -> list[str]:
+    tags = _dedupe(st.meta_lists.get("article:tag", []) + _str_list(st.jl("keywords"))
+                   + _str_list(st.meta.get("news_keywords")))
     if not tags and st.meta.get("keywords"):
-        tk = line_key(title or "")
-        tags = [t for t in _dedupe(_str_list(st.meta["keywords"])) if line_key(t) != tk]
-
-    return ExtractedArticle(
-        url=url,
-        title=title,
-        author=author,
-        published_at=published_at,
-        language=_language(text, st),
-        text=text,
-        credit=credit,
-        description=re.sub(r"\s+", " ", description).strip() if description else None,
-        categories=categories,
-        tags=tags,
-        image=image,
-        modified_at=modified_at,
-        published_evidence=evidence,
-    )
+        title_key = line_key(title or "")
+        tags = [t for t in _dedupe(_str_list(st.meta["keywords"])) if line_key(t) != title_key]
+    return tags
 
 
 def _trafilatura_text(root, url: str, *, fast: bool) -> str:
@@ -434,7 +488,10 @@ def _trafilatura_text(root, url: str, *, fast: bool) -> str:
         )
     except Exception:  # trafilatura raises on some malformed trees; treat as no body
         return ""
-    return (doc.text if doc is not None else "") or ""
+    if doc is None:
+        return ""
+    text = doc.get("text") if isinstance(doc, dict) else doc.text
+    return text or ""
 
 
 def _dedupe(items: list[str]) -> list[str]:
@@ -475,7 +532,8 @@ def _published(st: _Structured, findings, hint: datetime | None, url: str, tz: s
     # 5. a full date in the URL path (/2024/03/15/)
     m = _URL_DATE.search(unquote(urlsplit(url).path or ""))
     if m:
-        parsed = parse_structured_date(f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}", timezone=tz)
+        iso_date = f"{int(m.group(1)):04d}-{int(m.group(2)):02d}-{int(m.group(3)):02d}"
+        parsed = parse_structured_date(iso_date, timezone=tz)
         if parsed:
             return parsed[0], "url"
     return None, None

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from extractors.arabic import normalize_arabic
 from extractors.extract.dates import DateMatch, date_coverage, find_date
@@ -114,6 +116,17 @@ def load_lexicon(path: str | None = None) -> Lexicon:
     )
 
 
+def _is_default(lex: Lexicon | None) -> bool:
+    """Whether `lex` is the shipped lexicon, whose answers are cached by line."""
+    return lex is None or lex is load_lexicon()
+
+
+@lru_cache(maxsize=65536 + 16384)
+def _with_default_lexicon(rule: Callable[[str, Lexicon], str | None], line: str) -> str | None:
+    # menus, share bars, footers and bylines repeat on every page of a site: cache answers by (rule, line)
+    return rule(line, load_lexicon())
+
+
 # ------------------------------------------------------------------------------------------- line rules
 def _is_share(key: str, lex: Lexicon) -> bool:
     if not key or len(key) > 160:
@@ -160,15 +173,9 @@ def classify_line(line: str, lex: Lexicon | None = None) -> str | None:
     "boilerplate" (comment form and policy, newsletter, app, cookie, copyright, navigation words),
     "photo" (standalone photo credit).
     """
-    if lex is None or lex is load_lexicon():
-        return _classify_default(line) if len(line) <= 400 else _classify(line, load_lexicon())
-    return _classify(line, lex)
-
-
-@lru_cache(maxsize=65536)
-def _classify_default(line: str) -> str | None:
-    # menus, share bars and footers repeat on every page of a site: cache by line
-    return _classify(line, load_lexicon())
+    if _is_default(lex) and len(line) <= 400:
+        return _with_default_lexicon(_classify, line)
+    return _classify(line, lex or load_lexicon())
 
 
 def _classify(line: str, lex: Lexicon) -> str | None:
@@ -277,6 +284,10 @@ _PARENS = re.compile(r"\s*[(\[（][^()\[\]（）]*[)\]）]")
 _QUOTES = str.maketrans("", "", "«»\"“”'‘’:：")
 
 
+_QUOTED = re.compile(r"«[^«»]*»|\"[^\"]*\"|“[^“”]*”")
+_DATELINE_PLACE = re.compile(r"(?:من|في|الى|إلى)\s")
+
+
 def clean_author(
     raw: str | None, lex: Lexicon | None = None, *, sitename: str | None = None, loose_prefix: bool = False
 ) -> str | None:
@@ -291,45 +302,59 @@ def clean_author(
     if not text or text.startswith(("http://", "https://", "www.")) or len(text) > 200:
         return None
     m = lex.byline_re.match(text)
-    if m and (m.group("sep") or loose_prefix or line_key(m.group("prefix")) in lex.byline_loose) and m.group("rest").strip():
+    if (m and (m.group("sep") or loose_prefix or line_key(m.group("prefix")) in lex.byline_loose)
+            and m.group("rest").strip()):
         text = m.group("rest")
     text = _PARENS.sub(" ", text)
-    quoted = re.compile(r"«[^«»]*»|\"[^\"]*\"|“[^“”]*”")
-    has_quoted = bool(quoted.search(text))
-    text = quoted.sub(" - ", text)  # «الشرق الأوسط»: a medium, not a person
+    has_quoted = bool(_QUOTED.search(text))
+    text = _QUOTED.sub(" - ", text)  # «الشرق الأوسط»: a medium, not a person
     text = re.sub(r"\S+@\S+|https?://\S+", " ", text)
+    names, agency_seen = _name_parts(text, lex, sitename)
+    return _choose_name(names, agency_seen or has_quoted, lex)
+
+
+def _name_parts(text: str, lex: Lexicon, sitename: str | None) -> tuple[list[str], bool]:
+    """The name-like parts of a byline, and whether an agency or the site itself was named in it."""
     site_key = line_key(sitename) if sitename else None
     parts = [p.strip(" .:-–—") for p in _NAME_SPLIT.split(text) if p and p.strip(" .:-–—")]
     names: list[str] = []
-    agency_seen = has_quoted
-    for p in parts:
-        p = p.translate(_QUOTES).strip()
-        key = line_key(p)
-        if not key:
+    agency_seen = False
+    for part in parts:
+        p = part.translate(_QUOTES).strip()
+        if not line_key(p):
             continue
         pm = lex.byline_re.match(p)
         if pm and pm.group("rest").strip() and (pm.group("sep") or line_key(pm.group("prefix")) in lex.byline_loose):
             p = pm.group("rest").strip(" .:-–—")
-            key = line_key(p)
-        if re.match(r"(?:من|في|الى|إلى)\s", p):
+        key = line_key(p)
+        if _DATELINE_PLACE.match(p):
             continue  # «من الرياض»: a dateline place
         if _is_agency_list(key, lex) or (site_key and key == site_key):
             agency_seen = True
             continue
-        if re.search(r"\d", key):
-            dm = find_date(p)
-            if dm is not None:
-                # «أحمد علي 15 مارس 2024»: keep what is left of the date
-                nk = normalize_arabic(p)
-                p = (nk[: dm.start] + " " + nk[dm.end :]).strip()
-                key = line_key(p)
-                if not key or re.search(r"\d", key):
-                    continue
-            else:
-                continue
-        if len(key.split()) > 6:
+        name = _without_date(p, key)
+        if name is None or len(line_key(name).split()) > 6:
             continue
-        names.append(re.sub(r"\s+", " ", p))
+        names.append(re.sub(r"\s+", " ", name))
+    return names, agency_seen
+
+
+def _without_date(part: str, key: str) -> str | None:
+    """«أحمد علي 15 مارس 2024» → «أحمد علي»; None when digits remain (or only the date was there)."""
+    if not re.search(r"\d", key):
+        return part
+    dm = find_date(part)
+    if dm is None:
+        return None
+    normalised = normalize_arabic(part)
+    rest = (normalised[: dm.start] + " " + normalised[dm.end :]).strip()
+    rest_key = line_key(rest)
+    if not rest_key or re.search(r"\d", rest_key):
+        return None
+    return rest
+
+
+def _choose_name(names: list[str], agency_seen: bool, lex: Lexicon) -> str | None:
     if not names:
         return None
     multi = [n for n in names if len(n.split()) >= 2]
@@ -348,14 +373,9 @@ def clean_author(
 
 def parse_byline(line: str, lex: Lexicon | None = None) -> str | None:
     """The author named by a byline line («كتب: محمد علي», «بقلم محمد علي», «حوار: آسيا العتروس»), or None."""
-    if lex is None or lex is load_lexicon():
-        return _parse_byline_default(line)
-    return _parse_byline(line, lex)
-
-
-@lru_cache(maxsize=16384)
-def _parse_byline_default(line: str) -> str | None:
-    return _parse_byline(line, load_lexicon())
+    if _is_default(lex):
+        return _with_default_lexicon(_parse_byline, line)
+    return _parse_byline(line, lex or load_lexicon())
 
 
 def _parse_byline(line: str, lex: Lexicon) -> str | None:
@@ -527,8 +547,9 @@ class TreeFindings:
             return None
         prefixed = [b for b in self.bylines if not b[2]]
         pool = prefixed or self.bylines
-        if self.h1_order is not None:
-            return min(pool, key=lambda b: abs(b[0] - self.h1_order))[1]
+        h1_order = self.h1_order
+        if h1_order is not None:
+            return min(pool, key=lambda b: abs(b[0] - h1_order))[1]
         return pool[0][1]
 
 
@@ -606,7 +627,8 @@ def _remove_block(el, heading_key: str, lex: Lexicon) -> int:
     removed += 1
     if container is not None and container.getparent() is not None:
         t = _text_of(container)
-        if t and len(t) <= 1500 and _link_density(container, len(t)) >= 0.6 and container.tag not in ("body", "article", "main"):
+        if (t and len(t) <= 1500 and _link_density(container, len(t)) >= 0.6
+                and container.tag not in ("body", "article", "main")):
             _drop(container)
             removed += 1
     return removed
@@ -639,28 +661,37 @@ def preclean_tree(
     fetched_at: datetime | None = None,
 ) -> TreeFindings:
     """Walk the DOM once: drop Arabic boilerplate blocks, take out bylines and dates (as evidence)."""
-    lex = lex or load_lexicon()
-    findings = TreeFindings()
     body = root.find(".//body") if root.tag != "body" else root
     if body is None:
         body = root
-    to_drop: list = []
-    blocks: list[tuple[object, str]] = []
-    order = 0
+    walk = _TreeWalk(lex or load_lexicon(), timezone=timezone, fetched_at=fetched_at)
+    _unwrap_layout_tables(body)
+    walk.visit(body)
+    return walk.remove_found()
 
-    def visit(el) -> None:
-        nonlocal order
+
+class _TreeWalk:
+    """One pass over a page's elements in document order, noting what to remove and the evidence found."""
+
+    def __init__(self, lex: Lexicon, *, timezone: str, fetched_at: datetime | None) -> None:
+        self.lex = lex
+        self.timezone = timezone
+        self.fetched_at = fetched_at
+        self.findings = TreeFindings()
+        self.to_drop: list[Any] = []  # boilerplate lines, bylines and date lines
+        self.blocks: list[tuple[Any, str]] = []  # block headings (element, line key): removed with what follows
+        self.order = 0  # document position of the element being looked at
+
+    def visit(self, el) -> None:
         for child in el:
             tag = child.tag
             if not isinstance(tag, str):
                 continue
-            order += 1
+            self.order += 1
             if tag in _SKIP_TAGS or tag == "nav":
                 continue
             if tag == "h1":
-                t = _text_of(child)
-                if findings.h1_order is None or (findings.h1_text and len(findings.h1_text) < 15 <= len(t)):
-                    findings.h1_order, findings.h1_text = order, t
+                self._note_h1(child)
                 continue
             size = len(child.text_content())  # C-level; the spaced text is built only for short elements
             if not size:
@@ -669,30 +700,39 @@ def preclean_tree(
                 t = _text_of(child)
                 if not t:
                     continue
-                if len(t) <= _SHORT and analyse(child, tag, t):
+                if len(t) <= _SHORT and self.analyse(child, tag, t):
                     continue
             if tag in _LIST_TAGS and size > _SHORT:
                 continue  # long link lists: menus, most-read, footers (trafilatura drops them)
             if tag in _LEAF_BLOCKS and len(child) == 0:
                 continue
-            visit(child)
+            self.visit(child)
 
-    def analyse(el, tag: str, t: str) -> bool:
+    def _note_h1(self, el) -> None:
+        findings = self.findings
+        t = _text_of(el)
+        if findings.h1_order is None or (findings.h1_text and len(findings.h1_text) < 15 <= len(t)):
+            findings.h1_order, findings.h1_text = self.order, t
+
+    def analyse(self, el, tag: str, t: str) -> bool:
         """True when the element was consumed (boilerplate, byline or date)."""
-        fam = classify_line(t, lex)
-        if fam and fam != "share" and _MAYBE_DATE.search(t):
-            # «نشر في: 15 مارس 2024», «آخر تحديث 10:30»: a date line, not boilerplate
-            if find_date(t, timezone=timezone, fetched_at=fetched_at) is not None:
-                fam = None
+        fam = classify_line(t, self.lex)
+        if (fam and fam != "share" and _MAYBE_DATE.search(t)
+                and find_date(t, timezone=self.timezone, fetched_at=self.fetched_at) is not None):
+            fam = None  # «نشر في: 15 مارس 2024», «آخر تحديث 10:30»: a date line, not boilerplate
         if fam == "block":
-            blocks.append((el, line_key(t)))
+            self.blocks.append((el, line_key(t)))
             return True
         if fam:
-            to_drop.append(el)
+            self.to_drop.append(el)
             return True
         if el.find(".//h1") is not None:
             return False
-        author = parse_byline(t, lex)
+        return self._take_evidence(el, tag, t)
+
+    def _take_evidence(self, el, tag: str, t: str) -> bool:
+        """Take a byline and / or a date out of a short element; True when it was consumed."""
+        author = parse_byline(t, self.lex)
         texty_children = sum(1 for c in el if isinstance(c.tag, str) and c.text_content().strip())
         if author is None and texty_children >= 2:
             return False  # analyse the parts one by one
@@ -700,31 +740,30 @@ def preclean_tree(
         attrs = " ".join(_attrs(x) for x in el.iter() if isinstance(x.tag, str))
         date_hinted = bool(_DATE_HINT.search(attrs)) or tag == "time"
         if author is None and len(t) <= 80 and _HINT_ATTR.search(attrs) and not _DATE_HINT.search(_attrs(el)):
-            author = clean_author(t, lex, loose_prefix=True)
-            if author:
-                findings.bylines.append((order, author, True))
+            hinted_author = clean_author(t, self.lex, loose_prefix=True)
+            if hinted_author:
+                self.findings.bylines.append((self.order, hinted_author, True))
                 consumed = True
-                author = None
         if author:
-            findings.bylines.append((order, author, False))
+            self.findings.bylines.append((self.order, author, False))
             consumed = True
         if len(t) <= 120 and _MAYBE_DATE.search(t):
-            dm = find_date(t, timezone=timezone, fetched_at=fetched_at)
-            if dm is not None:
-                if consumed or date_hinted or date_coverage(t, dm) >= 0.5:
-                    findings.dates.append(DateCandidate(order, dm, date_hinted, t))
-                    consumed = True
+            dm = find_date(t, timezone=self.timezone, fetched_at=self.fetched_at)
+            if dm is not None and (consumed or date_hinted or date_coverage(t, dm) >= 0.5):
+                self.findings.dates.append(DateCandidate(self.order, dm, date_hinted, t))
+                consumed = True
         if consumed:
-            to_drop.append(el)
+            self.to_drop.append(el)
         return consumed
 
-    _unwrap_layout_tables(body)
-    visit(body)
-    for el, key in blocks:
-        if el.getparent() is not None:
-            findings.removed += _remove_block(el, key, lex)
-    for el in to_drop:
-        if el.getparent() is not None:
-            _drop(el)
-            findings.removed += 1
-    return findings
+    def remove_found(self) -> TreeFindings:
+        """Remove the blocks and elements noted during the walk; returns the findings."""
+        findings = self.findings
+        for el, key in self.blocks:
+            if el.getparent() is not None:
+                findings.removed += _remove_block(el, key, self.lex)
+        for el in self.to_drop:
+            if el.getparent() is not None:
+                _drop(el)
+                findings.removed += 1
+        return findings

@@ -104,44 +104,55 @@ def decode_html(data: bytes | str, encoding: str | None = None) -> str:
     for bom, enc in _BOMS:
         if data.startswith(bom):
             return data[len(bom) :].decode(enc, errors="replace")
-
-    is_utf8 = None  # computed lazily
-
-    def utf8_text() -> str | None:
-        nonlocal is_utf8
-        if is_utf8 is None:
-            is_utf8 = _strict(data, "utf-8")
-            if is_utf8 is None:
-                is_utf8 = ""
-        return is_utf8 or None
-
+    utf8 = _Utf8Reading(data)
     for declared in (normalize_charset(encoding), sniff_meta_charset(data)):
-        if not declared:
-            continue
-        if declared in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"):
-            declared = "utf-8"  # an ASCII-compatible page cannot really be UTF-16 (HTML spec does the same)
-        if declared == "utf-8":
-            text = utf8_text()
+        if declared:
+            text = _decode_as_declared(data, declared, utf8)
             if text is not None:
                 return text
-            continue  # mislabelled: detect below
-        text = _strict(data, declared)
-        if text is None:
-            continue
-        if data.isascii():
-            return text  # pure ASCII: any label is right
-        # a single-byte label on valid multi-byte UTF-8 is almost surely wrong
-        u = utf8_text()
-        if u is not None:
-            return u
-        if declared in _LATIN and _latin_mojibake(text):
-            arabic = _looks_arabic_1256(data)
-            if arabic is not None:
-                return arabic
-        return text
+    return _detect(data, utf8)
 
-    # no usable declaration: detect
-    text = utf8_text()
+
+class _Utf8Reading:
+    """The strict UTF-8 decoding of a page, tried at most once (most pages need it, some twice)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._tried = False
+        self._text: str | None = None
+
+    def text(self) -> str | None:
+        if not self._tried:
+            self._tried = True
+            self._text = _strict(self._data, "utf-8") or None
+        return self._text
+
+
+def _decode_as_declared(data: bytes, declared: str, utf8: _Utf8Reading) -> str | None:
+    """The page decoded as its HTTP header or <meta> says, or None when that label is unusable."""
+    if declared in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"):
+        declared = "utf-8"  # an ASCII-compatible page cannot really be UTF-16 (HTML spec does the same)
+    if declared == "utf-8":
+        return utf8.text()  # None: mislabelled, detect instead
+    text = _strict(data, declared)
+    if text is None:
+        return None
+    if data.isascii():
+        return text  # pure ASCII: any label is right
+    # a single-byte label on valid multi-byte UTF-8 is almost surely wrong
+    as_utf8 = utf8.text()
+    if as_utf8 is not None:
+        return as_utf8
+    if declared in _LATIN and _latin_mojibake(text):
+        arabic = _looks_arabic_1256(data)
+        if arabic is not None:
+            return arabic
+    return text
+
+
+def _detect(data: bytes, utf8: _Utf8Reading) -> str:
+    """No usable declaration: UTF-8, then Arabic windows-1256, then charset-normalizer's guess."""
+    text = utf8.text()
     if text is not None:
         return text
     arabic = _looks_arabic_1256(data)

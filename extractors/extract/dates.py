@@ -211,7 +211,7 @@ def hijri_to_gregorian(year: int, month: int, day: int) -> date | None:
     if not (1 <= month <= 12 and 1 <= day <= 30):
         return None
     try:  # Umm al-Qura table (1343–1500 AH) from the optional `hijridate` package
-        from hijridate import Hijri  # type: ignore[import-not-found]
+        from hijridate import Hijri
 
         g = Hijri(year, month, day).to_gregorian()
         return date(g.year, g.month, g.day)
@@ -305,17 +305,21 @@ def _combine(d: date, t: time | None, tz: tzinfo) -> datetime:
 
 
 # --------------------------------------------------------------------------------------------- parsing
+def _gregorian(m: re.Match[str]) -> date | None:
+    """The date of a match with groups day, m1 (a Gregorian month name) and year; None when invalid."""
+    month = _GREGORIAN_MONTHS.get(re.sub(r"\s+", " ", m.group("m1")))
+    return _valid(int(m.group("year")), month, int(m.group("day"))) if month else None
+
+
 def _date_candidates(nt: str) -> list[tuple[int, int, date, str]]:
     """(start, end, date, kind) for every absolute calendar date in the normalised text."""
     found: list[tuple[int, int, date, str]] = []
     for m in _GREG_RE.finditer(nt):
-        month = _GREGORIAN_MONTHS.get(re.sub(r"\s+", " ", m.group("m1")))
-        d = _valid(int(m.group("year")), month, int(m.group("day"))) if month else None
+        d = _gregorian(m)
         if d:
             found.append((m.start(), m.end(), d, "gregorian"))
     for m in _GREG_MDY_RE.finditer(nt):
-        month = _GREGORIAN_MONTHS.get(re.sub(r"\s+", " ", m.group("m1")))
-        d = _valid(int(m.group("year")), month, int(m.group("day"))) if month else None
+        d = _gregorian(m)
         if d and not any(s <= m.start() < e for s, e, _, _ in found):
             found.append((m.start(), m.end(), d, "gregorian"))
     for m in _HIJRI_RE.finditer(nt):

@@ -1,24 +1,47 @@
+"""Build the bundled sample news site (samples/site/) and its gold (samples/expected.json).
+
+    python scripts/sample_site/build.py [--out DIR] [--anercorp FILE] [--paras FILE]
+
+Article text comes from runs of ANERcorp sentences (articles.json: `run` is an inclusive range of 0-based
+sentence numbers in the CAMeL Lab train split); the pages put it inside eight publisher-like layouts with
+their boilerplate (boiler.py). The output is deterministic: running this again rebuilds the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
 import html
 import json
 import os
-import random
 import re
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
 
-from articles import A
-from boiler import *
-from load import load, paragraphs
+from boiler import COOKIE_TEXT, CSS, FOOTER_LINKS, LATEST, MEGA, MOST_READ, SECTIONS, SISTER, SUBSECTIONS
+from load import DEFAULT_ANERCORP, load, paragraphs
 
-OUT = "/work/main/samples"
-SITE = OUT + "/site"
-S = load()
-BY = {a["key"]: a for a in A}
+HERE = Path(__file__).resolve().parent
+DEFAULT_OUT = HERE.parents[1] / "samples"
+A: list[dict[str, Any]] = json.loads((HERE / "articles.json").read_text(encoding="utf-8"))
 esc = html.escape
-rnd = random.Random(7)
-
-for a in A:
-    a["paras"] = paragraphs(S, *a["run"])
-    a["words"] = sum(len(p.split()) for p in a["paras"])
 public = [a for a in A if not a.get("private")]
+
+
+def page_end(a, cp):
+    """What closes every full layout: the latest-news grid, the footer, the scripts."""
+    return f"""{latest_grid(a)}
+{footer(a, cp)}
+{scripts()}
+</body>
+</html>
+"""
+
+def layout_end(a, cp):
+    """What closes an article layout: its layout and main elements, then the page end."""
+    return "</div>\n</main>\n" + page_end(a, cp)
+
 
 def related_for(a, n=3):
     others = [b for b in public if b["key"] != a["key"]]
@@ -181,6 +204,10 @@ def site_header(a, tagline=""):
             '<form class="search" action="/search" method="get"><input name="q" placeholder="ابحث في الموقع"><button>بحث</button></form>'
             f'{nav()}</div></header>')
 
+def masthead(a, tagline):
+    """Cookie banner, top bar, site header and section bar: the top of the fullest layouts."""
+    return f"{cookie()}\n{topbar()}\n{site_header(a, tagline)}\n{subnav()}"
+
 # ---------------------------------------------------------------- templates
 def t_jazeera(a):
     rel = related_for(a, 3)
@@ -188,10 +215,7 @@ def t_jazeera(a):
     extra = jsonld(a)
     body = body_ps(a, insert_at=1, insert_html=rel_list(rel[:2], label="اقرأ أيضا"))
     html_ = head(a, extra) + f"""<body class="article-page">
-{cookie()}
-{topbar()}
-{site_header(a, "أخبار على مدار الساعة")}
-{subnav()}
+{masthead(a, "أخبار على مدار الساعة")}
 <main class="container">
 {breadcrumb(a)}
 <div class="layout">
@@ -211,16 +235,8 @@ def t_jazeera(a):
 {mr_sidebar(a, "الأكثر قراءة", 10)}
 {newsletter()}
 </aside>
-</div>
-</main>
-{latest_grid(a)}
-{footer(a, cp)}
-{scripts()}
-</body>
-</html>
-"""
-    wo = ["مشاركة :", rel[0]["title"], cp, "اشترك في النشرة البريدية لتصلك أهم الأخبار يوميا"]
-    return html_, wo
+""" + layout_end(a, cp)
+    return html_, ["مشاركة :", rel[0]["title"], cp, "اشترك في النشرة البريدية لتصلك أهم الأخبار يوميا"]
 
 def t_bbc(a):
     rel = related_for(a, 4)
@@ -251,16 +267,8 @@ def t_bbc(a):
 </article>
 </div>
 <aside class="sidebar"><section class="most-read"><h3>الأكثر قراءة</h3><ol>{lis}</ol></section></aside>
-</div>
-</main>
-{latest_grid(a)}
-{footer(a, cp)}
-{scripts()}
-</body>
-</html>
-"""
-    wo = ["قصص ذات صلة", rel[0]["title"], cp, "شارك هذه القصة عبر"]
-    return html_, wo
+""" + layout_end(a, cp)
+    return html_, ["قصص ذات صلة", rel[0]["title"], cp, "شارك هذه القصة عبر"]
 
 def t_arabiya(a):
     rel = related_for(a, 3)
@@ -290,16 +298,8 @@ def t_arabiya(a):
 </article>
 <aside class="sidebar">{mr_sidebar(a, "الأكثر قراءة", 8)}
 <section class="latest"><h3>آخر الأخبار</h3><ul>{"".join(f'<li><a href="/news/latest-{k}.html">{esc(h)}</a></li>' for k, h in enumerate(most_read(a, 6, 13)))}</ul></section></aside>
-</div>
-</main>
-{latest_grid(a)}
-{footer(a, cp)}
-{scripts()}
-</body>
-</html>
-"""
-    wo = ["اقرأ المزيد", rel[0]["title"], cp, "سجّل بريدك الإلكتروني لتصلك النشرة الإخبارية الصباحية"]
-    return html_, wo
+""" + layout_end(a, cp)
+    return html_, ["اقرأ المزيد", rel[0]["title"], cp, "سجّل بريدك الإلكتروني لتصلك النشرة الإخبارية الصباحية"]
 
 def t_awsat(a):
     rel = related_for(a, 3)
@@ -330,16 +330,8 @@ def t_awsat(a):
 <aside class="sidebar">{mr_sidebar(a, "الأكثر قراءة", 8)}
 <section class="opinion"><h3>كتّاب الرأي</h3><ul><li><a href="/opinion/1.html">مقالات الرأي اليومية</a></li><li><a href="/opinion/2.html">أرشيف الكتّاب</a></li></ul></section>
 {newsletter("اشترك في نشرتنا الإخبارية")}</aside>
-</div>
-</main>
-{latest_grid(a)}
-{footer(a, cp)}
-{scripts()}
-</body>
-</html>
-"""
-    wo = ["شارك هذا المقال", rel[0]["title"], cp, "البريد الإلكتروني (لن يتم نشره)", "اشترك في نشرتنا الإخبارية"]
-    return html_, wo
+""" + layout_end(a, cp)
+    return html_, ["شارك هذا المقال", rel[0]["title"], cp, "البريد الإلكتروني (لن يتم نشره)", "اشترك في نشرتنا الإخبارية"]
 
 def t_youm7(a):
     rel = related_for(a, 4)
@@ -367,16 +359,8 @@ def t_youm7(a):
 </div>
 <aside class="sidebar">{mr_sidebar(a, "الأكثر قراءة", 10)}
 <section class="mostcomments"><h3>الأكثر تعليقا</h3><ul>{"".join(f'<li><a href="/news/c-{k}.html">{esc(h)}</a></li>' for k, h in enumerate(most_read(a, 5, 18)))}</ul></section></aside>
-</div>
-</main>
-{latest_grid(a)}
-{footer(a, cp)}
-{scripts()}
-</body>
-</html>
-"""
-    wo = ["مشاركة :", rel[0]["title"], cp, "إرسال التعليق", "الأكثر تعليقا"]
-    return html_, wo
+""" + layout_end(a, cp)
+    return html_, ["مشاركة :", rel[0]["title"], cp, "إرسال التعليق", "الأكثر تعليقا"]
 
 def t_hespress(a):
     rel = related_for(a, 3)
@@ -406,16 +390,8 @@ def t_hespress(a):
 <section class="related"><h3>مقالات ذات صلة</h3><ul>{"".join(f'<li><a href="{b["path"]}">{esc(b["title"])}</a></li>' for b in rel[1:])}</ul></section>
 </article>
 <aside class="sidebar">{mr_sidebar(a, "الأكثر قراءة", 8)}{newsletter("توصل بآخر الأخبار عبر بريدك الإلكتروني")}</aside>
-</div>
-</main>
-{latest_grid(a)}
-{footer(a, cp)}
-{scripts()}
-</body>
-</html>
-"""
-    wo = ["التعليقات المنشورة تعبر عن آراء أصحابها", rel[0]["title"], cp, "أضف تعليقك", "توصل بآخر الأخبار عبر بريدك الإلكتروني"]
-    return html_, wo
+""" + layout_end(a, cp)
+    return html_, ["التعليقات المنشورة تعبر عن آراء أصحابها", rel[0]["title"], cp, "أضف تعليقك", "توصل بآخر الأخبار عبر بريدك الإلكتروني"]
 
 def t_ahram(a):
     rel = related_for(a, 3)
@@ -439,26 +415,15 @@ def t_ahram(a):
 {comments("أضف تعليقك")}
 </article>
 <aside class="sidebar">{mr_sidebar(a, "الأكثر قراءة", 10)}</aside>
-</div>
-</main>
-{latest_grid(a)}
-{footer(a, cp)}
-{scripts()}
-</body>
-</html>
-"""
-    wo = ["شارك الخبر", rel[0]["title"], cp, "اشترك الآن في نشرتنا اليومية", "إرسال التعليق"]
-    return html_, wo
+""" + layout_end(a, cp)
+    return html_, ["شارك الخبر", rel[0]["title"], cp, "اشترك الآن في نشرتنا اليومية", "إرسال التعليق"]
 
 def t_khaleej(a):
     rel = related_for(a, 3)
     cp = f"جميع الحقوق محفوظة لـ {a['site']} © 2024"
     extra = jsonld(a) if a["evidence"] == "json-ld" else meta_time(a)
     html_ = head(a, extra) + f"""<body class="khaleej-like">
-{cookie()}
-{topbar()}
-{site_header(a, "صحيفة يومية")}
-{subnav()}
+{masthead(a, "صحيفة يومية")}
 <main class="container">
 {breadcrumb(a)}
 <div class="layout">
@@ -475,16 +440,8 @@ def t_khaleej(a):
 </article>
 <aside class="sidebar">{mr_sidebar(a, "الأكثر قراءة", 8)}
 <section class="markets"><h3>الأسواق</h3><ul><li>مؤشر سوق دبي المالي</li><li>مؤشر سوق أبوظبي</li><li>أسعار العملات</li><li>أسعار الذهب</li></ul></section></aside>
-</div>
-</main>
-{latest_grid(a)}
-{footer(a, cp)}
-{scripts()}
-</body>
-</html>
-"""
-    wo = ["مشاركة :", rel[0]["title"], cp, "اشترك في النشرة الاقتصادية الأسبوعية"]
-    return html_, wo
+""" + layout_end(a, cp)
+    return html_, ["مشاركة :", rel[0]["title"], cp, "اشترك في النشرة الاقتصادية الأسبوعية"]
 
 def t_plain(a):
     cp = f"جميع الحقوق محفوظة © 2024 {a['site']}"
@@ -509,7 +466,7 @@ def pick_with(a):
     n = len(paras)
     order = [(0, 8, 4, False), (1, 3, 3, False), (n // 2, 2, 5, False), (n - 1, 0, 4, True),
              (n - 2, 1, 4, False), (0, 14, 3, False), (n // 2 + 1, 0, 4, False)]
-    picks = []
+    picks: list[str] = []
     for (pi, start, k, from_end) in order:
         if len(picks) >= 4:
             break
@@ -532,66 +489,73 @@ def write(path, text):
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
 
-expected = {}
-for a in A:
-    page, without = TPL[a["tpl"]](a)
-    write(SITE + a["path"], page)
-    if a.get("private"):
-        continue
-    body = "\n".join(a["paras"])
-    without = [w for w in without if w not in body]
-    for w in without:
-        assert w in html.unescape(page), (a["key"], w)
-    pub = a.get("jsonld_date") or a.get("meta_date") or a["sitemap"] or None
+
+def fill_paragraphs(anercorp):
+    sentences = load(anercorp)
+    for a in A:
+        a["paras"] = paragraphs(sentences, *a["run"])
+        a["words"] = sum(len(p.split()) for p in a["paras"])
+
+
+def gold_date(a):
     if a["evidence"] in ("visible", "none"):
         # the feed or sitemap date is the best evidence on these pages
-        from email.utils import parsedate_to_datetime
         pub = a["sitemap"] or parsedate_to_datetime(a["feed"]).isoformat()
-    from datetime import datetime
-    pub = datetime.fromisoformat(pub.replace("Z", "+00:00")).isoformat()
-    e = dict(title=a["title"], author=a["author"], published_at=pub, credit=a["credit"],
-             **{"with": pick_with(a)}, without=without[:5],
-             in_feed=bool(a["feed"]), in_sitemap=bool(a["sitemap"]),
-             date_evidence=a["evidence"], words=a["words"])
-    if a.get("visible_iso"):
-        e["published_at_visible_only"] = a["visible_iso"]
-    expected[a["path"]] = e
+    else:
+        pub = a.get("jsonld_date") or a.get("meta_date") or a["sitemap"]
+    return datetime.fromisoformat(pub.replace("Z", "+00:00")).isoformat()
 
-# ---------------------------------------------------------------- site files
-from email.utils import parsedate_to_datetime
 
-cards = "".join(f'<article class="card"><a href="{a["path"]}"><img src="/static/img/photo.svg" alt="" width="320" height="180">'
-                f'<h2>{esc(a["title"])}</h2></a><span class="card-section">{esc(a["section"][1])}</span></article>' for a in public)
-home = dict(title="شبكة الأفق - الصفحة الرئيسية", site="شبكة الأفق", path="/index.html", paras=["أحدث الأخبار العربية والعالمية على مدار الساعة"])
-write(SITE + "/index.html", head(home).replace(f"<title>{esc(home['title'])} | شبكة الأفق</title>", "<title>شبكة الأفق - أخبار على مدار الساعة</title>").replace('content="article"', 'content="website"')
-      + f"""<body class="home">
-{cookie()}
-{topbar()}
-{site_header(home, "أخبار على مدار الساعة")}
-{subnav()}
+def write_articles(site):
+    """Write every article page; returns the gold of the public ones, keyed by path."""
+    expected = {}
+    for a in A:
+        page, without = TPL[a["tpl"]](a)
+        write(site + a["path"], page)
+        if a.get("private"):
+            continue
+        body = "\n".join(a["paras"])
+        without = [w for w in without if w not in body]
+        for w in without:
+            assert w in html.unescape(page), (a["key"], w)
+        e = dict(title=a["title"], author=a["author"], published_at=gold_date(a), credit=a["credit"],
+                 **{"with": pick_with(a)}, without=without[:5],
+                 in_feed=bool(a["feed"]), in_sitemap=bool(a["sitemap"]),
+                 date_evidence=a["evidence"], words=a["words"])
+        if a.get("visible_iso"):
+            e["published_at_visible_only"] = a["visible_iso"]
+        expected[a["path"]] = e
+    return expected
+
+
+def write_home(site):
+    cards = "".join(f'<article class="card"><a href="{a["path"]}"><img src="/static/img/photo.svg" alt="" width="320" height="180">'
+                    f'<h2>{esc(a["title"])}</h2></a><span class="card-section">{esc(a["section"][1])}</span></article>' for a in public)
+    home: dict[str, Any] = dict(title="شبكة الأفق - الصفحة الرئيسية", site="شبكة الأفق", path="/index.html", paras=["أحدث الأخبار العربية والعالمية على مدار الساعة"])
+    write(site + "/index.html", head(home).replace(f"<title>{esc(home['title'])} | شبكة الأفق</title>", "<title>شبكة الأفق - أخبار على مدار الساعة</title>").replace('content="article"', 'content="website"')
+          + f"""<body class="home">
+{masthead(home, "أخبار على مدار الساعة")}
 <main class="container"><h1 class="visually-hidden">شبكة الأفق</h1>
 <div class="layout"><section class="top-stories"><h2>أهم الأخبار</h2><div class="grid">{cards}</div></section>
 <aside class="sidebar">{mr_sidebar(public[0], "الأكثر قراءة", 10)}{newsletter()}</aside></div>
 <p class="archive"><a href="/rss.xml">خدمة RSS</a> - <a href="/sitemap-news.xml">خريطة الأخبار</a></p>
 </main>
-{latest_grid(home)}
-{footer(home, "جميع الحقوق محفوظة © 2024 شبكة الأفق")}
-{scripts()}
-</body>
-</html>
-""")
-write(SITE + "/robots.txt", "User-agent: *\nDisallow: /private/\n\nSitemap: {{BASE}}/sitemap-news.xml\n")
+""" + page_end(home, "جميع الحقوق محفوظة © 2024 شبكة الأفق"))
+
 
 def xesc(t):
     return html.escape(t, quote=False)
-items = []
-feed_order = sorted([a for a in A if a["feed"]], key=lambda a: parsedate_to_datetime(a["feed"]), reverse=True)
-missing = dict(title="مسؤولون: استئناف الرحلات الجوية بين العاصمتين الشهر المقبل", path="/news/deleted-story.html",
-               feed="Thu, 14 Mar 2024 08:00:00 +0300", desc="تقرير عن استئناف الرحلات الجوية.")
-for a in [missing] + feed_order:
-    link = "{{BASE}}" + a["path"] + ("?utm_source=rss&utm_medium=feed" if a.get("feed_tracking") else "")
-    desc = a.get("desc") or (" ".join(a["paras"][0].split()[:25]) + " ...")
-    items.append(f"""  <item>
+
+
+def write_feed(site):
+    items = []
+    feed_order = sorted([a for a in A if a["feed"]], key=lambda a: parsedate_to_datetime(a["feed"]), reverse=True)
+    missing = dict(title="مسؤولون: استئناف الرحلات الجوية بين العاصمتين الشهر المقبل", path="/news/deleted-story.html",
+                   feed="Thu, 14 Mar 2024 08:00:00 +0300", desc="تقرير عن استئناف الرحلات الجوية.")
+    for a in [missing] + feed_order:
+        link = "{{BASE}}" + a["path"] + ("?utm_source=rss&utm_medium=feed" if a.get("feed_tracking") else "")
+        desc = a.get("desc") or (" ".join(a["paras"][0].split()[:25]) + " ...")
+        items.append(f"""  <item>
     <title>{xesc(a['title'])}</title>
     <link>{xesc(link)}</link>
     <guid isPermaLink="false">akhbar-sample-{a['path'].strip('/').replace('/', '-').replace('.html', '')}</guid>
@@ -599,7 +563,7 @@ for a in [missing] + feed_order:
     <category>{xesc(a.get('section', ('news', 'أخبار'))[1])}</category>
     <description>{xesc(desc)}</description>
   </item>""")
-write(SITE + "/rss.xml", f"""<?xml version="1.0" encoding="UTF-8"?>
+    write(site + "/rss.xml", f"""<?xml version="1.0" encoding="UTF-8"?>
 <rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom">
 <channel>
   <title>شبكة الأفق - آخر الأخبار</title>
@@ -613,8 +577,11 @@ write(SITE + "/rss.xml", f"""<?xml version="1.0" encoding="UTF-8"?>
 </channel>
 </rss>
 """)
-sm = sorted([a for a in A if a["sitemap"]], key=lambda a: a["sitemap"])
-urls = "\n".join(f"""  <url>
+
+
+def write_sitemap(site):
+    sm = sorted([a for a in A if a["sitemap"]], key=lambda a: a["sitemap"])
+    urls = "\n".join(f"""  <url>
     <loc>{{{{BASE}}}}{a['path']}</loc>
     <news:news>
       <news:publication>
@@ -625,17 +592,43 @@ urls = "\n".join(f"""  <url>
       <news:title>{xesc(a['title'])}</news:title>
     </news:news>
   </url>""" for a in sm)
-write(SITE + "/sitemap-news.xml", f"""<?xml version="1.0" encoding="UTF-8"?>
+    write(site + "/sitemap-news.xml", f"""<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
         xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
 {urls}
 </urlset>
 """)
-write(SITE + "/static/img/photo.svg", '<svg xmlns="http://www.w3.org/2000/svg" width="800" height="450" viewBox="0 0 800 450"><rect width="800" height="450" fill="#d9dee3"/><circle cx="400" cy="200" r="60" fill="#b5bec7"/><rect x="250" y="290" width="300" height="24" fill="#b5bec7"/></svg>\n')
-write(SITE + "/static/img/logo.svg", '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40" viewBox="0 0 120 40"><rect width="120" height="40" fill="#0d2b45"/><rect x="8" y="8" width="24" height="24" fill="#c8102e"/></svg>\n')
 
-expected["/private/kim-jong-il-fourth-wife.html"] = {"expect": "robots-disallowed", "in_feed": True, "in_sitemap": False}
-expected["/news/deleted-story.html"] = {"expect": "404", "in_feed": True, "in_sitemap": False}
-write(OUT + "/expected.json", json.dumps(expected, ensure_ascii=False, indent=2) + "\n")
-json.dump({a["key"]: a["paras"] for a in A}, open("/tmp/samplegen/paras.json", "w"), ensure_ascii=False)
-print("pages", len(A))
+
+def write_static(site):
+    write(site + "/robots.txt", "User-agent: *\nDisallow: /private/\n\nSitemap: {{BASE}}/sitemap-news.xml\n")
+    write(site + "/static/img/photo.svg", '<svg xmlns="http://www.w3.org/2000/svg" width="800" height="450" viewBox="0 0 800 450"><rect width="800" height="450" fill="#d9dee3"/><circle cx="400" cy="200" r="60" fill="#b5bec7"/><rect x="250" y="290" width="300" height="24" fill="#b5bec7"/></svg>\n')
+    write(site + "/static/img/logo.svg", '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40" viewBox="0 0 120 40"><rect width="120" height="40" fill="#0d2b45"/><rect x="8" y="8" width="24" height="24" fill="#c8102e"/></svg>\n')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Build the bundled sample news site and its gold.")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help="directory that gets site/ and expected.json (default: the repository's samples/)")
+    parser.add_argument("--anercorp", default=DEFAULT_ANERCORP, help="the ANERcorp CAMeL Lab train file")
+    parser.add_argument("--paras", type=Path, default=HERE / "paras.json",
+                        help="where the paragraphs of every article are recorded (default: beside this script)")
+    args = parser.parse_args(argv)
+    site = str(args.out / "site")
+    fill_paragraphs(args.anercorp)
+    expected = write_articles(site)
+    write_home(site)
+    write_static(site)
+    write_feed(site)
+    write_sitemap(site)
+    expected["/private/kim-jong-il-fourth-wife.html"] = {"expect": "robots-disallowed", "in_feed": True, "in_sitemap": False}
+    expected["/news/deleted-story.html"] = {"expect": "404", "in_feed": True, "in_sitemap": False}
+    write(str(args.out / "expected.json"), json.dumps(expected, ensure_ascii=False, indent=2) + "\n")
+    with open(args.paras, "w", encoding="utf-8") as fh:
+        json.dump({a["key"]: a["paras"] for a in A}, fh, ensure_ascii=False)
+    print("pages", len(A))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,11 +2,7 @@
 -- params: name=, type=, limit=20
 -- required: name
 WITH wanted AS (
-    SELECT DISTINCT canonical, entity_type
-    FROM mentions
-    WHERE (canonical = trim($name) OR text = trim($name)
-           OR canonical = regexp_replace(translate(trim($name), 'أإآٱىة', 'اااايه'), '[\x{0610}-\x{061A}\x{064B}-\x{065F}\x{0670}\x{0640}]', '', 'g'))
-      AND ($type = '' OR entity_type = upper($type))
+    SELECT * FROM entities_named($name, $type)
 )
 SELECT a.published_at, a.source, a.title, count(*) AS mentions, a.url
 FROM mentions m

@@ -2,13 +2,7 @@
 -- params: name=, type=
 -- required: name
 WITH wanted AS (
-    -- the name as typed, as written in an article, or in canonical form (no diacritics or tatweel,
-    -- unified alef, alef maqsura -> yaa, taa marbuta -> haa)
-    SELECT DISTINCT canonical, entity_type
-    FROM mentions
-    WHERE (canonical = trim($name) OR text = trim($name)
-           OR canonical = regexp_replace(translate(trim($name), 'أإآٱىة', 'اااايه'), '[\x{0610}-\x{061A}\x{064B}-\x{065F}\x{0670}\x{0640}]', '', 'g'))
-      AND ($type = '' OR entity_type = upper($type))
+    SELECT * FROM entities_named($name, $type)
 ),
 per_article AS (
     SELECT CAST(timezone('UTC', coalesce(a.published_at, a.fetched_at)) AS DATE) AS day,

@@ -1,23 +1,14 @@
 -- Per source: requests, successes, failures by reason, stored articles, latency and last success.
 -- params: days=7
-WITH recent AS (
-    SELECT * FROM fetches
-    WHERE fetched_at >= (SELECT max(fetched_at) FROM fetches) - to_days(CAST($days AS INTEGER))
-),
+WITH since AS (SELECT max(fetched_at) - to_days(CAST($days AS INTEGER)) AS t FROM fetches),
 per_source AS (
-    SELECT source,
-           count(*) AS requests,
-           count(*) FILTER (WHERE error IS NULL) AS ok,
-           count(*) FILTER (WHERE error IS NOT NULL) AS failed,
-           round(100.0 * count(*) FILTER (WHERE error IS NULL) / count(*), 1) AS ok_pct,
-           round(median(elapsed_ms) FILTER (WHERE error IS NULL)) AS median_ms,
-           max(fetched_at) FILTER (WHERE error IS NULL) AS last_ok
-    FROM recent GROUP BY source
+    SELECT source, requests, ok, failed, round(100.0 * ok / requests, 1) AS ok_pct, round(median_ms) AS median_ms,
+           last_ok
+    FROM fetch_health((SELECT t FROM since), NULL)
 ),
 reasons AS (
     SELECT source, string_agg(reason || ' ×' || n, '; ' ORDER BY n DESC) AS failure_reasons
-    FROM (SELECT source, regexp_replace(error, '\s*\(retried\)$', '') AS reason, count(*) AS n
-          FROM recent WHERE error IS NOT NULL GROUP BY ALL)
+    FROM fetch_failures((SELECT t FROM since), NULL)
     GROUP BY source
 ),
 stored AS (SELECT source, count(*) AS articles FROM articles GROUP BY source)

@@ -1,4 +1,4 @@
--- akhbar warehouse, version 1: the tables of DESIGN.md section 3.3.
+-- akhbar warehouse, version 1: the tables of docs/ARCHITECTURE.md, section 3.
 
 CREATE TABLE sources (
     name                VARCHAR PRIMARY KEY,

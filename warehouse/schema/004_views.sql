@@ -1,4 +1,4 @@
--- akhbar warehouse, version 4: views for the common questions (DESIGN.md 3.3).
+-- akhbar warehouse, version 4: views for the common questions (docs/ARCHITECTURE.md, section 3).
 -- Views hold no data: they are recomputed on every read, so they are always current and cost nothing to keep.
 -- Days are UTC days of publication (the fetch day when the publication date is unknown).
 

@@ -1,11 +1,7 @@
 """The `crf` backend: a python-crfsuite model trained on ANERcorp, shipped in extractors/entities/models/.
 
-Imports neither torch nor transformers nor anything that reads camel-tools' data catalogue.
-
-Two passes when the model folder has a second-stage model (``ner_crf_stage2.crfsuite``, named in the
-resources JSON): the first CRF tags every sentence; the second re-tags them with the first pass's
-features plus document-level features (how the same word was tagged elsewhere in the same ``tag`` call,
-see ``extractors/entities/crf/doc.py``). So a sentence's tags can depend on the other sentences of the call.
+Imports neither torch nor transformers nor anything that reads camel-tools' data catalogue. Each sentence is
+tagged on its own, so a sentence's tags do not depend on the other sentences of a ``tag`` call.
 """
 
 from __future__ import annotations
@@ -16,14 +12,30 @@ from pathlib import Path
 
 import pycrfsuite
 
-from extractors.entities.crf.doc import doc_features
+from extractors.entities.base import ModelNotFoundError
 from extractors.entities.crf.features import FeatureConfig, Featurizer, Resources
+from extractors.entities.crf.lexicon import GENERAL_FILE, GeneralLexicon
 from extractors.entities.iob import to_iob2
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "models"
 MODEL_FILE = "ner_crf.crfsuite"
 RESOURCES_FILE = "ner_crf_resources.json"
-STAGE2_FILE = "ner_crf_stage2.crfsuite"
+RETRAIN_HINT = "rebuild with: python scripts/train_crf.py"
+
+
+def load_featurizer(model_dir: Path) -> Featurizer:
+    """The featurizer a model folder's resources JSON describes (with the general lexicon when it uses one)."""
+    with open(model_dir / RESOURCES_FILE, encoding="utf-8") as fh:
+        data = json.load(fh)
+    if data.get("stage2"):
+        raise ModelNotFoundError(f"{model_dir} holds a two-pass CRF model, no longer supported; {RETRAIN_HINT}")
+    resources, config = Resources.from_json(data), FeatureConfig.from_json(data.get("features", {}))
+    if config.general:
+        path = model_dir / GENERAL_FILE
+        if not path.is_file():
+            raise ModelNotFoundError(f"CRF general lexicon {path} missing; {RETRAIN_HINT}")
+        resources.general = GeneralLexicon.load(path)
+    return Featurizer(resources, config)
 
 
 class CRFTagger:
@@ -34,56 +46,13 @@ class CRFTagger:
     def __init__(self, model_dir: str | Path | None = None):
         model_dir = Path(model_dir) if model_dir else MODEL_DIR
         model_path = model_dir / MODEL_FILE
-        res_path = model_dir / RESOURCES_FILE
-        if not model_path.is_file() or not res_path.is_file():
-            from extractors.entities.mentions import ModelNotFoundError
-
-            raise ModelNotFoundError(
-                f"CRF model files missing in {model_dir} ({MODEL_FILE}, {RESOURCES_FILE}); "
-                "rebuild them with: python scripts/train_crf.py"
-            )
-        with open(res_path, encoding="utf-8") as fh:
-            data = json.load(fh)
+        if not model_path.is_file() or not (model_dir / RESOURCES_FILE).is_file():
+            raise ModelNotFoundError(f"CRF model files missing in {model_dir} ({MODEL_FILE}, {RESOURCES_FILE}); "
+                                     f"{RETRAIN_HINT}")
         self.model_dir = model_dir
-        resources, config = Resources.from_json(data), FeatureConfig(**data.get("features", {}))
-        if config.general:
-            from extractors.entities.crf.lexicon import GENERAL_FILE, GeneralLexicon
-
-            path = model_dir / GENERAL_FILE
-            if not path.is_file():
-                from extractors.entities.mentions import ModelNotFoundError
-
-                raise ModelNotFoundError(f"CRF general lexicon {path} missing; rebuild with: python scripts/train_crf.py")
-            resources.general = GeneralLexicon.load(path)
-        self.featurizer = Featurizer(resources, config)
+        self.featurizer = load_featurizer(model_dir)
         self._tagger = pycrfsuite.Tagger()
         self._tagger.open(str(model_path))
-        self._stage2 = None
-        stage2 = data.get("stage2")
-        if stage2:
-            path2 = model_dir / stage2.get("file", STAGE2_FILE)
-            if not path2.is_file():
-                from extractors.entities.mentions import ModelNotFoundError
-
-                raise ModelNotFoundError(f"CRF second-stage model {path2} missing; rebuild with: python scripts/train_crf.py")
-            self._stage2 = pycrfsuite.Tagger()
-            self._stage2.open(str(path2))
 
     def tag(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
-        feat, tagger = self.featurizer, self._tagger
-        xs = [feat.sentence(sent) if sent else [] for sent in sentences]
-        first = [tagger.tag(x) if x else [] for x in xs]
-        if self._stage2 is None:
-            return [to_iob2(t) for t in first]
-        keys = [[feat.doc_key(tok) for tok in sent] for sent in sentences]
-        extra = doc_features(keys, first)
-        tagger2 = self._stage2
-        out = []
-        for x, e in zip(xs, extra):
-            if not x:
-                out.append([])
-                continue
-            for fx, fe in zip(x, e):
-                fx.extend(fe)
-            out.append(to_iob2(tagger2.tag(x)))
-        return out
+        return [to_iob2(self._tagger.tag(self.featurizer.sentence(sent))) if sent else [] for sent in sentences]

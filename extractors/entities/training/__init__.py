@@ -1,2 +1,2 @@
-"""NER training-time code (word clusters, lexicon and gazetteer builders, corpus readers): used by
-`scripts/train_crf.py` and the benchmarks only; the pipeline never imports this package."""
+"""NER training-time code: CoNLL reading, dev split and scoring, the CRF's resources and word-list builders, word
+clusters. Used by `scripts/train_crf.py`, the benchmarks and tests; the pipeline never imports this package."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from extractors.entities.crf.features import norm
+from extractors.arabic import fold_word
 
 
 def learn_clusters(sentences: Iterable[Sequence[str]], n_clusters: int = 256, n_coarse: int = 32,
@@ -22,7 +22,7 @@ def learn_clusters(sentences: Iterable[Sequence[str]], n_clusters: int = 256, n_
     from sklearn.decomposition import TruncatedSVD
     from sklearn.preprocessing import normalize
 
-    sents = [[norm(t) for t in s] for s in sentences]
+    sents = [[fold_word(t) for t in s] for s in sentences]
     freq = Counter(w for s in sents for w in s)
     vocab = [w for w, c in freq.most_common() if c >= min_count]
     index = {w: i for i, w in enumerate(vocab)}

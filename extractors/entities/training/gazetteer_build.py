@@ -1,6 +1,6 @@
 """Build ``extractors/entities/models/ner_cldr_gazetteer.tsv``: Arabic place names and other lists from Unicode CLDR.
 
-    python -m extractors.entities.training.gazetteer_build          # (re)writes the shipped file; needs babel (dateparser optional)
+    python -m extractors.entities.training.gazetteer_build   # rewrites the shipped file (needs babel)
 
 Sources, all installed Python packages with permissive licences (nothing from ANERcorp or SaudiNewsNet):
 
@@ -9,8 +9,9 @@ Sources, all installed Python packages with permissive licences (nothing from AN
   (``CUR``) and language names (``LANG``), from the locale ``ar`` and its regional variants ``ar_*``;
 * month and weekday names from CLDR (babel) and from ``dateparser``'s Arabic data (BSD licence) (``TIME``).
 
-The file has one normalised form (words separated by spaces, same normalisation as the tagger's
-``norm``) and its type per line. Tagging reads only the file; this builder is not imported at run time.
+The file has one normalised form (words separated by spaces, in the tagger's word form
+``extractors.arabic.fold_word``) and its type per line. Training copies it into the model's resources; this
+builder is not imported at run time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from extractors.entities.crf.features import norm
+from extractors.arabic import fold_word
 
 OUT = Path(__file__).resolve().parents[1] / "models" / "ner_cldr_gazetteer.tsv"
 _PAREN = re.compile(r"\([^)]*\)")
@@ -29,7 +30,7 @@ def _forms(name: str) -> list[str]:
     out = []
     name = _PAREN.sub(" ", name)
     for part in re.split(r"\s+-\s+|[،,]", name):
-        words = [norm(w) for w in part.replace("-", " ").split()]
+        words = [fold_word(w) for w in part.replace("-", " ").split()]
         words = [w for w in words if w and any(ch.isalpha() for ch in w)]
         if words and 1 <= len(words) <= 6:
             out.append(" ".join(words))
@@ -88,8 +89,9 @@ def collect() -> dict[str, str]:
 def main() -> int:
     entries = collect()
     with open(OUT, "w", encoding="utf-8") as fh:
-        fh.write("# form\ttype  (Unicode CLDR via babel, Unicode License v3, Copyright © 2004-2025 Unicode, Inc.; month/day names also from dateparser, "
-                 "BSD-3-Clause; built by python -m extractors.entities.training.gazetteer_build)\n")
+        fh.write("# form\ttype  (Unicode CLDR via babel, Unicode License v3, Copyright © 2004-2025 Unicode, Inc.; "
+                 "month/day names also from dateparser, BSD-3-Clause; built by python -m "
+                 "extractors.entities.training.gazetteer_build)\n")
         for form in sorted(entries):
             fh.write(f"{form}\t{entries[form]}\n")
     print(f"{len(entries)} forms -> {OUT}")

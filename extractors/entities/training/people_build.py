@@ -1,6 +1,6 @@
 """Build ``extractors/entities/models/ner_people.tsv.gz``: words of people's names in Arabic script, and full names.
 
-    python -m extractors.entities.training.people_build            # downloads two wheels from PyPI (no install), rewrites the file
+    python -m extractors.entities.training.people_build                # downloads two wheels from PyPI (no install)
     python -m extractors.entities.training.people_build --wheels DIR   # use wheels already in DIR
 
 Sources (no labelled NER data, nothing from ANERcorp or SaudiNewsNet), read straight from the wheels so that
@@ -20,7 +20,7 @@ File format (UTF-8, gzip; one tab-separated record per line, ``#`` comments):
   a count band of its Wikidata people (``0`` none, ``1``, ``2`` = 2-9, ``3`` = 10 or more);
 * ``N<TAB>full name`` -- a normalised full name of two to four words.
 
-Tagging reads only the shipped file (``load_people``); this builder is not imported at run time.
+Training reads the shipped file (``load_people``) into the model's resources; nothing here runs at tagging time.
 """
 
 from __future__ import annotations
@@ -35,15 +35,15 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from extractors.entities.crf.features import norm
-from extractors.entities.crf.lexicon import NAME_PARTICLES
+from extractors.arabic import fold_word
+from extractors.entities.training.lexicon_build import NAME_PARTICLES
 
 OUT = Path(__file__).resolve().parents[1] / "models" / "ner_people.tsv.gz"
 WHEELS = {"arabic-name-romanizer": "0.2.0", "arabnamer": "0.1.3"}
 SQLITE_MEMBER = "arabic_name_romanizer/resources/names.sqlite3"
 DICT_MEMBER = "arabnamer/data/dict_FINAL.json"
 ROLE_LETTER = {"given": "g", "surname": "s"}
-PARTICLES = NAME_PARTICLES | {norm(w) for w in ("ولد", "بو")}  # Maghrebi «ولد», «بو» too
+PARTICLES = NAME_PARTICLES | {fold_word(w) for w in ("ولد", "بو")}  # Maghrebi «ولد», «بو» too
 
 
 def download_wheels(dest: Path) -> None:
@@ -62,7 +62,7 @@ def _member(wheels: Path, prefix: str, member: str) -> bytes:
 
 
 def _words(text: str) -> list[str]:
-    return [n for n in (norm(w) for w in text.replace("-", " ").split()) if len(n) >= 2 and n.isalpha()]
+    return [n for n in (fold_word(w) for w in text.replace("-", " ").split()) if len(n) >= 2 and n.isalpha()]
 
 
 def collect(wheels: Path) -> tuple[dict[str, str], set[str]]:
@@ -102,8 +102,8 @@ def collect(wheels: Path) -> tuple[dict[str, str], set[str]]:
 def write(codes: dict[str, str], full: set[str], path: Path = OUT) -> None:
     with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as fh:
         fh.write("# Name words and full names of people in Arabic script; built by python -m "
-                 "extractors.entities.training.people_build\n# from Wikidata (CC0, via arabic-name-romanizer 0.2.0) and "
-                 "arabnamer 0.1.3's name dictionary (CC BY 4.0, E. Yousef)\n")
+                 "extractors.entities.training.people_build\n# from Wikidata (CC0, via arabic-name-romanizer 0.2.0) "
+                 "and arabnamer 0.1.3's name dictionary (CC BY 4.0, E. Yousef)\n")
         for w in sorted(codes):
             fh.write(f"W\t{w}\t{codes[w]}\n")
         for name in sorted(full):

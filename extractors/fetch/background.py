@@ -1,0 +1,56 @@
+"""BackgroundFetcher: a Fetcher on its own event loop thread, for synchronous callers (Prefect tasks)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterable
+from typing import Any, TypeVar
+
+from extractors.config import CrawlSettings
+from extractors.fetch.fetcher import Fetcher
+from extractors.records import DiscoveredURL, FetchedPage
+
+T = TypeVar("T")
+
+
+class BackgroundFetcher:
+    """A Fetcher living on its own event loop thread, callable from synchronous code (Prefect tasks).
+
+    One instance per run keeps one httpx client, one robots cache and one politeness state for every batch.
+    Keyword arguments are the Fetcher's.
+    """
+
+    def __init__(self, crawl: CrawlSettings | None = None, **fetcher_options: Any) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="akhbar-fetcher", daemon=True)
+        self._thread.start()
+        self.fetcher = Fetcher(crawl, **fetcher_options)
+        self.run(self.fetcher.__aenter__())
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run `coro` on the fetcher's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    def fetch_many(self, items: Iterable[DiscoveredURL], *, kind: str = "article") -> list[FetchedPage]:
+        return self.run(self.fetcher.fetch_many(list(items), kind=kind))
+
+    def backed_off_hosts(self) -> dict[str, str]:
+        """See Fetcher.backed_off_hosts (read on the fetcher's own loop)."""
+        async def read() -> dict[str, str]:
+            return self.fetcher.backed_off_hosts()
+        return self.run(read())
+
+    def close(self) -> None:
+        if self._loop.is_closed():
+            return
+        self.run(self.fetcher.aclose())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+    def __enter__(self) -> BackgroundFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,74 @@
+"""What one flow run did: its id and the counts the command line prints, the UI shows and the runs table keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from prefect.runtime import flow_run
+
+from extractors.batch import ProcessedBatch
+from extractors.records import FetchLogRow
+
+
+@dataclass(slots=True)
+class SourceStats:
+    discovered: int = 0
+    fetched: int = 0
+    stored: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RunSummary:
+    run_id: str
+    db_path: str
+    discovered: int = 0
+    fetched: int = 0
+    stored: int = 0
+    failed: int = 0
+    mentions: int = 0
+    seconds: float = 0.0
+    per_source: dict[str, SourceStats] = field(default_factory=dict)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason), all of them
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    report_path: str | None = None
+    lake: str | None = None  # set when the run wrote to a lake instead of the database
+
+    def source(self, name: str | None) -> SourceStats:
+        """The counts of one source (`?` when a row names none), created on first use."""
+        return self.per_source.setdefault(name or "?", SourceStats())
+
+    def add_seconds(self, stage: str, seconds: float) -> None:
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+
+    def count_processed(self, batch: ProcessedBatch) -> None:
+        """A batch back from the task runner: its pages fetched and its CPU time per stage."""
+        self.add_seconds("extract", batch.seconds_extract)
+        self.add_seconds("entities", batch.seconds_entities)
+        self.fetched += batch.fetched
+
+    def count_loaded(self, batch: ProcessedBatch, mentions: int) -> None:
+        """A batch now in the database or the lake: stored and failed pages, in total and per source."""
+        self.mentions += mentions
+        self.stored += len(batch.articles)
+        self.failed += len(batch.failures)
+        self.failures.extend(batch.failures)
+        for art in batch.articles:
+            self.source(art.source).stored += 1
+        for row in batch.fetch_rows:
+            self._count_fetch(row)
+
+    def _count_fetch(self, row: FetchLogRow) -> None:
+        stats = self.source(row.source)
+        if row.error is None:
+            stats.fetched += 1
+        elif row.final:
+            stats.failed += 1
+
+
+def new_run_id() -> str:
+    """The Prefect flow run's id, or a timestamped local id outside a flow run."""
+    rid = flow_run.id
+    return str(rid) if rid else f"local-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"

@@ -1,0 +1,206 @@
+"""Opening the DuckDB file: read-only or writer connections, waiting politely for the file lock, and the
+migrations runner.
+
+The file is held open only while writing, so people can query between loads; a writer that finds the file
+locked by another process waits (up to `wait_seconds`) instead of failing at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+log = logging.getLogger("akhbar.warehouse")
+
+DEFAULT_DB_PATH = "data/akhbar.duckdb"
+LOCK_ERROR = re.compile(r"Could not set lock|Conflicting lock|database is locked|lock on file", re.I)
+
+# Rows per row group of the data a load appends. DuckDB's default (122,880) makes every load's checkpoint
+# rewrite the table's whole last, partly filled row group, i.e. every article stored so far until 122,880 of
+# them: measured, the checkpoint at close grew linearly with the table (0.08 s after 1,000 rows of 12 KB, 0.31 s
+# after 20,000) and the file held twice its data in freed blocks; with 2,048-row groups it stayed at 0.03 s.
+# 8,192 keeps that bound (about 100 MB of pages per rewrite at most) without the cost of tiny groups in
+# whole-table rebuilds, which keep the default (the search index build needed 531 MB with 2,048, 290 with it).
+LOAD_ROW_GROUP_ROWS = 8192
+WRITER_ALIAS = "akhbar"
+
+CREATE_MIGRATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)
+"""
+APPLIED_MIGRATIONS = "SELECT version FROM schema_migrations"
+RECORD_MIGRATION = "INSERT INTO schema_migrations VALUES (?, ?, ?)"
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse problem the user can act on; the message says what to do."""
+
+
+class WarehouseLocked(WarehouseError):
+    """Another process held the database file for longer than the caller was willing to wait."""
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _connect_writer(path: Path, row_group_rows: int | None) -> duckdb.DuckDBPyConnection:
+    """A read-write connection to the file. With `row_group_rows` the file is ATTACHed with that ROW_GROUP_SIZE
+    (an ATTACH option) as the default catalog, so unqualified names mean the warehouse's tables as in a plain
+    `duckdb.connect(path)`."""
+    if row_group_rows is None:
+        return duckdb.connect(str(path))
+    con = duckdb.connect()
+    try:
+        literal = _sql_literal(str(path))
+        con.execute(f"ATTACH {literal} AS {WRITER_ALIAS} (ROW_GROUP_SIZE {int(row_group_rows)})")
+        con.execute(f"USE {WRITER_ALIAS}")
+        # spill files next to the database, as a plain connection to it would (not in the working directory)
+        con.execute(f"SET temp_directory = {_sql_literal(f'{path}.tmp')}")
+    except duckdb.BinderException as exc:
+        con.close()
+        if "file handle conflict" not in str(exc).lower():
+            raise
+        # this process already holds the file open (a notebook's connection, say): DuckDB refuses a second
+        # instance of it, so share that one through a plain connection (default row groups for this load)
+        return duckdb.connect(str(path))
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _open_once(path: Path, read_only: bool, row_group_rows: int | None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path), read_only=True) if read_only else _connect_writer(path, row_group_rows)
+    con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        # Loads are small bulk transactions next to CPU-bound extraction workers: one DuckDB thread
+        # avoids fighting them for the cores (measured in benchmarks/pipeline.py).
+        con.execute("SET threads = 1")
+    return con
+
+
+def connect(
+    path: str | Path,
+    *,
+    read_only: bool = False,
+    wait_seconds: float = 300.0,
+    on_wait: Callable[[str], None] | None = None,
+    row_group_rows: int | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """Open the DuckDB file, waiting up to `wait_seconds` while another process holds its lock.
+    `row_group_rows`: row group size of the data this (write) connection appends (see LOAD_ROW_GROUP_ROWS)."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseError(f"no database at {path}: run `akhbar ingest` or `akhbar demo` first, or pass --db")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = _open_waiting(path, read_only, wait_seconds, on_wait, row_group_rows)
+    if read_only and _schema_behind(con):
+        # a file last written by an older akhbar: readers rely on the views and macros of the newer
+        # migrations, so bring it up to date (briefly as a writer) before reading
+        con.close()
+        writer = _open_waiting(path, False, wait_seconds, on_wait, None)
+        try:
+            migrate(writer)
+        finally:
+            writer.close()
+        con = _open_waiting(path, True, wait_seconds, on_wait, None)
+    return con
+
+
+def _schema_behind(con: duckdb.DuckDBPyConnection) -> bool:
+    try:
+        row = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+    except duckdb.CatalogException:
+        return False  # not an akhbar warehouse (or an empty file): nothing to migrate for a reader
+    return row is None or row[0] is None or row[0] < migrations()[-1][0]
+
+
+def _open_waiting(
+    path: Path,
+    read_only: bool,
+    wait_seconds: float,
+    on_wait: Callable[[str], None] | None,
+    row_group_rows: int | None,
+) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.2
+    warned = False
+    while True:
+        try:
+            return _open_once(path, read_only, row_group_rows)
+        except duckdb.IOException as exc:
+            if not LOCK_ERROR.search(str(exc)):
+                raise WarehouseError(f"cannot open {path}: {exc}") from None
+            holder = _holder(str(exc))
+            if time.monotonic() >= deadline:
+                raise WarehouseLocked(
+                    f"{path} is locked by another process ({holder}) for more than {wait_seconds:.0f}s; "
+                    "close that program (a duckdb shell or notebook holding it open) and run again"
+                ) from None
+            if not warned:
+                (on_wait or log.warning)(f"{path} is in use by another process ({holder}); waiting for it "
+                                         f"(up to {wait_seconds:.0f}s)...")
+                warned = True
+            time.sleep(delay)
+            delay = min(delay * 1.5, 2.0)
+
+
+def _holder(message: str) -> str:
+    m = re.search(r"PID (\d+)", message)
+    return f"PID {m.group(1)}" if m else "another program"
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One transaction on an open connection: committed when the block ends, rolled back when it raises."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) of every migration in warehouse/schema, in order."""
+    folder = resources.files("warehouse").joinpath("schema")
+    found = []
+    for entry in folder.iterdir():
+        numbered = re.match(r"(\d+)_.*\.sql$", entry.name)
+        if numbered:
+            found.append((int(numbered.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply the migrations not applied yet, each in its own transaction; returns the versions applied now."""
+    con.execute(CREATE_MIGRATIONS_TABLE)
+    done = {v for (v,) in con.execute(APPLIED_MIGRATIONS).fetchall()}
+    applied = []
+    for version, name, sql in migrations():
+        if version in done:
+            continue
+        with transaction(con):
+            con.execute(sql)
+            con.execute(RECORD_MIGRATION, [version, name, datetime.now(UTC)])
+        applied.append(version)
+    return applied
+
+
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> tuple[Any, ...]:
+    """The row of a query that always returns exactly one (aggregates without GROUP BY)."""
+    row = con.execute(sql, params).fetchone()
+    if row is None:
+        raise WarehouseError(f"no row from {sql.strip().splitlines()[0]!r}")
+    return row
