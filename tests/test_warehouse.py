@@ -139,13 +139,10 @@ def test_lock_held_too_long_gives_clear_error(tmp_path):
         holder.wait()
 
 
-def test_loads_append_small_row_groups_and_keep_the_file_readable(tmp_path, monkeypatch):
+def test_loads_append_small_row_groups_and_keep_the_file_readable(tmp_path):
     """Loads attach the file with a small ROW_GROUP_SIZE so a checkpoint rewrites one small group, not the
     whole table; the file is then read with a plain read-only connection (views, queries)."""
-    import warehouse.store as store
-
-    monkeypatch.setattr(store, "LOAD_ROW_GROUP_ROWS", 2048)
-    w = Warehouse(tmp_path / "it's here.duckdb", wait_seconds=5)  # a quote in the path must survive ATTACH
+    w = Warehouse(tmp_path / "it's here.duckdb", wait_seconds=5, load_row_group_rows=2048)  # a quote in the path must survive ATTACH
     w.migrate()
     for k in range(3):
         rows = [FetchLogRow(url=f"https://e.com/{k}/{i}", source="s", kind="article", status=200, error=None,

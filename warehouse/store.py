@@ -80,10 +80,11 @@ class Warehouse:
     """The akhbar DuckDB file. Every method opens the file, does its work in one transaction and closes it."""
 
     def __init__(self, path: str | Path = DEFAULT_DB_PATH, *, wait_seconds: float = 300.0,
-                 on_wait: Callable[[str], None] | None = None) -> None:
+                 on_wait: Callable[[str], None] | None = None, load_row_group_rows: int = LOAD_ROW_GROUP_ROWS) -> None:
         self.path = Path(path)
         self.wait_seconds = wait_seconds
         self.on_wait = on_wait
+        self.load_row_group_rows = load_row_group_rows  # row groups of the data each load appends
 
     @contextmanager
     def connection(self, *, read_only: bool = False,
@@ -97,8 +98,8 @@ class Warehouse:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One write transaction; its appends use LOAD_ROW_GROUP_ROWS-row groups."""
-        with self.connection(row_group_rows=LOAD_ROW_GROUP_ROWS) as con, transaction(con):
+        """One write transaction; its appends use row groups of `load_row_group_rows` rows."""
+        with self.connection(row_group_rows=self.load_row_group_rows) as con, transaction(con):
             yield con
 
     def migrate(self) -> list[int]:
