@@ -1,7 +1,7 @@
 """Arabic text normalisation: one table of what is removed or unified, and the forms built from it.
 
 The table starts from camel-tools' own utilities, applied to every character of the Arabic block:
-``dediac_ar`` (tashkeel, superscript alef), ``normalize_alef_ar``, ``normalize_alef_maksura_ar`` (ى -> ي) and
+``dediac_ar``'s character set (tashkeel, superscript alef), ``normalize_alef_ar``, ``normalize_alef_maksura_ar`` (ى -> ي) and
 ``normalize_teh_marbuta_ar`` (ة -> ه). Ours is wider where news text needs it; each addition says why below.
 camel-tools' ``simple_word_tokenize`` is not used: it gives no character offsets, which entity mentions need,
 and it splits «3.5» and «...» into pieces (extractors/entities/tokens.py keeps its own tokenizer).
@@ -25,14 +25,21 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from camel_tools.utils.dediac import dediac_ar
 from camel_tools.utils.normalize import normalize_alef_ar, normalize_alef_maksura_ar, normalize_teh_marbuta_ar
 
 ARABIC_BLOCK = range(0x0600, 0x0700)
 
+# The characters camel-tools' dediac_ar removes (its AR_DIAC_CHARSET: tashkeel, shadda, sukun, superscript alef).
+# Written out rather than imported: camel_tools.utils.dediac imports camel_tools.utils.charsets, which builds
+# emoji tables at import time (measured: 0.3 s and 40 MB in every worker process). tests/test_arabic.py checks
+# this is exactly what dediac_ar removes.
+CAMEL_DIACRITICS = frozenset("\u064b\u064c\u064d\u064e\u064f\u0650\u0651\u0652\u0670")
+
 
 def _camel_fold(char: str) -> str:
-    return normalize_teh_marbuta_ar(normalize_alef_maksura_ar(normalize_alef_ar(dediac_ar(char))))
+    """camel-tools' dediac_ar, then its alef, alef-maksura and teh-marbuta normalisers, on one character."""
+    dediacritised = "" if char in CAMEL_DIACRITICS else char
+    return normalize_teh_marbuta_ar(normalize_alef_maksura_ar(normalize_alef_ar(dediacritised)))
 
 
 # camel-tools' folds of the Arabic block: {character: replacement}; "" means the character is removed.

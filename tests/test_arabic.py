@@ -150,3 +150,21 @@ def test_macro_is_in_a_migrated_file_and_usable_read_only(tmp_path):
         migrate(con)
     with duckdb.connect(str(path), read_only=True) as con:
         assert _sql_map(con, f"{MACRO_NAME}(s)", ["العِراقُ ۲۰۲۴"]) == ["العراق 2024"]
+
+
+def test_written_out_diacritics_are_exactly_what_dediac_ar_removes():
+    from extractors.arabic import CAMEL_DIACRITICS
+
+    assert {c for c in map(chr, range(0x0600, 0x0700)) if dediac_ar(c) == ""} == CAMEL_DIACRITICS
+    assert {c for c in map(chr, range(0x20, 0x3000)) if dediac_ar(c) == ""} == CAMEL_DIACRITICS
+
+
+def test_normalising_does_not_load_camel_tools_emoji_tables():
+    """camel_tools.utils.charsets costs 40 MB and 0.3 s per worker process: the pipeline does without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys, extractors.batch; from extractors.entities.mentions import get_backend; get_backend('crf'); "
+            "print('camel_tools.utils.charsets' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
