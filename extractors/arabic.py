@@ -2,7 +2,8 @@
 
 The table starts from camel-tools' own utilities, applied to every character of the Arabic block:
 ``dediac_ar``'s character set (tashkeel, superscript alef), ``normalize_alef_ar``,
-``normalize_alef_maksura_ar`` (ى -> ي) and ``normalize_teh_marbuta_ar`` (ة -> ه). Ours is wider where news text needs it; each addition says why below.
+``normalize_alef_maksura_ar`` (ى -> ي) and ``normalize_teh_marbuta_ar`` (ة -> ه). Ours is wider where news text
+needs it; each addition says why below.
 camel-tools' ``simple_word_tokenize`` is not used: it gives no character offsets, which entity mentions need,
 and it splits «3.5» and «...» into pieces (extractors/entities/tokens.py keeps its own tokenizer).
 
