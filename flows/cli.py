@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TextIO, TypeVar
 
 import flows  # noqa: F401  (telemetry defaults before Prefect loads)
 from extractors.config import VERSION, ConfigError, load_config
+from extractors.discover.urls import BadURL, canonical_url, without_userinfo
 from flows.settings import SettingsError, load_settings
 from warehouse.connection import DEFAULT_DB_PATH, WarehouseError
 
@@ -105,11 +106,25 @@ def cmd_merge_lake(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _checked_urls(urls: list[str]) -> list[str]:
+    """The URLs as given, each checked before Prefect starts (exit 2 on the first unusable one), with any
+    `user:password@` removed: akhbar never sends such credentials, and Prefect would store them with the run."""
+    for url in urls:
+        try:
+            canonical_url(url)
+        except BadURL as exc:
+            raise UsageError(f"not an http(s) article URL: {without_userinfo(url)!r} ({exc})") from None
+    cleaned = [without_userinfo(u) for u in urls]
+    if cleaned != urls:
+        print("akhbar: credentials in URLs are neither sent nor stored: removed them", file=sys.stderr)
+    return cleaned
+
+
 def cmd_ingest_urls(args: argparse.Namespace) -> int:
     from flows.ingest import ingest_urls
 
     summary = _with_configured_runner(ingest_urls)(
-        urls=args.urls, db_path=args.db, source=args.source,
+        urls=_checked_urls(args.urls), db_path=args.db, source=args.source,
         allow_private_addresses=args.allow_private_addresses, backend=args.backend)
     _print_summary(summary)
     return EXIT_OK
@@ -228,7 +243,7 @@ def cmd_query(args: argparse.Namespace) -> int:
         return _list_queries()
     if not args.query:
         raise UsageError("give a named query or SQL (see `akhbar query --list`)")
-    cols, rows = run_query(args.db, args.query, _params(args.param))
+    cols, rows = run_query(args.db, args.query, _params(args.param), allow_files=args.allow_files)
     _write(render(cols, rows, args.format))
     return EXIT_OK
 
@@ -400,6 +415,8 @@ COMMANDS = (
         db_option(),
         TABLE_FORMAT,
         option("--list", action="store_true", help="list the named queries"),
+        option("--allow-files", action="store_true",
+               help="let the SQL read and write local files (read_csv, COPY ... TO); off by default"),
     )),
     Command("serve", "start a local Prefect server (UI) and serve the deployments, in the foreground", cmd_serve, (
         option("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"),

@@ -32,7 +32,7 @@ from extractors.batch import ProcessedBatch, fetch_log_rows, process_pages
 from extractors.config import Config, CrawlSettings, Source, load_config
 from extractors.discover.feed_state import FeedState
 from extractors.discover.feeds import discover_source
-from extractors.discover.urls import BadURL, article_id, canonical_url, host_of
+from extractors.discover.urls import BadURL, article_id, canonical_url, host_of, without_userinfo
 from extractors.fetch.background import BackgroundFetcher
 from extractors.records import DiscoveredURL, FetchedPage, FetchLogRow
 from flows.batch_pipeline import LOAD_EVERY_PAGES, BatchPipeline, LoadPolicy, unwalked
@@ -280,7 +280,7 @@ def parse_urls(urls: Sequence[str], source: str) -> tuple[list[DiscoveredURL], l
         try:
             items.append(DiscoveredURL(url=canonical_url(raw), source=source))
         except BadURL as exc:
-            bad.append(FetchLogRow(url=str(raw)[:2048], source=source, kind="article", status=None,
+            bad.append(FetchLogRow(url=without_userinfo(str(raw))[:2048], source=source, kind="article", status=None,
                                    error=f"bad URL: {exc}", fetched_at=datetime.now(UTC)))
     return interleave([items]), bad
 
@@ -305,7 +305,7 @@ def ingest_urls(
     started = time.perf_counter()
     run_id = new_run_id()
     summary = RunSummary(run_id=run_id, db_path=str(Path(db_path)))
-    params = {"urls": list(urls), "db_path": db_path, "source": source,
+    params = {"urls": [without_userinfo(str(u)) for u in urls], "db_path": db_path, "source": source,
               "allow_private_addresses": allow_private_addresses, "backend": backend}
     sink = WarehouseSink(db_path, run_id, log=get_run_logger().warning)
     # the name may be a configured source: keep its settings

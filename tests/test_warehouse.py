@@ -253,3 +253,19 @@ def test_readers_bring_a_file_of_an_older_version_up_to_date(tmp_path):
     assert rows == []
     latest = migrations()[-1][0]
     assert run_query(path, "SELECT max(version) AS v FROM schema_migrations")[1] == [(latest,)]
+
+
+def test_raw_sql_reaches_no_file_outside_the_database(wh, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not yours", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    for sql in (f"COPY (SELECT 1) TO '{out}'", f"SELECT * FROM read_text('{secret}')",
+                f"ATTACH '{tmp_path / 'other.duckdb'}' AS other", "INSTALL httpfs"):
+        with pytest.raises(QueryError, match="--allow-files"):
+            run_query(wh.path, sql)
+    with pytest.raises(QueryError, match="locked"):
+        run_query(wh.path, "SET enable_external_access = true")
+    assert not out.exists() and not (tmp_path / "other.duckdb").exists()
+    # named queries keep working, and the flag lets local analysis read files
+    assert run_query(wh.path, "top-entities")[1] == []
+    assert run_query(wh.path, f"SELECT content FROM read_text('{secret}')", allow_files=True)[1] == [("not yours",)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,14 +31,37 @@ def to_json(cols: list[str], rows: list[tuple[Any, ...]]) -> str:
     return json.dumps([{c: _jsonable(v) for c, v in zip(cols, r)} for r in rows], ensure_ascii=False, indent=1)
 
 
+# A spreadsheet opening the CSV runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_value(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, (list, dict)):
+        v = json.dumps(_jsonable(v), ensure_ascii=False)
+    if isinstance(v, str) and v.startswith(FORMULA_PREFIXES):
+        return "'" + v  # shown as text, not evaluated; numbers keep their sign (they are not strings)
+    return _jsonable(v)
+
+
 def to_csv(cols: list[str], rows: list[tuple[Any, ...]]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(cols)
+    w.writerow([_csv_value(c) for c in cols])
     for r in rows:
-        w.writerow(["" if v is None else (json.dumps(_jsonable(v), ensure_ascii=False)
-                                            if isinstance(v, (list, dict)) else _jsonable(v)) for v in r])
+        w.writerow([_csv_value(v) for v in r])
     return buf.getvalue()
+
+
+# Characters a terminal would act on rather than print: C0/C1 controls (escape sequences can rewrite the screen or
+# the window title) and bidi embeddings, overrides and isolates (they reorder what follows: "Trojan Source").
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _visible(s: str) -> str:
+    """`s` with every control or bidi-override character shown as an escape (\\x1b, \\u202e)."""
+    return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", s)
 
 
 def _width(s: str) -> int:
@@ -48,11 +72,12 @@ def _cell(v: Any, cap: int = 60) -> str:
     if v is None:
         return ""
     s = str(_jsonable(v)) if not isinstance(v, str) else v
-    s = " ".join(s.split())
+    s = _visible(" ".join(s.split()))
     return s if len(s) <= cap else s[: cap - 1] + "…"
 
 
 def to_table(cols: list[str], rows: list[tuple[Any, ...]]) -> str:
+    cols = [_visible(c) for c in cols]
     cells = [[_cell(v) for v in r] for r in rows]
     widths = [max([_width(c)] + [_width(r[i]) for r in cells]) for i, c in enumerate(cols)]
     def line(values: list[str]) -> str:

@@ -12,6 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from warehouse.connection import WarehouseError, connect
 
 _PARAMS_LINE = re.compile(r"^--\s*params:\s*(.*)$", re.M)
@@ -76,14 +78,26 @@ def _required(q: NamedQuery) -> set[str]:
     return {p.strip() for p in m.group(1).split(",")} if m else set()
 
 
+# Locked: the SQL that follows cannot switch file access back on.
+NO_FILE_ACCESS = "SET enable_external_access = false; SET lock_configuration = true"
+
+
 def run_query(db_path: str | Path, name_or_sql: str, params: dict[str, str] | None = None,
-              wait_seconds: float = 30.0) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run a named query or raw SQL on a read-only connection; returns (column names, rows)."""
+              wait_seconds: float = 30.0, *, allow_files: bool = False) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run a named query or raw SQL on a read-only connection; returns (column names, rows).
+
+    Unless `allow_files`, the SQL can reach nothing but the database: a read-only connection still lets DuckDB
+    read any local file (read_text, read_csv), write one (COPY ... TO), attach or install extensions."""
     sql, values = resolve(name_or_sql, params or {})
     con = connect(db_path, read_only=True, wait_seconds=wait_seconds)
     try:
+        if not allow_files:
+            con.execute(NO_FILE_ACCESS)
         try:
             cur = con.execute(sql, values or None)
+        except duckdb.PermissionException:
+            raise QueryError("this SQL reads or writes files outside the database; run it with --allow-files "
+                             "if that is what you want") from None
         except Exception as exc:  # duckdb raises many error types; all are the user's query problem here
             raise QueryError(f"query failed: {exc}") from None
         if cur.description is None:

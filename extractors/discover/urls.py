@@ -68,6 +68,15 @@ def _is_tracking(key: str) -> bool:
     return k in TRACKING_PARAMS or k.startswith(TRACKING_PREFIXES)
 
 
+_USERINFO = re.compile(r"^(\s*[A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@")
+
+
+def without_userinfo(url: str) -> str:
+    """`url` with any `user:password@` removed, for anything stored or logged (works on invalid URLs too).
+    akhbar never sends such credentials: canonical URLs have none."""
+    return _USERINFO.sub(r"\1", url)
+
+
 def canonical_url(url: str) -> str:
     """Return the canonical IRI form of an http(s) URL, or raise BadURL."""
     if not isinstance(url, str):
