@@ -6,8 +6,8 @@ benchmarks/extract_layouts/ (the generator of benchmarks/extract_eval.py: naviga
 comments, footers; ~30 KB per page). Site: /robots.txt (with a Sitemap line), /sitemap_index.xml with up to 8
 child Google News sitemaps (the discoverer follows at most 8 children per index), /news/<layout>/<i>.html.
 
-    python benchmarks/corpus.py serve --n 2000 --dir /tmp/x   # prints one JSON line {"base": ...}, then
-                                                               # serves until its stdin closes
+    python benchmarks/corpus.py serve --n 2000 [--copies 20] --dir /tmp/x
+    # prints one JSON line {"base": ...}, then serves until its stdin closes
 
 The server runs in its own process (so its memory and the page bytes never count in the pipeline's RSS) and
 keeps every response in memory; HTTP/1.1 keep-alive, one thread per connection (stdlib ThreadingHTTPServer).
@@ -65,9 +65,18 @@ def _load_corpus(seed: int, n: int) -> list[dict]:
     return good
 
 
-def generate(n: int, seed: int, base: str, out: Path) -> list[tuple[str, str, bytes]]:
-    """Build the pages, write pages/ and manifest.jsonl to `out`; return the site's (path, ctype, body)."""
-    extract_eval.load_corpus = _load_corpus  # more zips than the extraction eval needs
+def generate(n: int, seed: int, base: str, out: Path, copies: int = 1) -> list[tuple[str, str, bytes]]:
+    """Build the pages, write pages/ and manifest.jsonl to `out`; return the site's (path, ctype, body).
+    `copies`: each story is published that many times (pages i, i + n/copies, ...: other layouts, dates and
+    URLs around the same text), as outlets republish agency wire stories."""
+    stories = max(1, math.ceil(n / max(copies, 1)))
+
+    def load_stories(seed: int, n: int) -> list[dict]:
+        # build_pages takes page i's story from articles[i % len(articles)] and related links from the rest
+        articles = _load_corpus(seed, n)
+        return articles[:stories] if copies > 1 else articles
+
+    extract_eval.load_corpus = load_stories  # more zips than the extraction eval needs
     pages = extract_eval.build_pages(n, seed)
     (out / "pages").mkdir(parents=True, exist_ok=True)
     routes: list[tuple[str, str, bytes]] = []
@@ -141,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("command", choices=["serve"])
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--copies", type=int, default=1, help="each story published this many times (default 1)")
     ap.add_argument("--dir", required=True, help="temporary directory for pages/ and manifest.jsonl")
     args = ap.parse_args(argv)
     if not have_corpus():
@@ -148,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     server, routes = make_server()
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    for path, ctype, body in generate(args.n, args.seed, base, Path(args.dir)):
+    for path, ctype, body in generate(args.n, args.seed, base, Path(args.dir), args.copies):
         routes[path] = (ctype, body)
     n_pages = sum(1 for p in routes if p.startswith("/news/"))
     mean_kb = sum(len(b) for p, (_, b) in routes.items() if p.startswith("/news/")) / max(n_pages, 1) / 1024

@@ -13,8 +13,14 @@ What it does (one run):
 4. runs the peer newspaper4k (installed only in benchmarks/.venv-peers, see requirements-peers.txt) as a
    subprocess over a sample of the same HTML and prints its speed and body F1 next to ours.
 
-    .venv/bin/python benchmarks/pipeline.py [--n 2000] [--runner process] [--batch-size 200]
+    .venv/bin/python benchmarks/pipeline.py [--n 2000] [--copies K] [--runner process] [--batch-size 200]
         [--concurrency 16] [--floor-pages 0] [--peer-pages 200] [--no-peers] [--json out.json] [--profile]
+        [--backend crf|camel] [--camel-layers 12]
+
+`--backend camel`: the flow tags with the camel backend over a random BERT-base-shaped model folder that the
+benchmark writes first (benchmarks/ner_speed.py --make-model, in a subprocess; nothing downloaded), pointed at by
+AKHBAR_CAMEL_MODEL; int8 or fp32 as AKHBAR_CAMEL_INT8 says (else the backend's default). Each task-runner worker
+loads the model once; the peak RSS of each worker process is printed.
 
 Needs ../shared/data/corpus/saudinewsnet (prints a message and exits 0 when it is absent). Results and the
 commands that produced them are recorded in benchmarks/README.md.
@@ -88,6 +94,17 @@ def _rss(pid: int) -> int:
         return 0
 
 
+def _pss(pid: int) -> int:
+    """Proportional set size: pages shared with other processes (a model file mapped by two workers) count half."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0
+
+
 def descendants(root: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
@@ -124,6 +141,9 @@ class TreeSampler(threading.Thread):
         self._cmds: dict[int, str] = {}
         self.samples = 0
         self.worker_cpu: dict[int, float] = {}
+        self.worker_peak: dict[int, int] = {}  # peak RSS of each worker process (one model each with camel)
+        self.worker_peak_pss: dict[int, int] = {}
+        self.peak_pss_total = 0  # the tree's proportional set size: shared file pages counted once
 
     def sample(self) -> None:
         me = os.getpid()
@@ -137,6 +157,11 @@ class TreeSampler(threading.Thread):
             st = _stat(p)
             if st:
                 self.worker_cpu[p] = st[1]
+            self.worker_peak[p] = max(self.worker_peak.get(p, 0), _rss(p))
+        if self.samples % 5 == 0:  # smaps_rollup walks every mapping: about once a second is enough
+            for p in workers:
+                self.worker_peak_pss[p] = max(self.worker_peak_pss.get(p, 0), _pss(p))
+            self.peak_pss_total = max(self.peak_pss_total, sum(_pss(p) for p in [me, *kids]))
         total = main + prefect + wrss
         self.peak_total = max(self.peak_total, total)
         self.peak_no_prefect = max(self.peak_no_prefect, main + wrss)
@@ -176,11 +201,12 @@ def cpu_children() -> tuple[float, float]:
 
 
 # ------------------------------------------------------------------------------------------ site
-def start_site(n: int, seed: int, workdir: Path) -> tuple[subprocess.Popen, dict]:
+def start_site(n: int, seed: int, workdir: Path, copies: int = 1) -> tuple[subprocess.Popen, dict]:
     site_dir = workdir / "site"
     site_dir.mkdir()
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "corpus.py"), "serve", "--n", str(n), "--seed", str(seed), "--dir", str(site_dir)],
+        [sys.executable, str(HERE / "corpus.py"), "serve", "--n", str(n), "--seed", str(seed), "--dir", str(site_dir),
+         "--copies", str(copies)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     line = proc.stdout.readline() if proc.stdout else ""
@@ -269,7 +295,7 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
     load_before = loadavg()
     sampler.start()
     t_call = time.perf_counter()
-    summary = ingest(sources_file=str(sources), db_path=str(db), allow_private_addresses=True, backend="crf",
+    summary = ingest(sources_file=str(sources), db_path=str(db), allow_private_addresses=True, backend=args.backend,
                      batch_size=args.batch_size)
     t_done = time.perf_counter()
     sampler.stop()
@@ -317,6 +343,11 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
         "load": st.get("load", 0.0),
         "rss_total": sampler.peak_total, "rss_no_prefect": sampler.peak_no_prefect, "rss_main": sampler.peak_main,
         "rss_prefect": sampler.peak_prefect, "rss_workers": sampler.peak_workers,
+        "rss_per_worker": sorted((v for p, v in sampler.worker_peak.items() if "resource_tracker" not in sampler.cmd(p)),
+                                 reverse=True),
+        "pss_per_worker": sorted((v for p, v in sampler.worker_peak_pss.items()
+                                  if "resource_tracker" not in sampler.cmd(p)), reverse=True),
+        "pss_total": sampler.peak_pss_total,
         "workers_seen": sampler.max_workers_seen, "servers_seen": sampler.max_servers_seen, "kids_maxrss_mb": kids_maxrss,
         "cpu_main": cpu_main, "cpu_workers": cpu_kids, "cpu_prefect": prefect_cpu, "cpu_site": site_cpu,
         "task_runs": dict(task_runs), "load_before": load_before, "load_after": loadavg(),
@@ -359,7 +390,7 @@ def floor_discover(base: str) -> tuple[float, int]:
     return time.perf_counter() - t0, n
 
 
-def floor_cpu(site_dir: Path, indices: list[int], texts: list[str]) -> dict:
+def floor_cpu(site_dir: Path, indices: list[int], texts: list[str], backend_name: str = "crf") -> dict:
     import lxml.html
     import trafilatura
 
@@ -376,7 +407,7 @@ def floor_cpu(site_dir: Path, indices: list[int], texts: list[str]) -> dict:
     traf = [trafilatura.extract(h) for h in htmls]
     out["trafilatura"] = time.perf_counter() - t0
     out["trafilatura_texts"] = dict(zip(indices, traf))
-    backend = get_backend("crf")
+    backend = get_backend(backend_name)
     find_mentions("اجتمع الرئيس في الرياض مع وزير الخارجية.", backend)  # warm
     t0 = time.perf_counter()
     n_m = sum(len(find_mentions(t, backend)) for t in texts)
@@ -468,6 +499,25 @@ def time_ours(site_dir: Path, base: str, manifest: list[dict], sample: list[int]
     return time.perf_counter() - t0
 
 
+# ------------------------------------------------------------------------------------------ camel model
+def camel_model(workdir: Path, layers: int) -> Path:
+    """A random BERT-base-shaped camel model folder (written by ner_speed.py in a subprocess, so this process,
+    the flow's, never imports torch); AKHBAR_CAMEL_MODEL points at it for the flow and its workers."""
+    folder = workdir / "camel-model"
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, str(HERE / "ner_speed.py"), "--make-model", str(folder),
+                           "--layers", str(layers)], capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    if done.returncode != 0:
+        raise SystemExit(f"could not write the camel model:\n{done.stderr[-3000:]}")
+    info = json.loads(done.stdout.strip().splitlines()[-1])
+    os.environ["AKHBAR_CAMEL_MODEL"] = str(folder)
+    print(f"camel model: random weights, {info['params'] / 1e6:.1f} M parameters, {info['layers']} layers x "
+          f"{info['hidden']} hidden, vocabulary {info['vocab']:,} (written in {time.perf_counter() - t0:.1f}s); "
+          f"AKHBAR_CAMEL_INT8={os.environ.get('AKHBAR_CAMEL_INT8') or '(unset: the default)'}")
+    return folder
+
+
 # ------------------------------------------------------------------------------------------ profile
 def profile_batch(site_dir: Path, base: str, manifest: list[dict], n: int, top: int = 30) -> str:
     """cProfile of extractors.batch.process_pages on one batch of n pages (single process)."""
@@ -511,6 +561,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runner", default=None, help="AKHBAR_TASK_RUNNER for the flow: thread, process[:N] "
                                                    "(default: the environment's value, else the project default)")
     ap.add_argument("--batch-size", type=int, default=200)
+    ap.add_argument("--copies", type=int, default=1, metavar="K",
+                    help="each story published K times across the site (wire copies; default 1: unique stories)")
     ap.add_argument("--concurrency", type=int, default=16, help="max_concurrency of the source (and of the fetch floor)")
     ap.add_argument("--floor-pages", type=int, default=0,
                     help="pages for the CPU floors (0 = all N); fewer pages are scaled up to N")
@@ -522,6 +574,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--api", choices=["ephemeral", "shared"], default="ephemeral",
                     help="ephemeral: as `akhbar ingest` runs today (no PREFECT_API_URL; each process-pool worker then "
                          "starts its own temporary server); shared: experiment, workers get the parent's API URL")
+    ap.add_argument("--backend", choices=["crf", "camel"], default="crf",
+                    help="NER backend of the flow; camel: over a random BERT-base-shaped model the benchmark writes")
+    ap.add_argument("--camel-layers", type=int, default=12, help="encoder layers of that model (BERT-base: 12)")
     ap.add_argument("--json", help="write the figures to this JSON file")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (pages, databases)")
     args = ap.parse_args(argv)
@@ -543,18 +598,21 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("PREFECT_API_URL", None)
 
     started_at = datetime.now(UTC)
+    if args.backend == "camel":
+        camel_model(workdir, args.camel_layers)
     experiments = [f"api={args.api}"] if args.api != "ephemeral" else []
     print(f"akhbar pipeline benchmark {started_at:%Y-%m-%d %H:%M} UTC; N={args.n}, runner={runner}, "
-          f"batch={args.batch_size}, concurrency={args.concurrency}; experiments: {', '.join(experiments) or 'none'}")
+          f"batch={args.batch_size}, concurrency={args.concurrency}, copies={args.copies}; experiments: {', '.join(experiments) or 'none'}")
     print(f"machine: {machine()}; load average at start: {loadavg()}")
     t0 = time.perf_counter()
-    site, info = start_site(args.n, args.seed, workdir)
+    site, info = start_site(args.n, args.seed, workdir, args.copies)
     site_dir = Path(info["dir"])
     print(f"site: {info['pages']} pages, mean {info['mean_kb']} KB, sitemap index with {info['sitemaps']} child "
           f"sitemaps at {info['base']} (stdlib ThreadingHTTPServer, separate process; generated in "
           f"{time.perf_counter() - t0:.1f}s)")
     res: dict = {"date": f"{started_at:%Y-%m-%d %H:%M} UTC", "machine": machine(), "n": args.n, "runner": runner,
-                 "batch_size": args.batch_size, "concurrency": args.concurrency, "experiments": experiments, "command": " ".join(sys.argv)}
+                 "backend": args.backend,
+                 "batch_size": args.batch_size, "concurrency": args.concurrency, "copies": args.copies, "experiments": experiments, "command": " ".join(sys.argv)}
     try:
         r = run_flow(args, info["base"], workdir, site.pid)
         s = r["summary"]
@@ -586,7 +644,7 @@ def main(argv: list[str] | None = None) -> int:
             k = len(manifest) if args.floor_pages <= 0 else min(args.floor_pages, len(manifest))
             idx = [round(j * len(manifest) / k) for j in range(k)]
             texts = [stored[base + manifest[i]["path"]] for i in idx if base + manifest[i]["path"] in stored]
-            cpu = floor_cpu(site_dir, idx, texts)
+            cpu = floor_cpu(site_dir, idx, texts, args.backend)
             scale = len(manifest) / k
             fl["lxml"] = cpu["lxml"] * scale
             fl["trafilatura"] = cpu["trafilatura"] * scale
@@ -639,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
         if fl:
             print(f"{'':<35}{'lxml.html.fromstring only':<34}{fl['lxml']:8.2f}{fmt_rate(N, fl['lxml'])}"
                   f"{r['extract'] / fl['lxml']:6.1f}×")
-        row("entities", r["entities"], wall, "crf find_mentions alone", fl.get("ner"))
+        row("entities", r["entities"], wall, f"{args.backend} find_mentions alone", fl.get("ner"))
         row("load", r["load"], wall, "Arrow bulk insert, fresh file", fl.get("duckdb"))
         print("-" * 97)
         print(f"{'total':<10}{wall:9.2f}{fmt_rate(n_ok, wall)}{'100%':>7}   (wall clock of the flow call; pages/s = "
@@ -658,6 +716,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['rss_main'] / mb:.0f} + workers {r['rss_workers'] / mb:.0f} + Prefect API server(s) "
               f"{r['rss_prefect'] / mb:.0f} [{r['servers_seen']} seen] (peaks of the parts need not coincide); without the Prefect server "
               f"{r['rss_no_prefect'] / mb:.0f} MB; ru_maxrss of the largest waited-for child {r['kids_maxrss_mb']:.0f} MB")
+        print(f"  peak RSS per worker process: {', '.join(f'{v / mb:.0f} MB' for v in r['rss_per_worker']) or '-'}"
+              f" (PSS: {', '.join(f'{v / mb:.0f} MB' for v in r['pss_per_worker']) or '-'}); peak PSS of the tree "
+              f"{r['pss_total'] / mb:.0f} MB (pages shared between processes, e.g. a mapped model file, counted once)"
+              f"; entities by {s.ner_backend}: {s.ner_model}")
         print(f"  Prefect task runs: {sum(r['task_runs'].values())} {r['task_runs']}")
         print(f"  body F1 of the stored articles vs the corpus text: {pipeline_f1:.3f} over {len(manifest)} pages")
         print(f"  load average before / after the flow: {r['load_before']} / {r['load_after']}")
@@ -677,7 +739,11 @@ def main(argv: list[str] | None = None) -> int:
             res["floors"] = {k: v for k, v in fl.items() if k != "trafilatura_texts"}
             res["floor_sum_serial"], res["floor_sum_2core"] = serial, par
             checks.append(("pipeline ≤ 1.5× sum of floors (2-core ideal)", wall / par <= 1.5, f"{wall / par:.2f}×"))
-        checks.append(("≥ 40 pages/s end to end", n_ok / wall >= 40, f"{n_ok / wall:.1f}"))
+        if args.backend == "camel":  # issue 16's targets for the camel backend (int8) on 2 cores
+            checks.append(("≥ 5 pages/s end to end", n_ok / wall >= 5, f"{n_ok / wall:.1f}"))
+            checks.append(("peak RSS < 2.5 GB", r["rss_total"] < 2.5 * 2**30, f"{r['rss_total'] / mb:.0f} MB"))
+        else:
+            checks.append(("≥ 40 pages/s end to end", n_ok / wall >= 40, f"{n_ok / wall:.1f}"))
         checks.append(("load < 5% of total", r["load"] / wall < 0.05, f"{100 * r['load'] / wall:.1f}%"))
         if args.n >= 5000:
             checks.append(("peak RSS < 1.5 GB at N=5,000", r["rss_total"] < 1.5 * 2**30, f"{r['rss_total'] / mb:.0f} MB"))

@@ -124,3 +124,25 @@ def arabic_ratio(text: str) -> float:
     if not letters:
         return 0.0
     return sum(1 for c in letters if _ARABIC_LETTER.match(c)) / len(letters)
+
+
+# Code points no stored string may hold: lone surrogates (a broken `&#xD800;` or a JSON `\ud800` escape decodes to
+# one, and UTF-8 cannot encode it: Arrow and DuckDB refuse the whole batch), noncharacters, and C0/C1 controls
+# other than tab, newline and carriage return.
+_INVALID_CODE_POINTS = re.compile(
+    "[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
+    + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(1, 17))
+    + "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+)
+
+
+def clean_text(text: str) -> str:
+    """`text` without code points that cannot be stored (see _INVALID_CODE_POINTS): surrogates and
+    noncharacters become U+FFFD (something was there), controls are dropped."""
+    if text.isascii() and text.isprintable():
+        return text
+    return _INVALID_CODE_POINTS.sub(_replacement, text)
+
+
+def _replacement(match: re.Match[str]) -> str:
+    return "" if match.group() < "\xa0" else "\ufffd"

@@ -136,3 +136,5 @@ class FetchLogRow:
     content_type: str | None = None
     bytes: int | None = None
     final: bool = True  # False for an attempt that was retried (a later row of the same fetch follows)
+    replaced_bytes: int | None = None  # bytes of an article page decoded as U+FFFD (extractors.extract.charset)
+    cut: str | None = None  # what of the page was not processed (extractors.batch bounds the work per page)

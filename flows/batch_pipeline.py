@@ -25,6 +25,7 @@ from prefect.futures import PrefectFuture
 from prefect.utilities.annotations import quote
 
 from extractors.batch import ProcessedBatch
+from flows.local_api import raise_if_stop_requested
 from flows.run_summary import RunSummary
 from flows.sinks import RunSink
 
@@ -91,6 +92,7 @@ class BatchPipeline:
 
     def submit(self, future: PrefectFuture[ProcessedBatch]) -> None:
         """One more batch in flight; waits for the oldest while `batches_in_flight` are pending."""
+        raise_if_stop_requested()
         self._pending.append(future)
         while len(self._pending) >= self.policy.batches_in_flight:
             self._drain_one()
@@ -98,6 +100,7 @@ class BatchPipeline:
     def drain(self) -> None:
         """Wait for every batch in flight (loading them as the policy says, not necessarily all)."""
         while self._pending:
+            raise_if_stop_requested()
             self._drain_one()
 
     def flush(self) -> None:

@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TextIO, TypeVar
 
 import flows  # noqa: F401  (telemetry defaults before Prefect loads)
 from extractors.config import VERSION, ConfigError, load_config
 from extractors.discover.urls import BadURL, canonical_url, without_userinfo
+from flows.local_api import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, prefect_api, stop_signals
 from flows.settings import SettingsError, load_settings
-from warehouse.connection import DEFAULT_DB_PATH, WarehouseError
+from warehouse.connection import DEFAULT_DB_PATH, WarehouseError, check_database, storage_problem
+from warehouse.queries import QueryArgumentError
 
 if TYPE_CHECKING:
     from prefect import Flow
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
     from flows.ingest import Backend
     from flows.run_summary import RunSummary
 
-EXIT_OK, EXIT_ERROR, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 DEMO_DB_PATH = "data/demo.duckdb"
 BACKENDS = ["auto", "crf", "camel"]
 FORMATS = ["table", "csv", "json"]
@@ -75,12 +78,32 @@ def _print_summary(summary: RunSummary, *, max_failures: int = 10) -> None:
     print(f"  database: {Path(summary.db_path).resolve()}")
 
 
-def cmd_ingest(args: argparse.Namespace) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
     try:
-        load_config(args.sources)  # fail fast with exit 2, before starting Prefect
-    except ConfigError as exc:
-        _err(str(exc))
-        return EXIT_CONFIG
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse's errors as one line naming the option, exit 2 (its default prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_CONFIG, f"akhbar: error: {message} (see `{self.prog} --help`)\n")
+
+
+def check_ingest(args: argparse.Namespace) -> None:
+    """Before Prefect starts: the sources file (ConfigError: exit 2) and the database file."""
+    load_config(args.sources)
+    if not args.lake:
+        check_database_arg(args.db)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
     from flows.ingest import ingest
 
     summary = _with_configured_runner(ingest)(
@@ -120,31 +143,51 @@ def _checked_urls(urls: list[str]) -> list[str]:
     return cleaned
 
 
+def check_ingest_urls(args: argparse.Namespace) -> None:
+    args.urls = _checked_urls(args.urls)
+    check_database_arg(args.db)
+
+
+def check_database_arg(db: str) -> None:
+    """--db before Prefect starts: a directory is a usage error; a damaged or foreign file a one-line error."""
+    if Path(db).is_dir():
+        raise UsageError(f"--db {db} is a directory; give the path of a DuckDB file, e.g. {Path(db) / 'akhbar.duckdb'}")
+    check_database(db)
+
+
 def cmd_ingest_urls(args: argparse.Namespace) -> int:
     from flows.ingest import ingest_urls
 
     summary = _with_configured_runner(ingest_urls)(
-        urls=_checked_urls(args.urls), db_path=args.db, source=args.source,
+        urls=args.urls, db_path=args.db, source=args.source,
         allow_private_addresses=args.allow_private_addresses, backend=args.backend)
     _print_summary(summary)
     return EXIT_OK
 
 
 def _demo_ingest(db: Path, backend: Backend) -> RunSummary:
-    """Serve the bundled sample site and ingest it into `db` (replaced on each run)."""
+    """Serve the bundled sample site and ingest it into a new file that replaces `db` only once the run has
+    completed: an interrupted or failed demo leaves the previous demo database as it was."""
     from flows.ingest import ingest
     from flows.runners import task_runner_from_spec
     from flows.sample_site import StaticSite
+    from warehouse.report import build_report
 
-    for p in (db, Path(str(db) + ".wal")):
-        p.unlink(missing_ok=True)
-    with StaticSite() as site, tempfile.TemporaryDirectory() as tmp:
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with StaticSite() as site, tempfile.TemporaryDirectory(dir=db.parent, prefix=".demo-") as tmp:
+        building = Path(tmp) / db.name
         sources = Path(tmp) / "sources.toml"
         sources.write_text(site.sources_toml(), encoding="utf-8")
         print(f"serving the bundled sample site at {site.base_url}")
         # 16 pages: threads, no process workers to start
-        return ingest.with_options(task_runner=task_runner_from_spec("thread"))(
-            sources_file=str(sources), db_path=str(db), allow_private_addresses=True, backend=backend)
+        summary = ingest.with_options(task_runner=task_runner_from_spec("thread"))(
+            sources_file=str(sources), db_path=str(building), allow_private_addresses=True, backend=backend,
+            write_report=False)
+        Path(f"{db}.wal").unlink(missing_ok=True)
+        os.replace(building, db)
+    summary.db_path = str(db)
+    summary.report_path = str(build_report(db).out_path)
+    return summary
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -175,21 +218,36 @@ def _fetched_at(text: str | None) -> datetime | None:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from extractors.extract.article import ExtractionError, article_to_json, extract_article
-
     path = Path(args.file)
     if not path.is_file():
         _err(f"no such file: {path}")
         return EXIT_ERROR
     fetched_at = _fetched_at(args.fetched_at)
+    timezone = _timezone(args.timezone)  # checked before the extractors' slow import
     url = args.url or path.resolve().as_uri()
+    from extractors.extract.article import ExtractionError, article_to_json, extract_article
+
     try:
-        article = extract_article(path.read_bytes(), url, fetched_at=fetched_at, timezone=args.timezone)
+        article = extract_article(path.read_bytes(), url, fetched_at=fetched_at, timezone=timezone)
     except ExtractionError as exc:
         _err(f"{path}: no article found ({exc})")
         return EXIT_ERROR
-    print(json.dumps(article_to_json(article), ensure_ascii=False, indent=1))
+    # `timezone`: the zone assumed for dates and times the page prints without one («10:45 مساءً»)
+    print(json.dumps({**article_to_json(article), "timezone": timezone}, ensure_ascii=False, indent=1))
     return EXIT_OK
+
+
+def _timezone(name: str) -> str:
+    """--timezone as a known IANA zone name; UsageError otherwise (dates would silently be read as UTC)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if name.upper() in ("UTC", "Z", "GMT"):
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--timezone must be an IANA zone name such as Asia/Beirut or UTC, got {name!r}") from None
+    return name
 
 
 @contextmanager
@@ -205,6 +263,8 @@ def _input_stream(path: str | None) -> Iterator[TextIO]:
 def cmd_ner(args: argparse.Namespace) -> int:
     from extractors.entities.mentions import EntityError, get_backend, tag_conll
 
+    if args.input and not Path(args.input).is_file():
+        raise UsageError(f"--input {args.input}: no such file")
     try:
         backend = get_backend(args.backend)
     except EntityError as exc:
@@ -249,10 +309,16 @@ def cmd_query(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from flows.serve import ServeError, serve
+    from flows.serve import ServedPolicy, ServeError, ServeUsageError, serve
 
+    policy = ServedPolicy(Path.cwd().resolve(), allow_any_path=args.allow_any_path,
+                          allow_private_addresses=args.allow_private_addresses)
     try:
-        return serve(host=args.host, port=args.port, db_path=args.db, sources_file=args.sources)
+        return serve(host=args.host, port=args.port, db_path=args.db, sources_file=args.sources,
+                     insecure=args.insecure, policy=policy)
+    except ServeUsageError as exc:
+        _err(str(exc))
+        return EXIT_CONFIG
     except ServeError as exc:
         _err(str(exc))
         return EXIT_ERROR
@@ -311,6 +377,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from warehouse.export import export_parquet
 
+    try:
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot write the export to {args.dir}: {exc.strerror}") from None
     result = export_parquet(args.db, args.dir)
     total = sum(result.rows.values())
     print(f"exported {total} rows from {args.db} to {result.out_dir} in {result.seconds:.1f}s:")
@@ -366,13 +436,15 @@ class Command:
     help: str
     run: Callable[[argparse.Namespace], int]
     options: tuple[Option, ...]
+    runs_flows: bool = False  # needs a Prefect API (started for the command when none is configured)
+    check: Callable[[argparse.Namespace], None] | None = None  # argument checks that run before Prefect starts
 
 
 COMMANDS = (
     Command("ingest", "run the ingest flow for every source in a sources.toml", cmd_ingest, (
         option("--sources", required=True, help="sources.toml file"),
         db_option(),
-        option("--limit", type=int, default=None, help="at most N new articles per source this run"),
+        option("--limit", type=positive_int, default=None, help="at most N new articles per source this run"),
         option("--allow-private-addresses", action="store_true",
                help="allow private, loopback and link-local addresses (local test sites)"),
         BACKEND,
@@ -382,28 +454,29 @@ COMMANDS = (
         option("--shared-politeness", action="store_true", default=None,
                help="keep each host's limits across all workers through the Prefect server's global "
                     "concurrency limits (default: the AKHBAR_SHARED_POLITENESS environment variable)"),
-    )),
+    ), runs_flows=True, check=check_ingest),
     Command("merge-lake", "merge the Parquet files ingest runs wrote to a lake into the database", cmd_merge_lake, (
         option("--lake", required=True, metavar="URL",
                help="the lake: a directory or an fsspec URL such as s3://bucket/akhbar"),
         db_option(),
-    )),
+    ), runs_flows=True),
     Command("ingest-urls", "fetch and process the given article URLs", cmd_ingest_urls, (
         option("urls", nargs="+", metavar="URL"),
         db_option(),
         option("--source", default="adhoc", help="source name to record (default: adhoc)"),
         option("--allow-private-addresses", action="store_true"),
         BACKEND,
-    )),
+    ), runs_flows=True, check=check_ingest_urls),
     Command("demo", "serve the bundled sample site and ingest it into data/demo.duckdb", cmd_demo, (
         db_option(DEMO_DB_PATH),
         BACKEND,
-    )),
+    ), runs_flows=True),
     Command("extract", "extract one saved HTML file and print it as JSON", cmd_extract, (
         option("file"),
         option("--url", default=None, help="the page's URL (for relative links and metadata)"),
         option("--fetched-at", default=None, help="when the page was fetched (ISO 8601), for relative dates"),
-        option("--timezone", default="UTC", help="zone for dates written without one (default: UTC)"),
+        option("--timezone", default="UTC", help="the source's IANA zone, for dates and times written without one "
+               "(default: UTC); the output's `timezone` says which was assumed"),
     )),
     Command("ner", "tag CoNLL-style tokens (one per line, blank line between sentences)", cmd_ner, (
         BACKEND,
@@ -424,11 +497,18 @@ COMMANDS = (
         db_option(),
         option("--sources", default="sources.toml",
                help="sources.toml of the nightly deployment (default: sources.toml in the working directory)"),
+        option("--insecure", action="store_true",
+               help="listen on another address than loopback without PREFECT_SERVER_API_AUTH_STRING (anyone who "
+                    "reaches the port can start runs)"),
+        option("--allow-any-path", action="store_true",
+               help="let served runs use a db_path, sources_file or lake outside the working directory"),
+        option("--allow-private-addresses", action="store_true",
+               help="let served runs fetch private, loopback and link-local addresses (allow_private_addresses)"),
     )),
     Command("search", "Arabic full-text search over the stored articles (BM25, Arabic stemmer)", cmd_search, (
         option("text", nargs="*", metavar="TEXT", help="words to search for"),
         db_option(),
-        option("--limit", type=int, default=10, help="at most N results (default: 10)"),
+        option("--limit", type=positive_int, default=10, help="at most N results (default: 10)"),
         option("--source", default=None, help="only articles of this source"),
         option("--all", action="store_true", help="only articles containing every word"),
         TABLE_FORMAT,
@@ -444,14 +524,14 @@ COMMANDS = (
         db_option(),
         BACKEND,
         option("--source", default=None, help="only this source's pages"),
-    )),
+    ), runs_flows=True),
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     from warehouse.report import add_report_parser
 
-    p = argparse.ArgumentParser(prog="akhbar", description="Arabic news into DuckDB: discover, fetch, extract, "
+    p = OneLineParser(prog="akhbar", description="Arabic news into DuckDB: discover, fetch, extract, "
                                 "find entities, query.")
     p.add_argument("--version", action="version", version=f"akhbar {VERSION}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -459,7 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp = sub.add_parser(command.name, help=command.help)
         for opt in command.options:
             sp.add_argument(*opt.flags, **opt.settings)
-        sp.set_defaults(func=command.run)
+        sp.set_defaults(func=command.run, runs_flows=command.runs_flows, check=command.check)
     add_report_parser(sub)
     return p
 
@@ -468,18 +548,28 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         load_settings()  # a bad AKHBAR_* value: one line and exit 2, before any command starts
-        return int(args.func(args))
-    except (ConfigError, SettingsError, UsageError) as exc:
+        if getattr(args, "check", None):
+            args.check(args)
+        with stop_signals(), (prefect_api() if getattr(args, "runs_flows", False) else nullcontext()):
+            return int(args.func(args))
+    except (ConfigError, SettingsError, UsageError, QueryArgumentError) as exc:
         _err(str(exc))
         return EXIT_CONFIG
     except WarehouseError as exc:
         _err(str(exc))
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        _err("interrupted; what was loaded is kept, run the same command again to continue")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        stopped_by = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        _err(f"{stopped_by}; what was loaded is kept, run the same command again to continue")
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # a damaged database or a full disk met while working: one line, not a traceback
+        problem = storage_problem(exc, getattr(args, "db", None) or "the database")
+        if problem is None:
+            raise
+        _err(str(problem))
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

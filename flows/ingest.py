@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import zip_longest
 from logging import Logger, LoggerAdapter
@@ -36,10 +36,19 @@ from extractors.discover.urls import BadURL, article_id, canonical_url, host_of,
 from extractors.fetch.background import BackgroundFetcher
 from extractors.records import DiscoveredURL, FetchedPage, FetchLogRow
 from flows.batch_pipeline import LOAD_EVERY_PAGES, BatchPipeline, LoadPolicy, unwalked
-from flows.politeness import PrefectHostGate, ensure_limits, host_limits, shared_politeness_enabled
+from flows.local_api import raise_if_stop_requested
+from flows.politeness import (
+    PrefectHostGate,
+    ensure_limits,
+    host_limits,
+    local_host_gate,
+    shared_politeness_enabled,
+    url_claims_for,
+)
 from flows.reporting import progress_reporter, publish_run_artifacts
-from flows.run_summary import RunSummary, new_run_id
+from flows.run_summary import RunOutcome, RunSummary, new_run_id
 from flows.runners import ConfiguredTaskRunner, workers_share_this_api
+from flows.served_policy import check_served_run
 from flows.sinks import RunSink, WarehouseSink, open_sink
 from warehouse.connection import DEFAULT_DB_PATH
 
@@ -80,15 +89,32 @@ def discover_task(fetcher: BackgroundFetcher, source: Source, sink: RunSink, lim
     known = sink.known_article_ids([article_id(u.url) for u in result.urls])
     new = [u for u in result.urls if article_id(u.url) not in known]
     chosen = new[: source.max_articles if limit is None else min(limit, source.max_articles)]
-    sink.load([], [row for page in result.fetches for row in fetch_log_rows(page, kind="feed")])
+    sink.load([], [row for page in result.fetches for row in fetch_log_rows(page, kind="feed")]
+              + robots_log_rows(fetcher, source.name))
     logger.info("%s: %d URLs found, %d already stored, %d to fetch now%s", source.name, len(result.urls),
                 len(result.urls) - len(new), len(chosen),
                 f" ({len(result.unchanged)} feeds/sitemaps unchanged)" if result.unchanged else "")
     if not result.urls and result.errors and not result.unchanged:
         raise SourceUnavailable(f"{source.name}: nothing discovered ({'; '.join(result.errors[:3])})")
+    if not result.urls and not result.fetches and source.homepage:
+        raise SourceUnavailable(f"{source.name}: nothing discovered ({homepage_only_reason(fetcher, source.homepage)})")
     # When the cap left URLs for later runs, keep the old state so the next run reads these feeds again.
     save = list(result.feed_states.values()) if len(chosen) == len(new) else []
     return Discovered(urls=chosen, feed_states=save, unchanged=len(result.unchanged))
+
+
+def robots_log_rows(fetcher: BackgroundFetcher, source: str) -> list[FetchLogRow]:
+    """Fetch-log rows (kind 'robots') of the robots.txt requests made since the last call."""
+    return [row for page in fetcher.take_robots_fetches()
+            for row in fetch_log_rows(replace(page, source=page.source or source), kind="robots")]
+
+
+def homepage_only_reason(fetcher: BackgroundFetcher, homepage: str) -> str:
+    """Why a source with only a homepage found nothing: its robots.txt refused, or named no sitemap."""
+    rules = fetcher.run(fetcher.fetcher.robots(canonical_url(homepage)))
+    if rules.error:
+        return f"{homepage}: {rules.error}"
+    return f"the robots.txt of {homepage} names no sitemap, and the source lists no feeds or sitemaps"
 
 
 @task(name="fetch-batch", cache_policy=NO_CACHE)
@@ -128,6 +154,9 @@ def run_batches(fetcher: BackgroundFetcher, items: Sequence[DiscoveredURL], *, s
             t0 = time.perf_counter()
             pages = fetch_batch(fetcher, unwalked(chunk))
             summary.add_seconds("fetch", time.perf_counter() - t0)
+            robots_rows = robots_log_rows(fetcher, chunk[0].source)
+            if robots_rows:  # hosts met for the first time in this batch (e.g. after a redirect)
+                sink.load([], robots_rows)
             # not unwalked(): a quoted parameter does not survive Dask's serialization (it arrives as a tuple)
             processing = process_batch.submit(pages, backend, timezones)
             del pages
@@ -143,6 +172,7 @@ def discover_all(fetcher: BackgroundFetcher, sources: Sequence[Source], sink: Ru
     found: list[list[DiscoveredURL]] = []
     feed_states: list[FeedState] = []
     for source in sources:
+        raise_if_stop_requested()
         stats = summary.source(source.name)
         state = discover_task(fetcher, source, sink, limit, return_state=True)
         if state.is_completed():
@@ -189,14 +219,15 @@ def crawl(config: Config, sink: RunSink, summary: RunSummary, *, limit: int | No
     """Discover, fetch, process and load every source of `config`; the feed states are saved only at the end,
     so a crashed run reads its feeds again next time."""
     logger = get_run_logger()
-    gate = shared_gate(config, logger) if shared_politeness else None
-    with BackgroundFetcher(config.crawl, allow_private_addresses=allow_private_addresses, host_gate=gate) as fetcher:
+    gate = shared_gate(config, logger) if shared_politeness else local_host_gate()
+    with BackgroundFetcher(config.crawl, allow_private_addresses=allow_private_addresses, host_gate=gate,
+                           url_claims=url_claims_for(summary.db_path)) as fetcher:
         items, feed_states = discover_all(fetcher, config.sources, sink, limit, summary)
         summary.discovered = len(items)
         run_batches(fetcher, items, sink=sink, backend=backend, timezones={s.name: s.timezone for s in config.sources},
                     batch_size=batch_size, summary=summary, policy=policy)
         report_backed_off(fetcher, config.sources, summary)
-        if gate is not None:
+        if isinstance(gate, PrefectHostGate):
             logger.info("shared politeness: %d requests waited %.1fs in total for the Prefect server's "
                         "per-host limits (%d API calls, %d asked again because the server was busy)",
                         gate.requests, gate.waited_seconds, gate.api_calls, gate.api_retries)
@@ -248,6 +279,8 @@ def ingest(
             (fewer once the oldest has waited a minute, and at the end of the run).
     """
     started = time.perf_counter()
+    check_served_run(db_path=db_path, sources_file=sources_file, lake=lake,
+                     allow_private_addresses=allow_private_addresses)
     config: Config = load_config(sources_file)
     run_id = new_run_id()
     summary = RunSummary(run_id=run_id, db_path=str(Path(db_path)), lake=lake or None)
@@ -260,13 +293,14 @@ def ingest(
         params["shared_politeness"] = True
     sink = open_sink(db_path, run_id, lake, log=get_run_logger().warning)
     prepare_run(sink, config.sources, "ingest", params)
-    status = "failed"
+    outcome = RunOutcome()
     try:
-        crawl(config, sink, summary, limit=limit, allow_private_addresses=allow_private_addresses, backend=backend,
-              batch_size=batch_size, shared_politeness=shared, policy=LoadPolicy(every_pages=load_every_pages))
-        status = "completed"
+        with outcome:
+            crawl(config, sink, summary, limit=limit, allow_private_addresses=allow_private_addresses,
+                  backend=backend, batch_size=batch_size, shared_politeness=shared,
+                  policy=LoadPolicy(every_pages=load_every_pages))
     finally:
-        finish(sink, summary, started, status, "ingest")
+        finish(sink, summary, started, outcome.status, "ingest")
     if write_report:
         summary.report_path = sink.publish_report()
     return summary
@@ -303,6 +337,7 @@ def ingest_urls(
         backend: Entity recogniser: auto, crf or camel.
     """
     started = time.perf_counter()
+    check_served_run(db_path=db_path, allow_private_addresses=allow_private_addresses)
     run_id = new_run_id()
     summary = RunSummary(run_id=run_id, db_path=str(Path(db_path)))
     params = {"urls": [without_userinfo(str(u)) for u in urls], "db_path": db_path, "source": source,
@@ -316,12 +351,12 @@ def ingest_urls(
     if bad:
         sink.load([], bad)
     summary.discovered = len(items)
-    status = "failed"
+    outcome = RunOutcome()
     try:
-        with BackgroundFetcher(CrawlSettings(), allow_private_addresses=allow_private_addresses) as fetcher:
+        with outcome, BackgroundFetcher(CrawlSettings(), allow_private_addresses=allow_private_addresses,
+                                        host_gate=local_host_gate(), url_claims=url_claims_for(db_path)) as fetcher:
             run_batches(fetcher, items, sink=sink, backend=backend, timezones={}, batch_size=DEFAULT_BATCH_SIZE,
                         summary=summary)
-        status = "completed"
     finally:
-        finish(sink, summary, started, status, "ingest-urls")
+        finish(sink, summary, started, outcome.status, "ingest-urls")
     return summary

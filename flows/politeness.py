@@ -24,17 +24,24 @@ pool's environment). It needs a Prefect server that every worker talks to (`PREF
 ephemeral mode one process runs everything and the in-process limits are enough. Cost: three small API calls
 per request (slot, token, release), more while waiting; a Prefect server on PostgreSQL handles that easily at
 crawling rates (see docs/SCALING.md).
+
+Without shared politeness, runs on one machine still share each host's limits through lock files
+(`local_host_gate`, extractors/fetch/host_locks.py), and runs into one database do not fetch a URL another is
+fetching (`url_claims_for`, extractors/fetch/claims.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import re
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -42,7 +49,9 @@ import httpx
 
 from extractors.config import Source
 from extractors.discover.urls import BadURL, canonical_url, host_of
+from extractors.fetch.claims import UrlClaims
 from extractors.fetch.errors import FetchError
+from extractors.fetch.host_locks import LocalHostGate
 from flows.settings import load_settings
 
 PREFIX = "akhbar-host-"
@@ -53,6 +62,24 @@ MIN_LEASE_SECONDS = 60.0
 # starts from a 2 s average occupancy, far above a page request's, and a crawler should not idle on it.
 MAX_RETRY_SLEEP = 0.25
 BUSY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+def host_locks_dir() -> Path:
+    """Where runs on this machine share per-host limits through lock files (AKHBAR_HOST_LOCKS_DIR, or one
+    directory per user in the temp directory: every run of this user on this machine meets there)."""
+    configured = load_settings().host_locks_dir
+    return Path(configured) if configured else Path(tempfile.gettempdir()) / f"akhbar-{os.getuid()}" / "hosts"
+
+
+def local_host_gate() -> LocalHostGate:
+    """Per-host limits shared with the other runs on this machine (used when there is no shared politeness)."""
+    return LocalHostGate(host_locks_dir())
+
+
+def url_claims_for(db_path: str) -> UrlClaims:
+    """Claims on the URLs a run is fetching for the database at `db_path`, in a directory beside it, so two runs
+    into one database do not fetch the same page twice (runs into other databases still fetch it)."""
+    return UrlClaims(Path(f"{db_path}.claims"))
 
 
 def shared_politeness_enabled(value: bool | None) -> bool:

@@ -13,7 +13,7 @@ from extractors.batch import ProcessedBatch, page_from_raw, process_pages
 from extractors.records import RawPage
 from flows.batch_pipeline import BatchPipeline, LoadPolicy
 from flows.reporting import publish_run_artifacts
-from flows.run_summary import RunSummary, new_run_id
+from flows.run_summary import RunOutcome, RunSummary, new_run_id
 from flows.runners import ConfiguredTaskRunner, workers_share_this_api
 from flows.sinks import WarehouseSink
 from warehouse.connection import DEFAULT_DB_PATH
@@ -62,17 +62,16 @@ def reprocess(
     summary = RunSummary(run_id=run_id, db_path=db_path)
     timezones = sink.warehouse.source_timezones()
     pipeline = BatchPipeline(sink, summary, policy=EACH_BATCH, on_loaded=log_reprocessed())
-    status = "failed"
+    outcome = RunOutcome()
     try:
-        with workers_share_this_api():
+        with outcome, workers_share_this_api():
             for raws in sink.warehouse.raw_pages(source=source, batch_size=batch_size):
                 summary.discovered += len(raws)
                 pipeline.submit(reprocess_batch.submit(raws, backend, timezones))
             pipeline.drain()
-        pipeline.flush()
-        status = "completed"
+            pipeline.flush()
     finally:
         summary.seconds = time.perf_counter() - started
-        sink.finish_run(summary, status)
+        sink.finish_run(summary, outcome.status)
         publish_run_artifacts(summary, "reprocess")
     return summary

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from prefect.exceptions import TerminationSignal
 from prefect.runtime import flow_run
 
 from extractors.batch import ProcessedBatch
+from extractors.entities.mentions import backend_model_id
 from extractors.records import FetchLogRow
 
 
@@ -35,6 +37,7 @@ class RunSummary:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     report_path: str | None = None
     lake: str | None = None  # set when the run wrote to a lake instead of the database
+    ner_models: dict[str, str] = field(default_factory=dict)  # backend that tagged -> its model (backend_model_id)
 
     def source(self, name: str | None) -> SourceStats:
         """The counts of one source (`?` when a row names none), created on first use."""
@@ -57,8 +60,19 @@ class RunSummary:
         self.failures.extend(batch.failures)
         for art in batch.articles:
             self.source(art.source).stored += 1
+            if art.backend and art.backend not in self.ner_models:
+                self.ner_models[art.backend] = backend_model_id(art.backend)
         for row in batch.fetch_rows:
             self._count_fetch(row)
+
+    @property
+    def ner_backend(self) -> str | None:
+        """The backend(s) that tagged this run's articles (None when none was tagged)."""
+        return ", ".join(sorted(self.ner_models)) or None
+
+    @property
+    def ner_model(self) -> str | None:
+        return ", ".join(self.ner_models[name] for name in sorted(self.ner_models)) or None
 
     def _count_fetch(self, row: FetchLogRow) -> None:
         stats = self.source(row.source)
@@ -72,3 +86,20 @@ def new_run_id() -> str:
     """The Prefect flow run's id, or a timestamped local id outside a flow run."""
     rid = flow_run.id
     return str(rid) if rid else f"local-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+
+
+class RunOutcome:
+    """`with outcome:` around a run's work; `outcome.status` is then what the `runs` row records: completed,
+    interrupted (Ctrl-C or SIGTERM: the user stopped it, what was loaded is kept) or failed."""
+
+    def __init__(self) -> None:
+        self.status = "failed"
+
+    def __enter__(self) -> RunOutcome:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is None:
+            self.status = "completed"
+        elif issubclass(exc_type, (KeyboardInterrupt, TerminationSignal)):  # Prefect turns SIGTERM into the latter
+            self.status = "interrupted"

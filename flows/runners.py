@@ -31,6 +31,7 @@ from prefect.futures import PrefectFuture, PrefectFutureList
 from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from prefect.tasks import Task
 
+from extractors.entities.camel_fast import ENV_WORKERS as NER_WORKERS_VAR
 from flows.settings import TASK_RUNNER_VAR, RunnerConfigError, load_settings, parse_runner_spec
 
 __all__ = ["RunnerConfigError", "ConfiguredTaskRunner", "configured_task_runner", "task_runner_from_spec",
@@ -46,9 +47,17 @@ def lower_priority(increment: int = WORKER_NICENESS) -> None:
         os.nice(increment)
 
 
+def prepare_worker(increment: int, workers: int) -> None:
+    """ProcessPoolExecutor initializer: lower the priority, and tell the camel NER backend how many processes
+    share the cores (it gives torch `usable cores // workers` threads instead of oversubscribing them)."""
+    lower_priority(increment)
+    os.environ[NER_WORKERS_VAR] = str(workers)
+
+
 def _process_pool(workers: int) -> TaskRunner[Any]:
     try:
-        return ProcessPoolTaskRunner(max_workers=workers, initializer=lower_priority, initargs=(WORKER_NICENESS,))
+        return ProcessPoolTaskRunner(max_workers=workers, initializer=prepare_worker,
+                                     initargs=(WORKER_NICENESS, workers))
     except TypeError:  # Prefect before 3.8 has no initializer option: same runner, workers at normal priority
         return ProcessPoolTaskRunner(max_workers=workers)
 

@@ -13,6 +13,7 @@ its database is SQLite under PREFECT_HOME.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import shutil
 import signal
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import flows  # noqa: F401  (telemetry defaults)
+from flows.local_api import announce_served_api, prefect_home, served_api_file
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 NIGHTLY, ADHOC = "nightly-ingest", "ingest-urls"
@@ -56,6 +58,47 @@ OFFLINE_ENV = {
 
 class ServeError(RuntimeError):
     pass
+
+
+class ServeUsageError(ServeError):
+    """`akhbar serve` asked to do something unsafe without saying so (exit 2)."""
+
+
+AUTH_VARS = ("PREFECT_SERVER_API_AUTH_STRING", "PREFECT_API_AUTH_STRING")  # server side, client side
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, insecure: bool) -> str | None:
+    """Refuse to listen beyond this machine without Prefect's basic auth, unless `insecure`; the auth string
+    to use (None: none)."""
+    auth = next((os.environ[v] for v in AUTH_VARS if os.environ.get(v)), None)
+    if not is_loopback(host) and auth is None and not insecure:
+        raise ServeUsageError(
+            f"--host {host} would let anyone who can reach the port start runs; set PREFECT_SERVER_API_AUTH_STRING="
+            "user:password (Prefect's basic auth) or pass --insecure")
+    return auth
+
+
+@dataclass(frozen=True, slots=True)
+class ServedPolicy:
+    """What the served flow runs may ask for (flows/served_policy.py checks it in each run)."""
+
+    project_dir: Path
+    allow_any_path: bool = False
+    allow_private_addresses: bool = False
+
+    def environment(self) -> dict[str, str]:
+        return {"AKHBAR_SERVE_PROJECT_DIR": str(self.project_dir),
+                "AKHBAR_SERVE_ALLOW_ANY_PATH": "1" if self.allow_any_path else "0",
+                "AKHBAR_SERVE_ALLOW_PRIVATE_ADDRESSES": "1" if self.allow_private_addresses else "0"}
 
 
 @dataclass(slots=True)
@@ -90,7 +133,10 @@ def deployment_specs(prefect_yaml: Path | None = None) -> dict[str, DeploymentSp
 
 
 def port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on the port now. SO_REUSEADDR as uvicorn sets it: connections of a server
+    stopped a moment ago linger in TIME-WAIT for a minute and must not count as "in use"."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -198,8 +244,14 @@ def build_deployments(db_path: Path, sources_file: Path, specs: dict[str, Deploy
 
 
 def serve(host: str = "127.0.0.1", port: int = 4200, db_path: str = "data/akhbar.duckdb",
-          sources_file: str = "sources.toml", startup_timeout: float = 120.0) -> int:
-    """Start the server, serve the deployments in the foreground until Ctrl+C (or SIGTERM), stop the server."""
+          sources_file: str = "sources.toml", startup_timeout: float = 120.0, *, insecure: bool = False,
+          policy: ServedPolicy | None = None) -> int:
+    """Start the server, serve the deployments in the foreground until Ctrl+C (or SIGTERM), stop the server.
+
+    Another host than loopback needs Prefect's basic auth (PREFECT_SERVER_API_AUTH_STRING) or `insecure`; the
+    served runs follow `policy` (default: paths under the working directory, no private addresses)."""
+    auth = check_exposure(host, insecure)
+    policy = policy or ServedPolicy(Path.cwd().resolve())
     if os.environ.get("PREFECT_API_URL"):
         print(f"akhbar: note: ignoring PREFECT_API_URL={os.environ['PREFECT_API_URL']}; starting a local server",
               file=sys.stderr)
@@ -211,10 +263,13 @@ def serve(host: str = "127.0.0.1", port: int = 4200, db_path: str = "data/akhbar
         print(f"akhbar: note: {sources} does not exist yet; the nightly deployment needs it", file=sys.stderr)
     base = f"http://{_url_host(host)}:{port}"
     api_url = f"{base}/api"
-    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    home = prefect_home()
     log_path = home / "akhbar-server.log"
 
     os.environ.update(OFFLINE_ENV)
+    os.environ.update(policy.environment())  # inherited by the flow runs the runner starts
+    if auth is not None:  # the server asks for it, and the runner and its flow runs send it
+        os.environ.update(dict.fromkeys(AUTH_VARS, auth))
     os.environ.pop("PREFECT_API_URL", None)
     server_env = dict(os.environ)
     # The UI asks the server where the API is; without this it would say the default port 4200.
@@ -234,6 +289,7 @@ def serve(host: str = "127.0.0.1", port: int = 4200, db_path: str = "data/akhbar
         except ServeError as exc:
             raise ServeError(f"{exc}; its log ({log_path}) ends with:\n{_tail(log_path)}") from None
         os.environ["PREFECT_API_URL"] = api_url
+        announce_served_api(home, api_url)
         import asyncio
 
         from prefect.runner import Runner
@@ -253,6 +309,7 @@ def serve(host: str = "127.0.0.1", port: int = 4200, db_path: str = "data/akhbar
     finally:
         signal.signal(signal.SIGINT, previous[0])
         signal.signal(signal.SIGTERM, previous[1])
+        served_api_file(home).unlink(missing_ok=True)
         stop_process(server)
         print("akhbar: stopped the Prefect server and the served deployments", file=sys.stderr, flush=True)
     return 0

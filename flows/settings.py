@@ -4,6 +4,14 @@
   `process[:N]` or `dask:ADDRESS`; default `process` on machines with 2 or more CPUs, else `thread`.
 - `AKHBAR_SHARED_POLITENESS`: keep each host's limits across workers through the Prefect server
   (flows/politeness.py) when a run does not say; a boolean (1/0, true/false, yes/no, on/off), default off.
+- `AKHBAR_HOST_LOCKS_DIR`: where runs on this machine share each host's limits through lock files when there is
+  no shared politeness (flows/politeness.py); default `<temp dir>/akhbar-<user id>/hosts`.
+- `AKHBAR_SERVE_PROJECT_DIR`, `AKHBAR_SERVE_ALLOW_ANY_PATH`, `AKHBAR_SERVE_ALLOW_PRIVATE_ADDRESSES`: set by
+  `akhbar serve` for the flow runs it serves (flows/serve.py: what a served run's parameters may ask for).
+- `AKHBAR_CAMEL_INT8`: the camel NER backend runs int8 Linear layers on CPU (a boolean; default in
+  extractors/entities/camel_fast.py, INT8_DEFAULT). `AKHBAR_NER_THREADS`: torch threads per process for that
+  backend (default: the usable cores divided among the process runner's workers). The backend reads both
+  itself (extractors do not import flows); they are declared here so a bad value stops the CLI at start.
 
 An empty variable counts as unset. The command line reads the settings once before any command runs, so a bad
 value stops it with one line naming the variable (`SettingsError`); a flow run started some other way (a
@@ -17,7 +25,7 @@ import os
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "AKHBAR_"
@@ -79,6 +87,12 @@ class FlowSettings(BaseSettings):
 
     task_runner: str | None = None  # None: default_runner_spec()
     shared_politeness: bool = False
+    host_locks_dir: str | None = None  # None: flows/politeness.py's default, one directory per user and machine
+    serve_project_dir: str | None = None  # set by `akhbar serve` for the flows it serves (flows/serve.py)
+    serve_allow_any_path: bool = False
+    serve_allow_private_addresses: bool = False
+    camel_int8: bool | None = None  # None: the camel backend's default (extractors/entities/camel_fast.py)
+    ner_threads: int | None = Field(default=None, ge=1)  # None: usable cores // process-runner workers
 
     @field_validator("task_runner")
     @classmethod

@@ -17,6 +17,7 @@ from extractors.discover.feed_state import FeedState
 from extractors.records import FetchLogRow, ProcessedArticle
 from flows.reporting import publish_html_report
 from flows.run_summary import RunSummary
+from warehouse.connection import verify_database
 from warehouse.feed_states import load_feed_states, save_feed_states
 from warehouse.lake import LakeWriter
 from warehouse.loader import LoadCounts
@@ -66,6 +67,8 @@ class WarehouseSink:
 
     def start_run(self, sources: Sequence[Source], flow_name: str, parameters: dict[str, Any], *,
                   replace_sources: bool = True) -> None:
+        # a damaged file stops the run before anything is written into it (every block's checksum is read)
+        verify_database(self.db_path, on_wait=self.log)
         self.warehouse.migrate()
         self.warehouse.upsert_sources(sources, replace=replace_sources)
         self.warehouse.start_run(self.run_id, flow_name, parameters)
@@ -86,7 +89,8 @@ class WarehouseSink:
 
     def finish_run(self, summary: RunSummary, status: str) -> None:
         self.warehouse.finish_run(self.run_id, discovered=summary.discovered, fetched=summary.fetched,
-                                  stored=summary.stored, failed=summary.failed, status=status)
+                                  stored=summary.stored, failed=summary.failed, status=status,
+                                  ner_backend=summary.ner_backend, ner_model=summary.ner_model)
 
     def refresh_search(self) -> None:
         """Once per run, after loading: the full-text index does not follow inserts."""
@@ -156,7 +160,8 @@ class LakeSink:
         self.writer.write_run(
             flow=self.flow_name, started_at=self.started_at, parameters=self.parameters,
             finished_at=datetime.now(UTC), discovered=summary.discovered, fetched=summary.fetched,
-            stored=summary.stored, failed=summary.failed, status=status)
+            stored=summary.stored, failed=summary.failed, status=status, ner_backend=summary.ner_backend,
+            ner_model=summary.ner_model)
 
     def refresh_search(self) -> None:
         """Nothing to index: the database changes when the lake is merged (merge-lake refreshes it)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -130,3 +131,18 @@ def test_no_date_is_none():
     assert parse_date("32 مارس 2024") is None
     assert parse_structured_date("not a date") is None
     assert parse_structured_date(None) is None
+
+
+@pytest.mark.parametrize(
+    "text,zone,expected",
+    [
+        ("الجمعة 7 آذار 2025 | 11:20 مساءً", "Asia/Beirut", "2025-03-07T23:20:00+02:00"),
+        ("نُشر في 2025/03/04 الساعة 10:45 مساءً", "Asia/Amman", "2025-03-04T22:45:00+03:00"),
+        ("الأحد، 9 فبراير 2025 08:15 م", "Africa/Cairo", "2025-02-09T20:15:00+02:00"),
+    ],
+)
+def test_evening_time_without_zone_is_local_to_the_source(text, zone, expected):
+    found = find_date(text, timezone=zone)
+    assert found is not None and found.value.isoformat() == expected
+    local_day = found.value.astimezone(ZoneInfo(zone)).date()
+    assert local_day.isoformat() == expected[:10]  # the source's own day, not the next one as UTC would give

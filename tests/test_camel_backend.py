@@ -150,3 +150,102 @@ def test_camel_without_model_raises_helpful_error(tmp_path, monkeypatch):
     with pytest.raises(ModelNotFoundError):
         get_backend("camel")
     assert get_backend("auto").name == "crf"
+
+
+def _stub_camel_data(tmp_path: Path, monkeypatch) -> None:
+    """camel-tools reads its catalogue at first import: a stub, set through monkeypatch so no test inherits it."""
+    data = tmp_path / "camel_data"
+    data.mkdir(exist_ok=True)
+    (data / "catalogue.json").write_text(json.dumps({"version": "1.6", "packages": {}, "components": {
+        "NamedEntityRecognition": {"default": "arabert", "datasets": {"arabert": {"path": "ner/arabert"}}}}}),
+        encoding="utf-8")
+    monkeypatch.setenv("CAMELTOOLS_DATA", str(data))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+def test_backend_is_cached_per_precision_and_names_its_model(tiny_model, tmp_path, monkeypatch):
+    from extractors.entities.mentions import EntityError, backend_model_id
+
+    _stub_camel_data(tmp_path, monkeypatch)
+    monkeypatch.setenv("AKHBAR_CAMEL_MODEL", str(tiny_model))
+    monkeypatch.setenv("AKHBAR_CAMEL_INT8", "off")
+    fp32 = get_backend("camel")
+    assert get_backend("auto") is fp32 and not fp32.quantized
+    assert fp32.model_id == backend_model_id("camel") == f"{tiny_model.name} (fp32)"
+    monkeypatch.setenv("AKHBAR_CAMEL_INT8", "on")
+    int8 = get_backend("camel")
+    assert int8 is not fp32 and int8.quantized and get_backend("camel") is int8
+    assert int8.model_id == backend_model_id("camel") == f"{tiny_model.name} (int8)"
+    assert [len(t) for t in int8.tag([["قال", "الرئيس"], []])] == [2, 0]
+    monkeypatch.setenv("AKHBAR_CAMEL_INT8", "perhaps")
+    with pytest.raises(EntityError, match="AKHBAR_CAMEL_INT8"):
+        get_backend("camel")
+    model_id = backend_model_id("crf")
+    assert model_id.startswith("shipped crf ") and len(model_id.split()[-1]) == 12
+
+
+def test_run_row_and_artifact_name_the_backend_and_model(tiny_model, tmp_path, monkeypatch, site, prefect_harness):
+    """Real ingest-urls runs (thread runner) with camel, then crf: the runs row says which one tagged."""
+    import duckdb
+    from conftest import REPO
+    from localsite import html
+
+    from flows.ingest import ingest_urls
+
+    _stub_camel_data(tmp_path, monkeypatch)
+    monkeypatch.setenv("AKHBAR_CAMEL_MODEL", str(tiny_model))
+    monkeypatch.setenv("AKHBAR_CAMEL_INT8", "0")
+    body = (REPO / "samples" / "site" / "world" / "solana-annan-lebanon.html").read_text(encoding="utf-8")
+    site.routes["/a.html"] = lambda req: html(body)
+    db = tmp_path / "runs.duckdb"
+    camel = ingest_urls(urls=[site.url("/a.html")], db_path=str(db), allow_private_addresses=True, backend="camel")
+    crf = ingest_urls(urls=[site.url("/a.html")], db_path=str(db), allow_private_addresses=True, backend="crf")
+    assert camel.stored == crf.stored == 1
+    assert (camel.ner_backend, camel.ner_model) == ("camel", f"{tiny_model.name} (fp32)")
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        got = dict(con.execute("SELECT run_id, [ner_backend, ner_model] FROM runs").fetchall())
+    finally:
+        con.close()
+    assert got[camel.run_id] == ["camel", f"{tiny_model.name} (fp32)"]
+    assert got[crf.run_id][0] == "crf" and got[crf.run_id][1].startswith("shipped crf ")
+
+
+def test_lake_runs_keep_the_backend_and_older_run_files_still_merge(tmp_path):
+    """A lake run's finish row carries the NER columns; a runs file written before they existed merges too."""
+    from datetime import UTC, datetime
+
+    import duckdb
+    import pyarrow.parquet as pq
+
+    from warehouse.lake import LakeWriter, list_lake, merge_lake
+
+    lake, db = tmp_path / "lake", tmp_path / "lake.duckdb"
+    now = datetime.now(UTC)
+    old = LakeWriter(lake, "old-run")
+    old.write_run(flow="ingest", started_at=now, parameters={}, finished_at=now, discovered=1, fetched=1, stored=1,
+                  failed=0, status="completed")
+    for path in list_lake(lake).values():  # as a version without the columns wrote it
+        pq.write_table(pq.read_table(path).drop_columns(["ner_backend", "ner_model"]), path)
+    new = LakeWriter(lake, "new-run")
+    new.write_run(flow="ingest", started_at=now, parameters={})
+    new.write_run(flow="ingest", started_at=now, parameters={}, finished_at=now, discovered=2, fetched=2, stored=2,
+                  failed=0, status="completed", ner_backend="camel", ner_model="arabert (int8)")
+    merge_lake(db, lake)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        got = con.execute("SELECT run_id, status, ner_backend, ner_model FROM runs ORDER BY run_id").fetchall()
+    finally:
+        con.close()
+    assert got == [("new-run", "completed", "camel", "arabert (int8)"), ("old-run", "completed", None, None)]
+
+
+@pytest.mark.parametrize("var, value", [("AKHBAR_CAMEL_INT8", "maybe"), ("AKHBAR_NER_THREADS", "0")])
+def test_bad_camel_setting_stops_the_cli_at_start(var, value, tmp_path):
+    env = _env(tmp_path, **{var: value})
+    akhbar = Path(sys.executable).with_name("akhbar")
+    r = subprocess.run([str(akhbar), "ner", "--backend", "crf"], input="", env=env, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and var in lines[0]

@@ -60,7 +60,7 @@ def test_query_formats(tmp_path):
     r = akhbar("query", "SELECT title FROM articles", "--format", "csv", "--db", str(tmp_path / "q.duckdb"))
     assert r.stdout.splitlines() == ["title", "عنوان"]
     r = akhbar("query", "top-entitis", "--db", str(tmp_path / "q.duckdb"))
-    assert r.returncode == 1 and "no named query" in r.stderr and "top-entities" in r.stderr
+    assert r.returncode == 2 and "no named query" in r.stderr and "top-entities" in r.stderr
     r = akhbar("query", "top-entities", "--db", str(tmp_path / "none.duckdb"))
     assert r.returncode == 1 and "akhbar ingest" in r.stderr
 
@@ -112,3 +112,60 @@ def test_version_is_the_package_version():
 
     r = akhbar("--version")
     assert r.returncode == 0 and r.stdout.strip() == f"akhbar {version('akhbar')}"
+
+
+def test_bad_arguments_are_one_line_and_exit_2_before_anything_starts(tmp_path):
+    """Each checked before Prefect or DuckDB starts: one line naming the option, exit 2, nothing created."""
+    db = tmp_path / "d.duckdb"
+    cases = [
+        (("ingest", "--sources", str(REPO / "sources.toml"), "--limit", "-3", "--db", str(db)), "--limit"),
+        (("ingest", "--sources", str(REPO / "sources.toml"), "--db", str(tmp_path)), "is a directory"),
+        (("search", "x", "--limit", "-1", "--db", str(db)), "--limit"),
+        (("ner", "--input", str(tmp_path / "nope.txt")), "--input"),
+        (("export", "--format", "parquet", "/proc/nope/x", "--db", str(db)), "/proc/nope/x"),
+        (("ingest-urls", "not a url", "--db", str(db)), "'not a url'"),
+    ]
+    for args, named in cases:
+        r = akhbar(*args, timeout=60)
+        assert r.returncode == 2, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and named in r.stderr, (args, r.stderr)
+    assert not db.exists()
+
+
+def test_query_parameter_values_are_checked_with_a_hint(tmp_path):
+    db = tmp_path / "q.duckdb"
+    duckdb.connect(str(db)).close()
+    r = akhbar("query", "top-entities", "--param", "type=PER", "--db", str(db))
+    assert r.returncode == 2 and "did you mean PERS?" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = akhbar("query", "top-entities", "--param", "limit=-1", "--db", str(db))
+    assert r.returncode == 2 and "--param limit=-1" in r.stderr and "LIMIT" not in r.stderr
+
+
+def test_a_port_left_in_time_wait_by_a_stopped_server_counts_as_free():
+    """Restarting `akhbar serve` right after stopping it: its old connections linger in TIME-WAIT."""
+    import socket
+    import threading
+
+    from flows.serve import port_free
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+    client = socket.create_connection(("127.0.0.1", port))
+    while not accepted:
+        pass
+    accepted[0].close()  # the server side closes first: its end of the connection stays in TIME-WAIT
+    client.close()
+    server.close()
+    assert port_free("127.0.0.1", port) is True  # free again at once
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    try:
+        assert port_free("127.0.0.1", listening.getsockname()[1]) is False  # a real listener still counts
+    finally:
+        listening.close()

@@ -275,3 +275,99 @@ def test_unsolicited_304_is_an_error(site):
     site.routes["/odd.html"] = (304, {}, b"")
     (page,) = fetch_all([site.url("/odd.html")])
     assert page.error == "HTTP 304 (Not Modified) to a request that was not conditional" and page.status == 304
+
+
+# -- robots.txt on every redirect hop, and RFC 9309 edges ---------------------------------------------------------
+
+ROBOTS_PRIVATE = (200, {"Content-Type": "text/plain"}, b"User-agent: *\nDisallow: /private/\n")
+
+
+def fetch_with_robots_log(urls, **kw):
+    async def go():
+        async with Fetcher(CrawlSettings(timeout_seconds=5), allow_private_addresses=True, backoff_seconds=0.05,
+                           **kw) as f:
+            pages = await f.fetch_many([DiscoveredURL(url=u, source="t") for u in urls])
+            return pages, f.take_robots_fetches()
+    return asyncio.run(go())
+
+
+def test_a_redirect_into_a_disallowed_path_is_refused_and_recorded(site):
+    site.routes["/robots.txt"] = ROBOTS_PRIVATE
+    site.routes["/go.html"] = (302, {"Location": "/private/secret.html"}, b"")
+    site.routes["/private/secret.html"] = html(PAGE)
+    (page,) = fetch_all([site.url("/go.html")])
+    assert page.body is None and page.status == 302
+    assert page.error == f"disallowed by robots.txt: redirected to {site.url('/private/secret.html')}"
+    assert "/private/secret.html" not in site.paths()
+
+
+def test_a_redirect_to_another_host_obeys_that_hosts_robots_txt(site):
+    from localsite import LocalSite
+
+    other = LocalSite()
+    try:
+        other.routes["/robots.txt"] = ROBOTS_PRIVATE
+        other.routes["/private/x.html"] = html(PAGE)
+        other.routes["/fine.html"] = html(PAGE)
+        site.routes["/robots.txt"] = (200, {"Content-Type": "text/plain"}, b"User-agent: *\nAllow: /\n")
+        site.routes["/away.html"] = (301, {"Location": other.url("/private/x.html")}, b"")
+        site.routes["/fine.html"] = (302, {"Location": other.url("/fine.html")}, b"")
+        (away, fine), robots = fetch_with_robots_log([site.url("/away.html"), site.url("/fine.html")])
+    finally:
+        other.close()
+    assert away.error == f"disallowed by robots.txt: redirected to {other.url('/private/x.html')}"
+    assert fine.ok and fine.final_url == other.url("/fine.html")
+    assert other.paths().count("/robots.txt") == 1 and "/private/x.html" not in other.paths()
+    assert sorted(p.url for p in robots) == sorted([site.url("/robots.txt"), other.url("/robots.txt")])
+
+
+def test_a_robots_txt_over_512_kib_is_parsed_not_held_against_the_site(site):
+    rules = b"User-agent: *\nDisallow: /private/\n"
+    site.routes["/robots.txt"] = (200, {"Content-Type": "text/plain"}, rules + b"# padding\n" * 80_000)
+    site.routes["/ok.html"] = html(PAGE)
+    site.routes["/private/x.html"] = html(PAGE)
+    (ok, private), (robots,) = fetch_with_robots_log([site.url("/ok.html"), site.url("/private/x.html")])
+    assert ok.ok and private.error == "disallowed by robots.txt"
+    assert robots.status == 200 and robots.error is None and len(robots.body) == 512 * 1024
+
+
+def test_robots_txt_redirects_are_followed_up_to_five_and_a_loop_allows_everything(site):
+    from localsite import LocalSite
+
+    looping = LocalSite()
+    try:
+        for i in range(4):  # four redirects: followed, the rules at the end apply
+            site.routes["/robots.txt" if i == 0 else f"/r{i}.txt"] = (302, {"Location": f"/r{i + 1}.txt"}, b"")
+        site.routes["/r4.txt"] = ROBOTS_PRIVATE
+        site.routes["/private/x.html"] = html(PAGE)
+        looping.routes["/robots.txt"] = (302, {"Location": "/robots2.txt"}, b"")
+        looping.routes["/robots2.txt"] = (302, {"Location": "/robots.txt"}, b"")
+        looping.routes["/page.html"] = html(PAGE)
+        (private, page), robots = fetch_with_robots_log([site.url("/private/x.html"), looping.url("/page.html")])
+    finally:
+        looping.close()
+    assert private.error == "disallowed by robots.txt" and "/private/x.html" not in site.paths()
+    assert page.ok  # RFC 9309: a robots.txt that cannot be reached through redirects is "unavailable"
+    loop_row = next(r for r in robots if r.url == looping.url("/robots.txt"))
+    assert loop_row.status == 302
+    assert loop_row.error == "robots.txt unavailable (redirect loop): everything allowed (RFC 9309)"
+
+
+def test_robots_txt_4xx_allows_5xx_disallows_and_both_are_logged(site):
+    from localsite import LocalSite
+
+    down = LocalSite()
+    try:
+        down.routes["/robots.txt"] = html("down", status=503)
+        down.routes["/page.html"] = html(PAGE)
+        site.routes["/page.html"] = html(PAGE)  # no robots.txt route: 404
+        (fine, refused), robots = fetch_with_robots_log([site.url("/page.html"), down.url("/page.html")],
+                                                        host_failure_limit=0)
+    finally:
+        down.close()
+    assert fine.ok
+    assert refused.error == "robots.txt unreachable (HTTP 503): the host is not crawled this run"
+    assert "/page.html" not in down.paths()
+    by_url = {r.url: (r.status, r.error) for r in robots}
+    assert by_url[site.url("/robots.txt")] == (404, None)
+    assert by_url[down.url("/robots.txt")] == (503, refused.error)

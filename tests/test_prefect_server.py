@@ -2,7 +2,8 @@
 
 1. `akhbar serve` (server + served deployments, as a user starts it); the ad-hoc deployment is triggered through
    the REST API exactly as the UI's "Run" button does (POST /deployments/{id}/create_flow_run), and the rows
-   land in DuckDB; the nightly deployment refuses to overlap itself.
+   land in DuckDB; a run asking for a db_path outside the project directory is refused; the nightly deployment
+   refuses to overlap itself.
 2. prefect.yaml as the README says: `prefect work-pool create akhbar-local --type process`, `prefect deploy
    --all` from the project directory, read back, and one run through `prefect worker start`.
 
@@ -105,8 +106,9 @@ def served(tmp_path_factory):
     procs = Processes(home, tmp)
     port = free_port()
     env = private_env(home)
+    # the tests fetch the sample site on 127.0.0.1: served runs may ask for private addresses
     procs.start("akhbar-serve", [str(BIN / "akhbar"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                 "--db", str(tmp / "served.duckdb")], env, cwd=tmp)
+                                 "--db", str(tmp / "served.duckdb"), "--allow-private-addresses"], env, cwd=tmp)
     try:
         line = wait_for(lambda: next((ln for ln in procs.log("akhbar-serve", 400).splitlines()
                                       if "Prefect UI at" in ln), None),
@@ -165,6 +167,19 @@ def test_ui_run_of_ingest_urls_lands_in_duckdb(served):
     arts = api.post("/artifacts/filter", {"artifacts": {"flow_run_id": {"any_": [run["id"]]}}})
     keys = {a["key"]: a["type"] for a in arts if a.get("key")}
     assert keys.get("ingest-urls-summary") == "table", arts
+
+
+def test_a_served_run_cannot_write_outside_the_project_directory(served, tmp_path):
+    api, procs = served["api"], served["procs"]
+    outside = tmp_path / "outside.duckdb"  # not under the directory akhbar serve was started in
+    dep = api.deployment("ingest-urls", "ingest-urls")
+    run = api.run_like_the_ui(dep["id"], {"urls": ["http://127.0.0.1:9/x.html"], "db_path": str(outside),
+                                          "allow_private_addresses": True})
+    state = api.wait_terminal(run["id"], 120, lambda: procs.log("akhbar-serve"))
+    assert state == "FAILED"
+    message = api.get(f"/flow_runs/{run['id']}")["state"]["message"]
+    assert "outside the project directory" in message and "--allow-any-path" in message, message
+    assert not outside.exists()
 
 
 def test_nightly_deployment_never_overlaps_itself(served):
@@ -266,3 +281,17 @@ def test_prefect_yaml_deploys_and_a_worker_runs_it(plain_server):
     assert db.exists(), procs.log("worker")
     assert db_rows(db, "SELECT count(*) FROM articles")[0][0] == 1
     assert db_rows(db, "SELECT run_id FROM runs") == [(run_["id"],)]
+
+
+def test_cli_runs_use_a_running_akhbar_serve_instead_of_a_temporary_server(served):
+    """No second server to start: the run goes to the served API (and shows in its UI)."""
+    tmp, api = served["tmp"], served["api"]
+    db = tmp / "via-serve.duckdb"
+    with StaticSite() as site:
+        r = subprocess.run([str(BIN / "akhbar"), "ingest-urls", site.base_url + ARTICLES[0], "--db", str(db),
+                            "--allow-private-addresses"], capture_output=True, text=True, timeout=300, cwd=tmp,
+                           env={**private_env(served["home"]), "PREFECT_LOGGING_LEVEL": "INFO"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Starting temporary server" not in r.stdout + r.stderr
+    run_id = db_rows(db, "SELECT run_id FROM runs")[0][0]
+    assert api.get(f"/flow_runs/{run_id}")["state"]["type"] == "COMPLETED"

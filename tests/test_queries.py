@@ -93,7 +93,7 @@ def test_new_named_queries_are_listed_with_their_parameters():
 
 
 def test_entity_timeline_counts_every_day_and_matches_written_forms(db):
-    from warehouse.queries import QueryError, run_query
+    from warehouse.queries import QueryArgumentError, run_query
 
     cols, rows = run_query(db, "entity-timeline", {"name": "العراق"})
     assert cols == ["day", "mentions", "articles", "top_article"]
@@ -111,7 +111,7 @@ def test_entity_timeline_counts_every_day_and_matches_written_forms(db):
     if clitic:
         assert run_query(db, "entity-timeline", {"name": clitic[0][0]})[1] == rows
     assert run_query(db, "entity-timeline", {"name": "لا يوجد"})[1] == []
-    with pytest.raises(QueryError, match="needs --param name"):
+    with pytest.raises(QueryArgumentError, match="needs --param name"):
         run_query(db, "entity-timeline", {})
 
 
@@ -150,7 +150,7 @@ def test_cli_named_query_with_arabic_param_as_json(db):
     data = json.loads(r.stdout)
     assert data and set(data[0]) == {"day", "mentions", "articles", "top_article"}
     r = akhbar("query", "co-mentions", "--db", str(db))
-    assert r.returncode == 1 and "needs --param name=VALUE" in r.stderr
+    assert r.returncode == 2 and "needs --param name=VALUE" in r.stderr
 
 
 # --- reading while writing ---------------------------------------------------------------------------------

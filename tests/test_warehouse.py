@@ -9,7 +9,7 @@ import pytest
 
 from extractors.records import ExtractedArticle, FetchLogRow, Mention, ProcessedArticle
 from warehouse.connection import WarehouseError, WarehouseLocked, migrations
-from warehouse.queries import QueryError, named_queries, run_query
+from warehouse.queries import QueryArgumentError, QueryError, named_queries, run_query
 from warehouse.store import Warehouse
 
 T0 = datetime(2024, 3, 15, 9, 0, tzinfo=UTC)
@@ -87,9 +87,9 @@ def test_named_queries_run_and_take_parameters(wh):
     assert rows[0][cols.index("articles")] == 2
     cols, rows = run_query(wh.path, "source-health")
     assert rows[0][cols.index("failed")] == 1 and "HTTP 404" in rows[0][cols.index("failure_reasons")]
-    with pytest.raises(QueryError, match="no parameter"):
+    with pytest.raises(QueryArgumentError, match="no parameter"):
         run_query(wh.path, "top-entities", {"nope": "1"})
-    with pytest.raises(QueryError, match="no named query"):
+    with pytest.raises(QueryArgumentError, match="no named query"):
         run_query(wh.path, "no-such-query")
 
 

@@ -146,5 +146,7 @@ def fetch_rows(fetches: pa.Table | None) -> list[FetchLogRow]:
             error = row["error"] or ""
             row["final"] = not error.endswith(RETRIED_SUFFIX)
             row["error"] = row["error"] if row["final"] else error[: -len(RETRIED_SUFFIX)]
+        row.setdefault("replaced_bytes", None)  # files written before migration 013
+        row.setdefault("cut", None)  # files written before migration 015
         rows.append(FetchLogRow(**{name: row[name] for name in FETCH_ROW_COLUMNS}))
     return rows

@@ -3,10 +3,18 @@ migrations runner.
 
 The file is held open only while writing, so people can query between loads; a writer that finds the file
 locked by another process waits (up to `wait_seconds`) instead of failing at once.
+
+Damage and full disks are reported in one line that names the file and what to do (`WarehouseDamaged`,
+`WarehouseFull`; `storage_problem` turns DuckDB's and the OS's errors into them). Every writer checks the file
+cheaply when it opens it (its catalog reads, and it is as long as its block count says: a truncated file is
+caught here; readers skip this, so `akhbar export` can save what is still readable);
+`verify_database`, run when a run starts writing, also reads every table's blocks, so DuckDB checks their
+checksums (measured: 3.2 s for a 1.4 GB file of Arabic text, one DuckDB thread, load average 7 on 2 cores).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import time
@@ -48,6 +56,90 @@ class WarehouseLocked(WarehouseError):
     """Another process held the database file for longer than the caller was willing to wait."""
 
 
+class WarehouseDamaged(WarehouseError):
+    """The database file is truncated or has blocks whose checksums do not match."""
+
+
+class WarehouseFull(WarehouseError):
+    """The disk (or the file size limit) is full: the write was abandoned and rolled back."""
+
+
+DAMAGE_ERROR = re.compile(r"Corrupt database file|Could not read enough bytes|checksum|not a valid DuckDB database"
+                          r"|truncated|Failed to load metadata|block .* out of range", re.I)
+FULL_ERROR = re.compile(r"No space left on device|File too large|Disk quota exceeded", re.I)
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+# The file's own idea of its size: three 4 KiB headers, then `total_blocks` blocks of `block_size` bytes.
+FILE_HEADER_BYTES = 3 * 4096
+# used, not total, blocks: DuckDB cuts free blocks off the end of the file, so a healthy file may be shorter
+# than all its blocks, never than its used ones
+DATABASE_SIZE = ("SELECT block_size, used_blocks FROM pragma_database_size() "
+                 "WHERE database_name = current_database()")
+CATALOG_TABLES = ("SELECT schema_name, table_name FROM duckdb_tables() "
+                  "WHERE database_name = current_database() AND NOT temporary")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def damaged(path: str | Path, detail: str) -> WarehouseDamaged:
+    return WarehouseDamaged(f"{path} is damaged ({detail}); restore it from a copy, or save what is still readable "
+                            f"with `akhbar export DIR --db {path}` (a new ingest into another --db starts afresh)")
+
+
+def storage_problem(exc: BaseException, path: str | Path) -> WarehouseError | None:
+    """The one-line error for a damaged file or a full disk behind `exc`, or None when it is neither."""
+    if isinstance(exc, WarehouseError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS or FULL_ERROR.search(str(exc)):
+        return WarehouseFull(f"no space left to write {path} ({_first_line(exc)}); free some disk space and run "
+                             "again (what was being written was rolled back; everything stored before is kept)")
+    if isinstance(exc, duckdb.Error) and DAMAGE_ERROR.search(str(exc)):
+        return damaged(path, _first_line(exc))
+    return None
+
+
+def check_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Cheap checks on an open file: its catalog reads, and it is not shorter than its blocks (truncated)."""
+    try:
+        con.execute(CATALOG_TABLES).fetchall()
+        row = con.execute(DATABASE_SIZE).fetchone()
+    except duckdb.Error as exc:
+        raise storage_problem(exc, path) or damaged(path, _first_line(exc)) from None
+    if row is not None and path.exists():
+        expected = FILE_HEADER_BYTES + int(row[0]) * int(row[1])
+        size = path.stat().st_size
+        if int(row[1]) and size < expected:
+            raise damaged(path, f"the file has {size} bytes, its used blocks need {expected}: it was truncated")
+
+
+def verify_database(path: str | Path, *, wait_seconds: float = 300.0,
+                    on_wait: Callable[[str], None] | None = None) -> None:
+    """Read every block of every table of the file, so DuckDB verifies their checksums; WarehouseDamaged when
+    one does not match or the file is truncated. Nothing to do for a file that does not exist yet."""
+    path = Path(path)
+    if not path.exists():
+        return
+    con = _open_waiting(path, True, wait_seconds, on_wait, None)
+    try:
+        for schema, table in con.execute(CATALOG_TABLES).fetchall():
+            con.execute(f"SELECT sum(hash(t)) FROM {_identifier(schema)}.{_identifier(table)} AS t").fetchall()
+    except duckdb.Error as exc:
+        raise storage_problem(exc, path) or damaged(path, _first_line(exc)) from None
+    finally:
+        con.close()
+
+
+def check_database(path: str | Path, *, wait_seconds: float = 300.0) -> None:
+    """The cheap checks of a writer's open (see check_file) on an existing file, before a command starts a run."""
+    if Path(path).exists():
+        _open_waiting(Path(path), False, wait_seconds, None, None).close()
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -80,6 +172,12 @@ def _connect_writer(path: Path, row_group_rows: int | None) -> duckdb.DuckDBPyCo
 
 def _open_once(path: Path, read_only: bool, row_group_rows: int | None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path), read_only=True) if read_only else _connect_writer(path, row_group_rows)
+    if not read_only:  # readers go on: `akhbar export` should save what is still readable
+        try:
+            check_file(con, path)
+        except BaseException:
+            con.close()
+            raise
     con.execute("SET TimeZone = 'UTC'")
     if not read_only:
         # Loads are small bulk transactions next to CPU-bound extraction workers: one DuckDB thread
@@ -140,7 +238,7 @@ def _open_waiting(
             return _open_once(path, read_only, row_group_rows)
         except duckdb.IOException as exc:
             if not LOCK_ERROR.search(str(exc)):
-                raise WarehouseError(f"cannot open {path}: {exc}") from None
+                raise storage_problem(exc, path) or WarehouseError(f"cannot open {path}: {exc}") from None
             holder = _holder(str(exc))
             if time.monotonic() >= deadline:
                 raise WarehouseLocked(
@@ -153,6 +251,8 @@ def _open_waiting(
                 warned = True
             time.sleep(delay)
             delay = min(delay * 1.5, 2.0)
+        except duckdb.Error as exc:  # a damaged file can fail to open in other ways than I/O errors
+            raise storage_problem(exc, path) or exc from None
 
 
 def _holder(message: str) -> str:

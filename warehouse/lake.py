@@ -90,7 +90,9 @@ ON CONFLICT (run_id) DO UPDATE SET
     stored = CASE WHEN excluded.finished_at IS NOT NULL THEN excluded.stored ELSE runs.stored END,
     failed = CASE WHEN excluded.finished_at IS NOT NULL THEN excluded.failed ELSE runs.failed END,
     status = CASE WHEN excluded.finished_at IS NOT NULL OR runs.finished_at IS NULL THEN excluded.status
-                  ELSE runs.status END
+                  ELSE runs.status END,
+    ner_backend = coalesce(excluded.ner_backend, runs.ner_backend),
+    ner_model = coalesce(excluded.ner_model, runs.ner_model)
 """
 
 MARK_FILES = f"""
@@ -184,10 +186,12 @@ class LakeWriter:
 
     def write_run(self, *, flow: str, started_at: datetime, parameters: dict[str, Any],
                   finished_at: datetime | None = None, discovered: int | None = None, fetched: int | None = None,
-                  stored: int | None = None, failed: int | None = None, status: str = "running") -> str:
+                  stored: int | None = None, failed: int | None = None, status: str = "running",
+                  ner_backend: str | None = None, ner_model: str | None = None) -> str:
         row = {"run_id": self.run_id, "flow": flow, "started_at": started_at, "finished_at": finished_at,
                "discovered": discovered, "fetched": fetched, "stored": stored, "failed": failed, "status": status,
-               "parameters": json.dumps(parameters, ensure_ascii=False, default=str)}
+               "parameters": json.dumps(parameters, ensure_ascii=False, default=str),
+               "ner_backend": ner_backend, "ner_model": ner_model}
         kind = "start" if finished_at is None else "finish"
         return self._write("runs", f"{kind}-{uuid.uuid4().hex}", pa.Table.from_pylist([row], schema=RUN_SCHEMA))
 
@@ -339,13 +343,21 @@ def _merge_feed_states(m: _Merge) -> None:
         m.counts.feed_states += len(states)
 
 
+def _run_rows(table: pa.Table) -> pa.Table:
+    """A lake's runs file as RUN_SCHEMA: files written before a column existed get it as NULLs."""
+    for name in RUN_SCHEMA.names:
+        if name not in table.column_names:
+            table = table.append_column(name, pa.nulls(table.num_rows, RUN_SCHEMA.field(name).type))
+    return table.select(RUN_SCHEMA.names).cast(RUN_SCHEMA)
+
+
 def _merge_runs(m: _Merge) -> None:
     """Run rows, after their data: all files at once, so a run's finish row wins over its start row."""
     run_files = sorted(m.files_of("runs"))
     if not run_files:
         return
     tables = [m.read(rel) for rel in run_files]
-    batch = pa.concat_tables([t.cast(RUN_SCHEMA) for t in tables]).replace_schema_metadata(None)
+    batch = pa.concat_tables([_run_rows(t) for t in tables]).replace_schema_metadata(None)
     with m.commit() as con, registered(con, {"lake_runs_batch": batch}):
         con.execute(UPSERT_RUNS)
     run_ids = batch.column("run_id").to_pylist()

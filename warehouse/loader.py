@@ -12,11 +12,13 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 import duckdb
 import pyarrow as pa
 
+from extractors.arabic import clean_text
 from extractors.dedup import NEAR_DUPLICATE_SIMILARITY, similarity
 from extractors.discover.urls import article_id as article_id_of
 from extractors.records import FetchLogRow, ProcessedArticle
@@ -41,14 +43,17 @@ ON CONFLICT (article_id) DO UPDATE SET {ARTICLES.set_list(keep=ARTICLE_KEPT_COLU
 
 # Stories with a stored article sharing an LSH band with an article of the batch, and their first copy's
 # signature: near-duplicate candidates are compared with the story's first copy only, so a popular story
-# costs one comparison, not one per copy.
+# costs one comparison, not one per copy. "Not the same article" compares the two band rows (s, b): written
+# as a.article_id <> b.article_id it let DuckDB plan a nested-loop join of every stored article with every band
+# of the batch (48 million rows, 1.4 GB per 1,000-page load after 3,000 stored: the flow's RSS grew with the
+# run, issue 18), before the equality join that makes it a handful of rows.
 STORY_CANDIDATES = """
 WITH hits AS (
     SELECT DISTINCT b.article_id AS batch_id, a.story_id
     FROM batch_bands b
-    JOIN story_bands s ON s.band = b.band AND s.key = b.key
+    JOIN story_bands s ON s.band = b.band AND s.key = b.key AND s.article_id <> b.article_id
     JOIN articles a ON a.article_id = s.article_id
-    WHERE a.article_id <> b.article_id AND a.story_id IS NOT NULL
+    WHERE a.story_id IS NOT NULL
 )
 SELECT h.batch_id, h.story_id, r.minhash
 FROM hits h JOIN articles r ON r.article_id = h.story_id
@@ -216,16 +221,56 @@ def load_batch(con: duckdb.DuckDBPyConnection, articles: Sequence[ProcessedArtic
     connection inside the caller's transaction."""
     # The same URL twice in one batch would violate the key; keep the last version.
     unique = list({a.article_id: a for a in articles}.values())
-    batch_mentions = mentions_table([a for a in unique if a.mentions is not None])
     keys = item_band_keys(unique)
-    batch_raw = raw_table(unique)
-    tables = {"batch_mentions": batch_mentions,
-              "batch_tagged": pa.table({"article_id": pa.array([a.article_id for a in unique], pa.string())}),
-              "batch_fetches": fetches_table(fetch_rows, run_id), "batch_bands": bands_table(unique, keys),
-              "batch_raw": batch_raw}
+    try:
+        tables = _batch_tables(unique, fetch_rows, run_id, keys)
+    except (UnicodeError, pa.ArrowException):
+        # one record Arrow cannot hold (a string with a lone surrogate, say) must not lose the whole batch:
+        # leave out the articles that fail, and log why on their fetch rows
+        unique, fetch_rows = _without_unstorable(unique, fetch_rows, run_id)
+        keys = item_band_keys(unique)
+        tables = _batch_tables(unique, fetch_rows, run_id, keys)
+    batch_mentions, batch_raw = tables["batch_mentions"], tables["batch_raw"]
     with registered(con, tables):
         if unique:
             _store_articles(con, unique, run_id, keys, has_raw=batch_raw.num_rows > 0)
         if fetch_rows:
             con.execute(INSERT_FETCHES)
     return LoadCounts(articles=len(unique), mentions=batch_mentions.num_rows, fetches=len(fetch_rows))
+
+
+def _batch_tables(unique: Sequence[ProcessedArticle], fetch_rows: Sequence[FetchLogRow], run_id: str | None,
+                  keys: dict[str, list[int]]) -> dict[str, pa.Table]:
+    """The batch's Arrow tables, registered for the load's statements; the articles' table is built later (with
+    their stories), here only to find out whether Arrow can hold it."""
+    articles_table(unique, run_id)
+    return {"batch_mentions": mentions_table([a for a in unique if a.mentions is not None]),
+            "batch_tagged": pa.table({"article_id": pa.array([a.article_id for a in unique], pa.string())}),
+            "batch_fetches": fetches_table(fetch_rows, run_id), "batch_bands": bands_table(unique, keys),
+            "batch_raw": raw_table(unique)}
+
+
+def _without_unstorable(unique: Sequence[ProcessedArticle], fetch_rows: Sequence[FetchLogRow],
+                        run_id: str | None) -> tuple[list[ProcessedArticle], list[FetchLogRow]]:
+    """The articles whose rows Arrow can hold, and the fetch rows with the others' reasons (every string of
+    the fetch rows cleaned of code points that cannot be stored)."""
+    kept: list[ProcessedArticle] = []
+    reasons: dict[str, str] = {}
+    for a in unique:
+        try:
+            _batch_tables([a], [], run_id, item_band_keys([a]))
+            kept.append(a)
+        except (UnicodeError, pa.ArrowException) as exc:
+            reasons[a.fetched_url or a.url] = clean_text(f"not stored: {type(exc).__name__}: {exc}")[:500]
+    rows = []
+    for row in fetch_rows:
+        error = reasons.pop(row.url) if row.final and row.url in reasons else row.error
+        rows.append(replace(row, url=clean_text(row.url), source=_clean(row.source), error=_clean(error),
+                            final_url=_clean(row.final_url), content_type=_clean(row.content_type)))
+    rows.extend(FetchLogRow(url=clean_text(url), source=None, kind="article", status=None, error=reason,
+                            fetched_at=datetime.now(UTC)) for url, reason in reasons.items())
+    return kept, rows
+
+
+def _clean(value: str | None) -> str | None:
+    return clean_text(value) if value is not None else None

@@ -6,6 +6,7 @@ uses DuckDB named parameters ($a, $b). Values always travel as query parameters,
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -14,10 +15,15 @@ from typing import Any
 
 import duckdb
 
+from extractors.entities.base import ENTITY_TYPES
 from warehouse.connection import WarehouseError, connect
 
 _PARAMS_LINE = re.compile(r"^--\s*params:\s*(.*)$", re.M)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class QueryArgumentError(ValueError):
+    """A named query asked for wrongly (no such query or parameter, a missing or impossible value): bad usage."""
 
 
 class QueryError(WarehouseError):
@@ -61,16 +67,29 @@ def resolve(name_or_sql: str, params: dict[str, str]) -> tuple[str, dict[str, An
         q = queries[name_or_sql]
         unknown = set(params) - set(q.defaults)
         if unknown:
-            raise QueryError(f"query {q.name!r} has no parameter {', '.join(sorted(unknown))}; "
+            raise QueryArgumentError(f"query {q.name!r} has no parameter {', '.join(sorted(unknown))}; "
                              f"its parameters are: {', '.join(q.defaults) or 'none'}")
         values = {**q.defaults, **params}
         missing = [k for k, v in values.items() if v == "" and k in _required(q)]
         if missing:
-            raise QueryError(f"query {q.name!r} needs --param {missing[0]}=VALUE")
+            raise QueryArgumentError(f"query {q.name!r} needs --param {missing[0]}=VALUE")
+        _check_values(values)
         return q.sql, values
     if _NAME.match(name_or_sql):
-        raise QueryError(f"no named query {name_or_sql!r}; named queries: {', '.join(queries)} (or pass SQL)")
+        raise QueryArgumentError(f"no named query {name_or_sql!r}; named queries: {', '.join(queries)} (or pass SQL)")
     return name_or_sql, dict(params)
+
+
+def _check_values(values: dict[str, str]) -> None:
+    """Parameters whose wrong value would silently match nothing or fail inside the SQL."""
+    entity_type = values.get("type", "").strip().upper()
+    if entity_type and entity_type not in ENTITY_TYPES:
+        near = difflib.get_close_matches(entity_type, ENTITY_TYPES, n=1, cutoff=0.5)
+        hint = f"did you mean {near[0]}? " if near else ""
+        raise QueryArgumentError(f"--param type={values['type']}: {hint}entity types are {', '.join(ENTITY_TYPES)}")
+    for key in ("limit", "days"):
+        if key in values and not (values[key].isdigit() and int(values[key]) >= 1):
+            raise QueryArgumentError(f"--param {key}={values[key]}: must be a whole number of at least 1")
 
 
 def _required(q: NamedQuery) -> set[str]:
@@ -99,7 +118,7 @@ def run_query(db_path: str | Path, name_or_sql: str, params: dict[str, str] | No
             raise QueryError("this SQL reads or writes files outside the database; run it with --allow-files "
                              "if that is what you want") from None
         except Exception as exc:  # duckdb raises many error types; all are the user's query problem here
-            raise QueryError(f"query failed: {exc}") from None
+            raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None  # not DuckDB's echo of the SQL
         if cur.description is None:
             return [], []
         cols = [d[0] for d in cur.description]

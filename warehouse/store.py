@@ -9,6 +9,7 @@ module functions over an open connection, for the lake merge.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,7 +23,10 @@ from extractors.records import FetchLogRow, ProcessedArticle, RawPage
 from warehouse.arrow_records import raw_page_of
 from warehouse.connection import DEFAULT_DB_PATH, LOAD_ROW_GROUP_ROWS, connect, migrate, transaction
 from warehouse.loader import LoadCounts, load_batch, responsive_gil
+from warehouse.recovery import Repair, begin_load, finish_load, pause_point, repair_unfinished_loads
 from warehouse.tables import RAW_PAGES, SOURCES
+
+log = logging.getLogger("akhbar.warehouse")
 
 SOURCE_PARAMETERS = ", ".join(f"${name}" for name in SOURCES.names if name != "updated_at")
 
@@ -43,7 +47,9 @@ ON CONFLICT (run_id) DO UPDATE SET status = 'running'
 """
 
 FINISH_RUN = """
-UPDATE runs SET finished_at = ?, discovered = ?, fetched = ?, stored = ?, failed = ?, status = ? WHERE run_id = ?
+UPDATE runs SET finished_at = ?, discovered = ?, fetched = ?, stored = ?, failed = ?, status = ?,
+    ner_backend = ?, ner_model = ?
+WHERE run_id = ?
 """
 
 RAW_PAGES_PAGE = f"""
@@ -117,9 +123,10 @@ class Warehouse:
                                     json.dumps(parameters, ensure_ascii=False, default=str)])
 
     def finish_run(self, run_id: str, *, discovered: int, fetched: int, stored: int, failed: int,
-                   status: str = "completed") -> None:
+                   status: str = "completed", ner_backend: str | None = None, ner_model: str | None = None) -> None:
         with self.transaction() as con:
-            con.execute(FINISH_RUN, [datetime.now(UTC), discovered, fetched, stored, failed, status, run_id])
+            con.execute(FINISH_RUN, [datetime.now(UTC), discovered, fetched, stored, failed, status, ner_backend,
+                                     ner_model, run_id])
 
     def known_article_ids(self, ids: Sequence[str]) -> set[str]:
         if not ids:
@@ -146,7 +153,32 @@ class Warehouse:
 
     def load(self, articles: Sequence[ProcessedArticle], fetch_rows: Sequence[FetchLogRow],
              run_id: str | None) -> LoadCounts:
-        """Upsert articles, replace their mentions, refresh their entities and append the fetch log: one
-        transaction, so a crash leaves either the whole batch or none of it."""
-        with responsive_gil(), self.transaction() as con:
-            return load_batch(con, articles, fetch_rows, run_id)
+        """Upsert articles, replace their mentions, refresh their entities and append the fetch log in one
+        transaction, journaled (warehouse/recovery.py): DuckDB can recover a transaction killed in its WAL write
+        half-applied, so what an unfinished load left is repaired first, by this load or the next one."""
+        unique_ids = list(dict.fromkeys(a.article_id for a in articles))
+        pause_point("load-start")
+        with responsive_gil(), self.connection(row_group_rows=self.load_row_group_rows) as con:
+            self._repair(con)
+            load_id = begin_load(con, unique_ids) if unique_ids else None
+            pause_point("load-begun")
+            with transaction(con):
+                counts = load_batch(con, articles, fetch_rows, run_id)
+                if load_id:
+                    finish_load(con, load_id)
+                pause_point("load-commit")
+            pause_point("load-committed")
+            return counts
+
+    def repair(self) -> Repair | None:
+        """Repair what loads killed half-way left in the file (warehouse/recovery.py); None when none did."""
+        with self.connection() as con:
+            return self._repair(con)
+
+    def _repair(self, con: duckdb.DuckDBPyConnection) -> Repair | None:
+        done = repair_unfinished_loads(con)
+        if done is not None:
+            log.warning("%s: repaired %d unfinished load(s) left by a crash: %d mention and %d story-band rows "
+                        "removed, entity counts recounted", self.path, done.loads, done.mentions_removed,
+                        done.bands_removed)
+        return done

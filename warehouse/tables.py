@@ -108,14 +108,15 @@ FETCHES = _spec(
     "fetches",
     ("url", VARCHAR), ("source", VARCHAR), ("kind", VARCHAR), ("status", INTEGER), ("error", VARCHAR),
     ("fetched_at", TIMESTAMPTZ), ("run_id", VARCHAR), ("elapsed_ms", DOUBLE), ("final_url", VARCHAR),
-    ("content_type", VARCHAR), ("bytes", BIGINT), ("final", BOOLEAN),
+    ("content_type", VARCHAR), ("bytes", BIGINT), ("final", BOOLEAN), ("replaced_bytes", INTEGER),
+    ("cut", VARCHAR),
 )
 
 RUNS = _spec(
     "runs",
     ("run_id", VARCHAR), ("flow", VARCHAR), ("started_at", TIMESTAMPTZ), ("finished_at", TIMESTAMPTZ),
     ("discovered", INTEGER), ("fetched", INTEGER), ("stored", INTEGER), ("failed", INTEGER), ("status", VARCHAR),
-    ("parameters", VARCHAR),
+    ("parameters", VARCHAR), ("ner_backend", VARCHAR), ("ner_model", VARCHAR),
 )
 
 STORY_BANDS = _spec("story_bands", ("article_id", VARCHAR), ("band", TINYINT), ("key", BIGINT))
@@ -141,5 +142,7 @@ LAKE_FILES = _spec(
     ("merged_at", TIMESTAMPTZ),
 )
 
+LOAD_JOURNAL = _spec("load_journal", ("load_id", VARCHAR), ("started_at", TIMESTAMPTZ), ("article_ids", VARCHAR_LIST))
+
 ALL_TABLES = (SOURCES, ARTICLES, MENTIONS, ENTITIES, FETCHES, RUNS, STORY_BANDS, RAW_PAGES, FEED_STATE,
-              URL_ALIASES, LAKE_FILES)
+              URL_ALIASES, LAKE_FILES, LOAD_JOURNAL)

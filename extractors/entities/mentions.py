@@ -19,6 +19,7 @@ The ``crf`` path imports neither torch nor transformers; only the ``camel`` back
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,6 +36,7 @@ __all__ = [
     "NERBackend",
     "BACKENDS",
     "get_backend",
+    "backend_model_id",
     "find_mentions",
     "canonical_entity",
     "normalize_form",
@@ -56,8 +58,18 @@ _CACHE: dict[tuple[str, str], NERBackend] = {}
 _LOCK = threading.Lock()
 
 
+def _camel_precision() -> bool:
+    """Whether the camel backend runs int8 here (``AKHBAR_CAMEL_INT8``); a bad value is an EntityError."""
+    from extractors.entities import camel_fast  # light: torch is imported only when a tagger is built
+
+    try:
+        return camel_fast.int8_wanted()
+    except ValueError as exc:
+        raise EntityError(str(exc)) from None
+
+
 def get_backend(name: str = "auto") -> NERBackend:
-    """The named backend (``auto``, ``crf`` or ``camel``), loaded once per process and model."""
+    """The named backend (``auto``, ``crf`` or ``camel``), loaded once per process, model and precision."""
     key = (name or "auto").strip().lower()
     if key not in BACKENDS:
         raise EntityError(f"unknown NER backend {name!r}; choose one of {', '.join(BACKENDS)}")
@@ -66,10 +78,11 @@ def get_backend(name: str = "auto") -> NERBackend:
     if key in ("auto", "camel"):
         model = ner_camel.find_camel_model(strict=key == "camel")
         if model is not None:
-            cache_key = ("camel", str(model))
+            int8 = _camel_precision()
+            cache_key = ("camel", f"{model}|{'int8' if int8 else 'fp32'}")
             with _LOCK:
                 if cache_key not in _CACHE:
-                    _CACHE[cache_key] = ner_camel.CamelTagger(model)
+                    _CACHE[cache_key] = ner_camel.CamelTagger(model, quantize=int8)
                 return _CACHE[cache_key]
         if key == "camel":  # find_camel_model(strict=True) raises instead; kept for safety
             raise ModelNotFoundError(ner_camel.INSTALL_HINT)
@@ -80,6 +93,28 @@ def get_backend(name: str = "auto") -> NERBackend:
 
             _CACHE[cache_key] = CRFTagger()
         return _CACHE[cache_key]
+
+
+def backend_model_id(name: str) -> str:
+    """Which model the backend ``name`` (``crf`` or ``camel``, as articles record it) tags with in this
+    environment, without loading it: ``shipped crf <sha256 prefix of the model file>``, or the camel model
+    folder's name with its precision, e.g. ``arabert (int8)`` (int8 applies on CPU; CUDA runs fp32)."""
+    if name == "camel":
+        from extractors.entities import camel as ner_camel
+
+        model = ner_camel.find_camel_model()
+        if model is None:
+            return "camel (no model found)"
+        return f"{model.name} ({'int8' if _camel_precision() else 'fp32'})"
+    if name == "crf":
+        from extractors.entities.crf.tagger import MODEL_DIR, MODEL_FILE
+
+        try:
+            digest = hashlib.sha256((MODEL_DIR / MODEL_FILE).read_bytes()).hexdigest()[:12]
+        except OSError:
+            digest = "missing"
+        return f"shipped crf {digest}"
+    return name
 
 
 def _is_word(tok: str) -> bool:

@@ -7,12 +7,15 @@ Steps (one lxml parse):
 
 1. bytes → str (:mod:`extractors.extract.charset`: BOM, HTTP charset, <meta charset>, detection incl. windows-1256);
 2. structured data read from the tree: JSON-LD (NewsArticle & co.), meta tags, <time datetime>, <html lang>;
-3. :func:`extractors.extract.boilerplate.preclean_tree` removes Arabic boilerplate blocks and takes out bylines and
-   visible dates near the headline as evidence;
-4. trafilatura extracts the body from the cleaned tree (comments excluded);
-5. :func:`extractors.extract.boilerplate.clean_text` removes boilerplate lines left in the text and splits the
-   agency credit off the end;
-6. ``published_at`` from the best evidence: JSON-LD → meta / <time> → feed or sitemap hint → visible text
+3. :func:`extractors.extract.boilerplate.preclean_tree` removes Arabic boilerplate blocks, inline promo boxes and
+   picture captions, and takes out bylines and visible dates near the headline as evidence;
+4. trafilatura extracts the body from the cleaned tree (comments excluded); a lead paragraph in a sibling
+   container of the body («article__lead») is added back;
+5. :func:`extractors.extract.boilerplate.clean_text` removes boilerplate lines left in the text (byline lists,
+   a repeated headline) and splits the agency credit off the end;
+6. ``author``: a visible byline near the headline or at the body's start → JSON-LD → meta → other bylines, never
+   the site's own name, handle or domain;
+7. ``published_at`` from the best evidence: JSON-LD → meta / <time> → feed or sitemap hint → visible text
    near the title → a date in the URL path; never a guess. ``published_evidence`` says which one.
 """
 
@@ -22,6 +25,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -34,6 +38,7 @@ from extractors.arabic import arabic_ratio, normalize_arabic
 from extractors.extract.boilerplate import (
     Lexicon,
     TreeFindings,
+    classify_line,
     clean_author,
     clean_text,
     line_key,
@@ -359,13 +364,14 @@ def extract_article(
     sitename = _sitename(st)
     findings = preclean_tree(root, lex, timezone=timezone, fetched_at=fetched_at)
     title = _title(st, findings.h1_text, sitename)
-    body = _body(root, url, st, text_html, title=title, lex=lex, timezone=timezone)
+    headlines = tuple(h for h in (findings.h1_text, st.meta.get("og:title"), _first_str(st.jl("headline"))) if h)
+    body = _body(root, url, st, text_html, title=title, lex=lex, timezone=timezone, headlines=headlines)
     published_at, evidence = _published(st, findings, hint_published_at, url, timezone, fetched_at)
     description = _description(st)
     return ExtractedArticle(
         url=url,
         title=title,
-        author=_author(st, lex, sitename, body.bylines, findings),
+        author=_author(st, lex, _site_names(st, url, lex), body, findings),
         published_at=published_at,
         language=_language(body.text, st),
         text=body.text,
@@ -400,54 +406,164 @@ class _Body:
     text: str
     credit: str | None
     bylines: list[str]  # bylines found among the extracted lines
+    lead_bylines: list[str]  # those of them at the body's start
 
 
 def _body(root: Any, url: str, st: _Structured, text_html: str, *, title: str | None, lex: Lexicon,
-          timezone: str) -> _Body:
+          timezone: str, headlines: tuple[str, ...]) -> _Body:
     """The cleaned article body and agency credit; NotAnArticle when the page has none."""
     # The pre-cleaned tree rarely needs trafilatura's readability / jusText fallbacks: run the fast path first
     # and the full one only when the fast path finds little (it copies the tree, so `root` stays usable).
     raw = _trafilatura_text(root, url, fast=True)
     if len(raw) < FAST_PATH_MIN_CHARS:
         raw = _trafilatura_text(root, url, fast=False) or raw
-    cleaned = clean_text(raw, title=title, lex=lex, timezone=timezone)
+    cleaned = clean_text(raw, title=title, lex=lex, timezone=timezone, headlines=headlines)
     text, credit = cleaned.text, cleaned.credit
     if len(text) < MIN_BODY_CHARS:
         # JavaScript-rendered pages often carry the whole body in JSON-LD
         jl_body = _first_str(st.jl("articleBody"))
         if jl_body and len(jl_body) >= MIN_BODY_CHARS:
-            from_jsonld = clean_text(jl_body, title=title, lex=lex, timezone=timezone)
+            from_jsonld = clean_text(jl_body, title=title, lex=lex, timezone=timezone, headlines=headlines)
             text, credit = from_jsonld.text, from_jsonld.credit
     if len(text) < MIN_BODY_CHARS:
         raise NotAnArticle(_reason_for_empty(root, text_html, len(text)))
     if len(text) < 1500 and _BOT_MARKERS.search(text) and arabic_ratio(text) < 0.5:
         raise NotAnArticle("bot-wall")
-    return _Body(text, credit, cleaned.bylines)
+    lead = _lead_paragraph(root, text, lex, text_html)
+    if lead:
+        text = lead + "\n" + text
+    return _Body(text, credit, cleaned.bylines, cleaned.lead_bylines)
 
 
-def _author(st: _Structured, lex: Lexicon, sitename: str | None, bylines: list[str],
-            findings: TreeFindings) -> str | None:
-    """JSON-LD author → author meta tags → a byline in the text → a byline near the headline; not the site."""
-    author = _metadata_author(st, lex, sitename)
-    if author is None and bylines:
-        author = bylines[0]
-    if author is None:
-        author = findings.best_byline()
-    if author and sitename and line_key(author) == line_key(sitename):
+# the last part of a class name that marks an article's lead («article__lead», «story-intro», «post-excerpt»)
+_LEAD_CLASS_WORDS = frozenset({"lead", "lede", "intro", "standfirst", "summary", "excerpt", "abstract", "dek",
+                               "deck", "brief", "subtitle", "subheadline"})
+_LEAD_CLASS_RE = re.compile("|".join(sorted(_LEAD_CLASS_WORDS)), re.IGNORECASE)
+# pages without such a class attribute (most) skip the walk over the tree
+_LEAD_CLASS_IN_HTML = re.compile(r"class=[\"'][^\"'>]*(?:" + "|".join(
+    v for w in sorted(_LEAD_CLASS_WORDS) for v in (w, w.capitalize())) + ")")  # case-sensitive: C-fast
+_LEAD_MIN_WORDS = 8
+_LEAD_MAX_CHARS = 700
+
+
+def _lead_paragraph(root: Any, text: str, lex: Lexicon, text_html: str) -> str | None:
+    """A lead paragraph the body lost: trafilatura keeps one main container, and a lead in a sibling container
+    («<div class="article__lead">» beside «<div class="article__body">») is left out. It is added back when its
+    class says lead, it reads as prose (not links, not boilerplate) and it sits just before the body's first
+    line in a container they share."""
+    if not _LEAD_CLASS_IN_HTML.search(text_html):
         return None
-    return author
+    first_line = text.split("\n", 1)[0]
+    body_key: str | None = None
+    for el in root.iter():
+        classes = el.get("class") if isinstance(el.tag, str) else None
+        if not classes or not _LEAD_CLASS_RE.search(classes) or not _is_lead_class(classes):
+            continue
+        lead = re.sub(r"\s+", " ", el.text_content()).strip()
+        body_key = body_key if body_key is not None else line_key(text[:4000])
+        key = line_key(lead)
+        if (not key or key in body_key or len(key.split()) < _LEAD_MIN_WORDS or len(lead) > _LEAD_MAX_CHARS
+                or classify_line(lead, lex) or _links_share(el, len(lead)) > 0.3):
+            continue
+        if _precedes_in_shared_box(el, lead, first_line):
+            return lead
+    return None
 
 
-def _metadata_author(st: _Structured, lex: Lexicon, sitename: str | None) -> str | None:
-    for raw in _names(st.jl("author")):
-        author = clean_author(raw, lex, sitename=sitename)
+def _is_lead_class(classes: str) -> bool:
+    return any(re.split(r"[-_]+", c)[-1].lower() in _LEAD_CLASS_WORDS for c in classes.split())
+
+
+def _links_share(el: Any, text_len: int) -> float:
+    links = sum(len(a.text_content().strip()) for a in el.iter("a"))
+    return links / text_len if text_len else 1.0
+
+
+def _precedes_in_shared_box(el: Any, lead: str, first_line: str) -> bool:
+    """Whether an ancestor at most three levels up holds the lead and, after it, the body's first line."""
+    probe = re.sub(r"\s+", " ", first_line)[:60]
+    node = el
+    for _level in range(3):
+        node = node.getparent()
+        if node is None or node.tag in ("body", "html"):
+            return False
+        box_text = re.sub(r"\s+", " ", node.text_content())
+        at = box_text.find(probe)
+        if at >= 0:
+            return box_text.find(lead) < at
+    return False
+
+
+def _author(st: _Structured, lex: Lexicon, site_names: frozenset[str], body: _Body,
+            findings: TreeFindings) -> str | None:
+    """A visible byline near the headline or at the body's start → JSON-LD author → author meta tags → any
+    other visible byline; never the site itself, its handle or its domain name."""
+    candidates = (
+        lambda: findings.best_byline(near_title_only=True),
+        lambda: body.lead_bylines[0] if body.lead_bylines else None,
+        lambda: _metadata_author(st, lex, site_names),
+        lambda: body.bylines[0] if body.bylines else None,
+        findings.best_byline,
+    )
+    for candidate in candidates:
+        author = _not_the_site(candidate(), site_names)
         if author:
             return author
+    return None
+
+
+def _compact(text: str) -> str:
+    return line_key(text).replace(" ", "")
+
+
+def _site_names(st: _Structured, url: str, lex: Lexicon) -> frozenset[str]:
+    """Compact forms of the publication's own names: og:site_name, the JSON-LD publisher, the domain's name
+    («almanara» of www.almanara.jo), each also without «صحيفة», «بوابة», «News» and the like."""
+    publisher = st.jl("publisher")
+    names = [st.meta.get("og:site_name"), st.meta.get("application-name"),
+             _first_str(publisher.get("name")) if isinstance(publisher, dict) else None]
+    host = (urlsplit(url).hostname or "").lower()
+    labels = [x for x in host.split(".") if x not in ("www", "m", "ar", "arabic", "amp", "news")]
+    names.extend(labels[:1])
+    return _compact_names(tuple(n for n in names if n), lex)
+
+
+@lru_cache(maxsize=1024)
+def _compact_names(names: tuple[str, ...], lex: Lexicon) -> frozenset[str]:
+    # a site's pages share these names: computed once per site
+    out: set[str] = set()
+    for name in names:
+        out.add(_compact(name))
+        out.add("".join(w for w in line_key(name).split() if w not in lex.site_words))
+    out.discard("")
+    return frozenset(out)
+
+
+def _not_the_site(author: str | None, site_names: frozenset[str]) -> str | None:
+    """The author, minus names that are the site's own («Al Wasl», «almanara», «صحيفة المنارة»)."""
+    if not author:
+        return None
+    kept = [a for a in author.split("; ") if a and not a.startswith("@") and _compact(a) not in site_names
+            and not any(len(s) >= 4 and _compact(a).endswith(s) and _compact(a)[: -len(s)] in _SITE_PREFIXES
+                        for s in site_names)]
+    return "; ".join(kept) or None
+
+
+# «صحيفة المنارة», «بوابة المنارة»: prefixes a publication's name may carry in an author field (compact forms)
+_SITE_PREFIXES = frozenset({"", "صحيفه", "جريده", "موقع", "بوابه", "قناه", "شبكه", "مجله"})
+
+
+def _metadata_author(st: _Structured, lex: Lexicon, site_names: frozenset[str]) -> str | None:
+    """The people JSON-LD names as authors (all of them, «A; B»), else the first usable author meta tag."""
+    people = [clean_author(raw, lex) for raw in _names(st.jl("author"))]
+    joined = _not_the_site("; ".join(dict.fromkeys(p for p in people if p)), site_names)
+    if joined:
+        return joined
     for key in _AUTHOR_META:
         for raw in st.meta_lists.get(key, []):
             if raw.startswith("@") or raw.startswith("http"):
                 continue
-            author = clean_author(raw, lex, sitename=sitename)
+            author = _not_the_site(clean_author(raw, lex), site_names)
             if author:
                 return author
     return None

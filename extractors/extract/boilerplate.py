@@ -34,6 +34,7 @@ __all__ = [
     "classify_line",
     "split_credit",
     "parse_byline",
+    "byline_list_line",
     "clean_author",
     "clean_text",
     "CleanedText",
@@ -66,6 +67,13 @@ class Lexicon:
     credit_intro: tuple[str, ...]
     byline_re: re.Pattern[str]
     byline_loose: frozenset[str]  # prefixes accepted without a «:» («بقلم فلان»)
+    name_labels: frozenset[str]  # «Author, …»: a name follows
+    role_labels: frozenset[str]  # «Role, …»: a job title follows, not a name
+    not_names: frozenset[str]  # byline-section headings, CMS accounts, comment-widget labels
+    site_words: frozenset[str]  # «صحيفة», «بوابة», «News»: a publication's name without them is the site too
+    promo_attr: re.Pattern[str]  # class / id / aria-labelledby words of an inline promo box
+    promo_max_chars: int
+    promo_lines: frozenset[str]
 
 
 def _flex(phrase: str) -> str:
@@ -113,7 +121,18 @@ def load_lexicon(path: str | None = None) -> Lexicon:
         credit_intro=tuple(line_key(a) for a in data["credits"]["intro"]),
         byline_re=byline_re,
         byline_loose=frozenset(line_key(p) for p in ("بقلم", "By", "by")),
+        name_labels=_keys(data["byline"]["name_labels"]),
+        role_labels=_keys(data["byline"]["role_labels"]),
+        not_names=_keys(data["byline"]["not_names"]),
+        site_words=_keys(data["byline"]["site_words"]),
+        promo_attr=re.compile("|".join(re.escape(w) for w in data["promo"]["attr_words"]), re.IGNORECASE),
+        promo_max_chars=int(data["promo"]["max_chars"]),
+        promo_lines=_keys(data["promo"]["lines"]),
     )
+
+
+def _keys(phrases: list[str]) -> frozenset[str]:
+    return frozenset(k for k in (line_key(p) for p in phrases) if k)
 
 
 def _is_default(lex: Lexicon | None) -> bool:
@@ -171,7 +190,7 @@ def classify_line(line: str, lex: Lexicon | None = None) -> str | None:
 
     Families: "share", "block" (a heading that opens a related / most-read / comments / tags block),
     "boilerplate" (comment form and policy, newsletter, app, cookie, copyright, navigation words),
-    "photo" (standalone photo credit).
+    "promo" (labels of an inline podcast / video promo box), "photo" (standalone photo credit).
     """
     if _is_default(lex) and len(line) <= 400:
         return _with_default_lexicon(_classify, line)
@@ -194,6 +213,8 @@ def _classify(line: str, lex: Lexicon) -> str | None:
         return "block"
     if key in lex.exact:
         return "boilerplate"
+    if key in lex.promo_lines:
+        return "promo"
     if nwords <= lex.max_line_words:
         for p in lex.prefixes:
             if key.startswith(p) and (len(key) == len(p) or key[len(p)] == " "):
@@ -291,20 +312,72 @@ _DATELINE_PLACE = re.compile(r"(?:من|في|الى|إلى)\s")
 def clean_author(
     raw: str | None, lex: Lexicon | None = None, *, sitename: str | None = None, loose_prefix: bool = False
 ) -> str | None:
-    """A person's name from a byline or metadata value, or None.
+    """The person or people a byline or metadata value names («A; B», trafilatura's way), or None.
 
-    Drops byline prefixes, agency and site names, dates, places in parentheses («(الرياض)»), e-mails and URLs.
+    Drops byline prefixes and labels («Author, …»), agency and site names, dates, places in parentheses
+    («(الرياض)»), e-mails, URLs, handles (@name) and words that are never names (UI and comment-widget labels).
+    Names separated by «،», «,» or «;» are several authors when each has at least two words.
     """
     if not raw or not isinstance(raw, str):
         return None
     lex = lex or load_lexicon()
     text = raw.replace("\xa0", " ").replace("&nbsp;", " ").strip()
-    if not text or text.startswith(("http://", "https://", "www.")) or len(text) > 200:
+    if not text or text.startswith(("http://", "https://", "www.", "@")) or len(text) > 200:
         return None
+    label = _byline_label(text, lex)
+    if label is not None:
+        if label[0] == "role":
+            return None
+        text = label[1]
     m = lex.byline_re.match(text)
     if (m and (m.group("sep") or loose_prefix or line_key(m.group("prefix")) in lex.byline_loose)
             and m.group("rest").strip()):
         text = m.group("rest")
+    several = [_one_author(chunk, lex, sitename) for chunk in _AUTHOR_LIST.split(text)]
+    if len(several) > 1 and all(n and len(n.split()) >= 2 for n in several):
+        return "; ".join(dict.fromkeys(n for n in several if n))
+    return _one_author(text, lex, sitename)
+
+
+_AUTHOR_LIST = re.compile(r"\s*[،,؛;]\s*")
+_LABELLED = re.compile(r"^\s*(?:[-–—•*]\s*)?(?P<label>[^,،:：\n]{2,24}?)\s*[,،:：]\s*(?P<rest>\S.*)$", re.DOTALL)
+
+
+def _byline_label(line: str, lex: Lexicon) -> tuple[str, str] | None:
+    """("name", rest) for «Author, نادر الشامي», ("role", rest) for «Role, مراسل», None for other lines."""
+    m = _LABELLED.match(line)
+    if not m:
+        return None
+    label = line_key(m.group("label"))
+    if label in lex.name_labels:
+        return "name", m.group("rest").strip()
+    if label in lex.role_labels:
+        return "role", m.group("rest").strip()
+    return None
+
+
+def byline_list_line(line: str, lex: Lexicon | None = None) -> tuple[str, str | None] | None:
+    """A line of a byline rendered as a list: ("name", author) for «- Author, X», ("role", None) for
+    «- Role, …», None when the line is not one."""
+    lex = lex or load_lexicon()
+    if len(line) > 160:
+        return None
+    label = _byline_label(line, lex)
+    if label is None or _holds_another_label(label[1], lex):
+        return None  # the whole list on one line: its items are read one by one
+    return (label[0], clean_author(label[1], lex)) if label[0] == "name" else ("role", None)
+
+
+def _holds_another_label(rest: str, lex: Lexicon) -> bool:
+    labels = lex.name_labels | lex.role_labels
+    for chunk in re.split(r"[,،:：]", rest)[:-1]:
+        words = line_key(chunk).split()
+        if words and (words[-1] in labels or " ".join(words[-2:]) in labels):
+            return True
+    return False
+
+
+def _one_author(text: str, lex: Lexicon, sitename: str | None) -> str | None:
     text = _PARENS.sub(" ", text)
     has_quoted = bool(_QUOTED.search(text))
     text = _QUOTED.sub(" - ", text)  # «الشرق الأوسط»: a medium, not a person
@@ -327,8 +400,8 @@ def _name_parts(text: str, lex: Lexicon, sitename: str | None) -> tuple[list[str
         if pm and pm.group("rest").strip() and (pm.group("sep") or line_key(pm.group("prefix")) in lex.byline_loose):
             p = pm.group("rest").strip(" .:-–—")
         key = line_key(p)
-        if _DATELINE_PLACE.match(p):
-            continue  # «من الرياض»: a dateline place
+        if _DATELINE_PLACE.match(p) or p.startswith("@") or key in lex.not_names or _is_reply_label(key):
+            continue  # «من الرياض»: a dateline place; a handle; a label
         if _is_agency_list(key, lex) or (site_key and key == site_key):
             agency_seen = True
             continue
@@ -337,6 +410,12 @@ def _name_parts(text: str, lex: Lexicon, sitename: str | None) -> tuple[list[str
             continue
         names.append(re.sub(r"\s+", " ", name))
     return names, agency_seen
+
+
+def _is_reply_label(key: str) -> bool:
+    """«الرد على سامية», «Reply to Sam»: a comment widget's button, not a byline."""
+    words = key.split()
+    return len(words) >= 2 and words[0] in ("رد", "الرد", "reply") and words[1] in ("على", "علي", "to")
 
 
 def _without_date(part: str, key: str) -> str | None:
@@ -366,7 +445,7 @@ def _choose_name(names: list[str], agency_seen: bool, lex: Lexicon) -> str | Non
     else:
         chosen = names[0]
     chosen = chosen.strip(" .:-–—")
-    if not chosen or len(chosen) > 60 or line_key(chosen) in lex.exact:
+    if not chosen or len(chosen) > 60 or line_key(chosen) in lex.exact or line_key(chosen) in lex.not_names:
         return None
     return chosen
 
@@ -401,9 +480,13 @@ class CleanedText:
     credit: str | None = None
     bylines: list[str] = field(default_factory=list)
     removed: list[tuple[str, str]] = field(default_factory=list)  # (family, line)
+    lead_bylines: list[str] = field(default_factory=list)  # bylines found before the body's second line
 
 
-def _same_title(line: str, title: str | None) -> bool:
+def _same_title(line: str, title: str | None, headline_keys: frozenset[str] = frozenset()) -> bool:
+    """Whether `line` repeats the title, or one of the page's other headlines (keys of its <h1>, og:title)."""
+    if headline_keys and line_key(line) in headline_keys:
+        return True
     if not title:
         return False
     a, b = line_key(line), line_key(title)
@@ -440,10 +523,15 @@ def clean_text(
     lex: Lexicon | None = None,
     timezone: str = "UTC",
     drop_dates: bool = True,
+    headlines: tuple[str, ...] = (),
 ) -> CleanedText:
-    """Remove boilerplate lines, bylines, date lines and a repeated title; split off the agency credit."""
+    """Remove boilerplate lines, bylines, date lines and a repeated title; split off the agency credit.
+
+    `headlines`: the page's other headline texts (<h1>, og:title); the body's first line equal to one goes too.
+    """
     lex = lex or load_lexicon()
     lines = [ln.strip() for ln in (text or "").replace("\r", "\n").split("\n")]
+    headline_keys = frozenset(k for k in map(line_key, headlines) if k)
     out: list[str] = []
     result = CleanedText(text="")
     i, n = 0, len(lines)
@@ -463,22 +551,18 @@ def clean_text(
         if fam:
             result.removed.append((fam, line))
             continue
-        if not out and _same_title(line, title):
+        if not out and _same_title(line, title, headline_keys):
             result.removed.append(("title", line))
             continue
         if not out:
             line = _strip_title_prefix(line, title)
-        if len(line) <= 120:
-            author = parse_byline(line, lex)
-            if author:
-                result.bylines.append(author)
-                result.removed.append(("byline", line))
+        if len(line) <= 160 and _take_byline_line(line, lex, result, at_start=len(out) < 2):
+            continue
+        if drop_dates and len(line) <= 80 and re.search(r"\d", normalize_arabic(line)):
+            dm = find_date(line, timezone=timezone)
+            if dm is not None and date_coverage(line, dm) >= 0.6:
+                result.removed.append(("date", line))
                 continue
-            if drop_dates and len(line) <= 80 and re.search(r"\d", normalize_arabic(line)):
-                dm = find_date(line, timezone=timezone)
-                if dm is not None and date_coverage(line, dm) >= 0.6:
-                    result.removed.append(("date", line))
-                    continue
         out.append(line)
     body = "\n".join(out)
     body, credit = split_credit(body, lex)
@@ -490,6 +574,20 @@ def clean_text(
     result.text = body.strip()
     result.credit = credit
     return result
+
+
+def _take_byline_line(line: str, lex: Lexicon, result: CleanedText, *, at_start: bool) -> bool:
+    """A byline line («كتب: …», «- Author, …», «- Role, …») goes from the text; its author is noted."""
+    listed = byline_list_line(line, lex)
+    author = listed[1] if listed else (parse_byline(line, lex) if len(line) <= 120 else None)
+    if listed is None and author is None:
+        return False
+    result.removed.append(("byline", line))
+    if author:
+        result.bylines.append(author)
+        if at_start:
+            result.lead_bylines.append(author)
+    return True
 
 
 # ------------------------------------------------------------------------------------------- DOM
@@ -513,9 +611,18 @@ class DateCandidate:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class BylineCandidate:
+    order: int  # document position of the element
+    author: str  # one name, or several joined «A; B»
+    hinted: bool  # found by the element's class / id («author», «byline»), not by a «كتب:» prefix
+    group: int  # the byline container it sits in: candidates of one container are one byline
+    marked: bool = True  # the element itself says byline (prefix, label, class); False: only its container does
+
+
 @dataclass
 class TreeFindings:
-    bylines: list[tuple[int, str, bool]] = field(default_factory=list)  # (order, author, hinted-by-class)
+    bylines: list[BylineCandidate] = field(default_factory=list)
     dates: list[DateCandidate] = field(default_factory=list)
     h1_order: int | None = None
     h1_text: str | None = None
@@ -542,16 +649,33 @@ class TreeFindings:
             return self.dates[0]
         return None
 
-    def best_byline(self) -> str | None:
-        if not self.bylines:
-            return None
-        prefixed = [b for b in self.bylines if not b[2]]
-        pool = prefixed or self.bylines
+    def best_byline(self, *, near_title_only: bool = False) -> str | None:
+        """The byline nearest the headline («كتب:» bylines before class-hinted ones), with the other names of
+        its byline container («A; B»). `near_title_only`: only a byline just above or below the headline."""
+        pool = self.bylines
         h1_order = self.h1_order
-        if h1_order is not None:
-            return min(pool, key=lambda b: abs(b[0] - h1_order))[1]
-        return pool[0][1]
+        if near_title_only:
+            if h1_order is None:
+                return None
+            pool = [b for b in pool if -NEAR_TITLE_BEFORE <= b.order - h1_order <= NEAR_TITLE_AFTER]
+        if not pool:
+            return None
+        prefixed = [b for b in pool if not b.hinted]
+        pool = prefixed or pool
+        best = min(pool, key=lambda b: abs(b.order - h1_order)) if h1_order is not None else pool[0]
+        names: dict[str, None] = {}
+        group = [b for b in self.bylines if b.group == best.group]
+        if any(b.marked for b in group):  # «<li class="byline__name">» beside an unmarked «<li>the desk</li>»
+            group = [b for b in group if b.marked]
+        for b in sorted(group, key=lambda b: b.order):
+            names.update(dict.fromkeys(b.author.split("; ")))
+        return "; ".join(names)
 
+
+# a byline «near the title»: within this many elements after the <h1> (share bars, dates and pictures sit
+# between them on real pages) or just before it (kicker, section label)
+NEAR_TITLE_AFTER = 60
+NEAR_TITLE_BEFORE = 12
 
 _WS = re.compile(r"\s+")
 
@@ -660,14 +784,86 @@ def preclean_tree(
     timezone: str = "UTC",
     fetched_at: datetime | None = None,
 ) -> TreeFindings:
-    """Walk the DOM once: drop Arabic boilerplate blocks, take out bylines and dates (as evidence)."""
+    """Walk the DOM once: drop Arabic boilerplate blocks, promo boxes and picture captions, take out bylines and
+    dates (as evidence)."""
     body = root.find(".//body") if root.tag != "body" else root
     if body is None:
         body = root
-    walk = _TreeWalk(lex or load_lexicon(), timezone=timezone, fetched_at=fetched_at)
+    lex = lex or load_lexicon()
+    walk = _TreeWalk(lex, timezone=timezone, fetched_at=fetched_at)
     _unwrap_layout_tables(body)
+    removed = _drop_skipped_regions(body, lex) + _drop_captions(body)
     walk.visit(body)
-    return walk.remove_found()
+    findings = walk.remove_found()
+    findings.removed += removed
+    return findings
+
+
+_BOX_TAGS = frozenset({"aside", "section", "div", "figure", "ul", "ol"})  # what a promo box is made of
+_SKIP_LINK = re.compile(r"^(?:تخطى|تخطي|تجاوز|skip)\b", re.IGNORECASE)
+_CONTAINERS = frozenset({"body", "main", "article", "html"})
+
+
+def _drop_skipped_regions(body, lex: Lexicon) -> int:
+    """A «skip … and continue reading» link jumps over an inline promo (a podcast, a video series): the smallest
+    element holding both the link and its target is that promo box; it goes when it is box-sized."""
+    removed = 0
+    for link in body.xpath(".//a[starts-with(@href, '#')]"):
+        href = link.get("href") or ""
+        if len(href) < 2 or not _SKIP_LINK.match(_text_of(link)):
+            continue
+        targets = body.xpath(".//*[@id=$id]", id=href[1:])
+        if not targets or link.getparent() is None:
+            continue
+        box = link.getparent()
+        while box is not None and box.tag not in _CONTAINERS and not any(t in box.iter() for t in targets[:1]):
+            box = box.getparent()
+        if box is None or box.tag in _CONTAINERS or box.find(".//h1") is not None:
+            continue
+        if len(_text_of(box)) <= lex.promo_max_chars:
+            _drop(box)
+            removed += 1
+    return removed
+
+
+_CAPTION_HINT = re.compile(r"caption|photo|image|img|pic|media|figure|thumb|gallery|credit", re.IGNORECASE)
+_CAPTION_MAX_CHARS = 300
+
+
+def _drop_captions(body) -> int:
+    """Captions and picture credits inside an article's picture containers: a <figure>, or a small element
+    holding an <img> and a short text, with a class that says picture / caption."""
+    removed = 0
+    for img in list(body.iter("img", "picture")):
+        box = _picture_box(img)
+        if box is not None and box.getparent() is not None:
+            _drop(box)
+            removed += 1
+    return removed
+
+
+def _picture_box(img):
+    """The element around a picture whose only text is its caption, or None."""
+    node = img.getparent()
+    for _level in range(3):
+        if node is None or node.tag in _CONTAINERS:
+            return None
+        if _text_of(node):
+            break
+        node = node.getparent()
+    else:
+        return None
+    if node is None or node.tag in _CONTAINERS or node.tag == "section":
+        return None
+    text = _text_of(node)
+    if len(text) > _CAPTION_MAX_CHARS or node.find(".//h1") is not None or len(node.findall(".//p")) > 2:
+        return None
+    if node.tag == "figure":
+        return node
+    if node.tag == "p" and node.find("br") is None:
+        return None  # a picture inside a paragraph's running text
+    hints = " ".join(_attrs(x) for x in node.iter() if isinstance(x.tag, str))
+    return node if _CAPTION_HINT.search(hints) else None
 
 
 class _TreeWalk:
@@ -678,9 +874,11 @@ class _TreeWalk:
         self.timezone = timezone
         self.fetched_at = fetched_at
         self.findings = TreeFindings()
-        self.to_drop: list[Any] = []  # boilerplate lines, bylines and date lines
+        self.to_drop: list[Any] = []  # boilerplate lines, bylines, date lines and promo boxes
         self.blocks: list[tuple[Any, str]] = []  # block headings (element, line key): removed with what follows
         self.order = 0  # document position of the element being looked at
+        self.in_comments = 0  # depth inside comment widgets: their names and dates are not the article's
+        self.byline_boxes: list[int] = []  # ids of the byline containers around the element
 
     def visit(self, el) -> None:
         for child in el:
@@ -696,6 +894,9 @@ class _TreeWalk:
             size = len(child.text_content())  # C-level; the spaced text is built only for short elements
             if not size:
                 continue
+            if self._is_promo(child, size):
+                self.to_drop.append(child)
+                continue
             if size <= _SHORT * 2:
                 t = _text_of(child)
                 if not t:
@@ -706,7 +907,26 @@ class _TreeWalk:
                 continue  # long link lists: menus, most-read, footers (trafilatura drops them)
             if tag in _LEAF_BLOCKS and len(child) == 0:
                 continue
-            self.visit(child)
+            self._visit_inside(child)
+
+    def _visit_inside(self, el) -> None:
+        """Visit the children, knowing whether they sit in a comment widget or a byline container."""
+        attrs = _attrs(el)
+        comments = bool(attrs and _COMMENT_HINT.search(attrs))
+        byline_box = bool(attrs and _HINT_ATTR.search(attrs) and not _DATE_HINT.search(attrs))
+        self.in_comments += comments
+        if byline_box:
+            self.byline_boxes.append(id(el))
+        self.visit(el)
+        self.in_comments -= comments
+        if byline_box:
+            self.byline_boxes.pop()
+
+    def _is_promo(self, el, size: int) -> bool:
+        if size > self.lex.promo_max_chars or el.tag not in _BOX_TAGS:
+            return False
+        words = " ".join(filter(None, (_attrs(el), el.get("aria-labelledby"))))
+        return bool(words and self.lex.promo_attr.search(words)) and el.find(".//h1") is None
 
     def _note_h1(self, el) -> None:
         findings = self.findings
@@ -726,26 +946,31 @@ class _TreeWalk:
         if fam:
             self.to_drop.append(el)
             return True
-        if el.find(".//h1") is not None:
-            return False
+        if el.find(".//h1") is not None or self.in_comments or _COMMENT_HINT.search(_attrs(el)):
+            return False  # a comment's author and date are not the article's
         return self._take_evidence(el, tag, t)
 
     def _take_evidence(self, el, tag: str, t: str) -> bool:
         """Take a byline and / or a date out of a short element; True when it was consumed."""
-        author = parse_byline(t, self.lex)
+        listed = byline_list_line(t, self.lex)  # «Author, …» / «Role, …» items of a byline list
+        author = listed[1] if listed else parse_byline(t, self.lex)
         texty_children = sum(1 for c in el if isinstance(c.tag, str) and c.text_content().strip())
-        if author is None and texty_children >= 2:
+        if listed is None and author is None and texty_children >= 2:
             return False  # analyse the parts one by one
-        consumed = False
+        consumed = listed is not None
         attrs = " ".join(_attrs(x) for x in el.iter() if isinstance(x.tag, str))
         date_hinted = bool(_DATE_HINT.search(attrs)) or tag == "time"
-        if author is None and len(t) <= 80 and _HINT_ATTR.search(attrs) and not _DATE_HINT.search(_attrs(el)):
-            hinted_author = clean_author(t, self.lex, loose_prefix=True)
-            if hinted_author:
-                self.findings.bylines.append((self.order, hinted_author, True))
+        in_box = bool(self.byline_boxes)
+        group = self.byline_boxes[-1] if in_box else id(el)
+        marked = bool(_HINT_ATTR.search(attrs))
+        bylike = (marked or in_box) and not _DATE_HINT.search(_attrs(el))
+        if listed is None and author is None and len(t) <= 80 and bylike:
+            author = clean_author(t, self.lex, loose_prefix=True)
+            if author:
+                self.findings.bylines.append(BylineCandidate(self.order, author, True, group, marked))
                 consumed = True
-        if author:
-            self.findings.bylines.append((self.order, author, False))
+        elif author:
+            self.findings.bylines.append(BylineCandidate(self.order, author, listed is not None, group))
             consumed = True
         if len(t) <= 120 and _MAYBE_DATE.search(t):
             dm = find_date(t, timezone=self.timezone, fetched_at=self.fetched_at)

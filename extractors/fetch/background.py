@@ -41,6 +41,12 @@ class BackgroundFetcher:
             return self.fetcher.backed_off_hosts()
         return self.run(read())
 
+    def take_robots_fetches(self) -> list[FetchedPage]:
+        """See Fetcher.take_robots_fetches (taken on the fetcher's own loop)."""
+        async def take() -> list[FetchedPage]:
+            return self.fetcher.take_robots_fetches()
+        return self.run(take())
+
     def close(self) -> None:
         if self._loop.is_closed():
             return

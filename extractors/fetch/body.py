@@ -120,12 +120,16 @@ class BoundedDecoder:
 
 
 class BodyCollector:
-    """Collects decoded chunks up to `limit` bytes; with `sniff`, refuses binary data once the head is in."""
+    """Collects decoded chunks up to `limit` bytes; with `sniff`, refuses binary data once the head is in.
 
-    def __init__(self, limit: int, *, media: str, status: int, sniff: bool) -> None:
+    With `truncate` a longer body is cut at `limit` (robots.txt: RFC 9309 reads at least the first 500 KiB)."""
+
+    def __init__(self, limit: int, *, media: str, status: int, sniff: bool, truncate: bool = False) -> None:
         self.limit = limit
         self.media = media
         self.status = status
+        self.truncate = truncate  # keep the first `limit` bytes of a longer body instead of refusing it
+        self.full = False  # with `truncate`: the cap is reached, read no more
         self._chunks: list[bytes] = []
         self._size = 0
         self._sniffed = not sniff
@@ -135,6 +139,9 @@ class BodyCollector:
         return self.limit - self._size + 1
 
     def add(self, data: bytes) -> None:
+        if self.truncate and self._size + len(data) >= self.limit:
+            data = data[: self.limit - self._size]
+            self.full = True
         self._size += len(data)
         if self._size > self.limit:
             raise FetchError(f"too large: body over the {self.limit} byte cap", self.status)

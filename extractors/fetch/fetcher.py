@@ -20,8 +20,9 @@ from extractors.config import CrawlSettings
 from extractors.discover.urls import BadURL, canonical_url, host_of
 from extractors.fetch.address_guard import AddressGuard, Resolver
 from extractors.fetch.body import HTML_TYPES, XML_TYPES, charset_of
+from extractors.fetch.claims import UrlClaims
 from extractors.fetch.errors import FetchError
-from extractors.fetch.http import BoundedHttpClient, HttpResponse
+from extractors.fetch.http import BoundedHttpClient, HopCheck, HttpResponse
 from extractors.fetch.politeness import HOST_FAILURE_LIMIT, HostGate, HostPolicy, HostPoliteness
 from extractors.fetch.retry import RetryPolicy, host_wait_seconds, retry_after_too_long
 from extractors.fetch.robots import RobotsCache, RobotsRules, load_robots
@@ -68,6 +69,7 @@ class Fetcher:
         host_failure_limit: int = HOST_FAILURE_LIMIT,
         resolver: Resolver | None = None,
         host_gate: HostGate | None = None,
+        url_claims: UrlClaims | None = None,
     ) -> None:
         self.crawl = crawl or CrawlSettings()
         self.obey_robots = obey_robots
@@ -77,6 +79,8 @@ class Fetcher:
         self.http = BoundedHttpClient(self.crawl, guard)
         self.hosts = HostPoliteness(failure_limit=host_failure_limit, host_gate=host_gate)
         self._robots = RobotsCache()
+        self._robots_log: list[FetchedPage] = []
+        self.url_claims = url_claims  # article URLs another run is fetching are skipped
 
     async def __aenter__(self) -> Fetcher:
         self.http.open()
@@ -88,6 +92,8 @@ class Fetcher:
     async def aclose(self) -> None:
         await self.http.aclose()
         await self.hosts.aclose()
+        if self.url_claims is not None:
+            self.url_claims.release_all()
 
     def set_host_limits(self, url: str, requests_per_second: float, max_concurrency: int) -> None:
         """Politeness for the host of `url` (from the source's settings); call before fetching it."""
@@ -97,15 +103,30 @@ class Fetcher:
         """Hosts not requested any more in this run, with the reason (for the run report)."""
         return self.hosts.backed_off_hosts()
 
-    async def robots(self, url: str) -> RobotsRules:
-        """robots.txt rules for the host of `url`, fetched once per host."""
+    async def robots(self, url: str, source: str | None = None) -> RobotsRules:
+        """robots.txt rules for the host of `url`, fetched once per host (`source`: whose URL needed them, for
+        the fetch log)."""
         parts = urlsplit(url)
-        return await self._robots.rules(f"{parts.scheme}://{parts.netloc}", self._load_robots)
 
-    async def _load_robots(self, origin: str) -> RobotsRules:
-        rules = await load_robots(self.http, origin)
-        self.hosts.apply_crawl_delay(host_of(origin), rules.crawl_delay())
-        return rules
+        async def load(origin: str) -> RobotsRules:
+            rules, page = await load_robots(self.http, origin, source)
+            self.hosts.apply_crawl_delay(host_of(origin), rules.crawl_delay())
+            self._robots_log.append(page)
+            return rules
+
+        return await self._robots.rules(f"{parts.scheme}://{parts.netloc}", load)
+
+    def take_robots_fetches(self) -> list[FetchedPage]:
+        """The robots.txt requests made since the last call (for the fetches log, kind 'robots')."""
+        taken, self._robots_log = self._robots_log, []
+        return taken
+
+    async def _check_hop(self, url: str, source: str) -> None:
+        """A redirect target must be allowed by the robots.txt of its own host, like any URL we request."""
+        rules = await self.robots(url, source)
+        if not rules.allows(url):
+            raise FetchError(f"disallowed by robots.txt: redirected to {url}"
+                             + (f" ({rules.error})" if rules.error else ""))
 
     async def fetch(
         self,
@@ -127,6 +148,10 @@ class Fetcher:
         except BadURL as exc:
             return FetchedPage(url=url[:2048], source=source, fetched_at=started, error=f"bad URL: {exc}")
         page = FetchedPage(url=url, source=source, fetched_at=started, hint_published_at=hint_published_at)
+        if kind == "article" and self.url_claims is not None:
+            page.error = self.url_claims.claim(url)
+            if page.error is not None:
+                return page
         host = host_of(url)
         accept = HTML_TYPES if kind == "article" else XML_TYPES + HTML_TYPES
         target = _Target(page, host, self.hosts.policy(host), accept, headers, sniff=kind == "article")
@@ -150,7 +175,7 @@ class Fetcher:
             self.hosts.record_outcome(target.host, target.policy, exc)
             return exc.reason
         if self.obey_robots:
-            rules = await self.robots(target.page.url)
+            rules = await self.robots(target.page.url, target.page.source)
             if not rules.allows(target.page.url):
                 return rules.error or "disallowed by robots.txt"
         return None
@@ -184,12 +209,22 @@ class Fetcher:
             async with self.hosts.gate(target.host, policy):
                 target.start_attempt()
                 resp = await self.http.get(target.page.url, accept=target.accept, headers=target.headers,
-                                           sniff=target.sniff)
+                                           sniff=target.sniff, hop_check=self._hop_check(target))
             if resp.status == 304 and not _is_conditional(target.headers):
                 raise FetchError("HTTP 304 (Not Modified) to a request that was not conditional", 304)
             if resp.status != 304 and not resp.body:
                 raise FetchError(f"empty body (HTTP {resp.status})", resp.status)
             return resp
+
+    def _hop_check(self, target: _Target) -> HopCheck | None:
+        if not self.obey_robots:
+            return None
+        source = target.page.source
+
+        async def check(url: str) -> None:
+            await self._check_hop(url, source)
+
+        return check
 
     async def _try_again(self, target: _Target, err: FetchError, attempt: int, elapsed: float) -> bool:
         """Record a failed attempt; True when it is to be tried again (after the retry delay, already slept)."""

@@ -1,17 +1,18 @@
 """The bounded HTTP client: one shared async httpx client, GETs with redirects followed by hand.
 
-Safety: every hop's address checked by the AddressGuard, redirects capped (and loops refused), content
-encodings decoded by us with the output bounded (so gzip bombs stop at the cap without inflating), the
-response size capped while streaming (so endless bodies stop early), one total deadline per request covering
-every hop and read (so pages that trickle or never finish time out), unwanted content types skipped and, on
-request, binary bodies labelled as HTML (PDF, images, archives, NUL-filled data) skipped. Every failure is a
-FetchError; politeness and retries are the Fetcher's business.
+Safety: every hop's address checked by the AddressGuard and the connection pinned to the checked address
+(no DNS rebinding), redirects capped (and loops refused), content encodings decoded by us with the output
+bounded (so gzip bombs stop at the cap without inflating), the response size capped while streaming (so endless
+bodies stop early), one total deadline per request covering every hop and read (so pages that trickle or never
+finish time out), unwanted content types skipped and, on request, binary bodies labelled as HTML (PDF, images,
+archives, NUL-filled data) skipped. Every failure is a FetchError; politeness and retries are the Fetcher's
+business.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urljoin
@@ -20,12 +21,16 @@ import httpx
 
 from extractors.config import CrawlSettings
 from extractors.discover.urls import BadURL, canonical_url, to_request_url
-from extractors.fetch.address_guard import AddressGuard
+from extractors.fetch.address_guard import AddressGuard, IPAddress
 from extractors.fetch.body import BodyCollector, BoundedDecoder, media_type
 from extractors.fetch.errors import FetchError
 from extractors.fetch.retry import parse_retry_after
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+# Called with the URL of every redirect hop before it is requested (robots.txt of the hop's host); raises
+# FetchError to stop there.
+HopCheck = Callable[[str], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -46,6 +51,9 @@ class _Request:
     max_bytes: int
     headers: dict[str, str] | None
     sniff: bool  # refuse binary bodies whatever their content type
+    truncate: bool = False  # keep the first max_bytes of a longer body instead of refusing it
+    hop_check: HopCheck | None = None
+    max_redirects: int | None = None  # None: the crawl settings' max_redirects
 
 
 def redirect_target(request_url: str, location: str) -> str:
@@ -127,7 +135,7 @@ def _check_head(resp: httpx.Response, request: _Request, media: str) -> None:
     if request.accept is not None and media and not media.startswith(request.accept):
         raise FetchError(f"skipped: content type {media} is not {'/'.join(request.accept[:2])}", status)
     declared = resp.headers.get("content-length", "").strip()
-    if declared.isdigit() and int(declared) > request.max_bytes:
+    if not request.truncate and declared.isdigit() and int(declared) > request.max_bytes:
         raise FetchError(f"too large: Content-Length {declared} bytes over the {request.max_bytes} byte cap",
                          status)
 
@@ -136,9 +144,12 @@ async def _read_body(resp: httpx.Response, request: _Request, media: str) -> byt
     status = resp.status_code
     try:
         decoder = BoundedDecoder(resp.headers.get("content-encoding"))
-        body = BodyCollector(request.max_bytes, media=media, status=status, sniff=request.sniff)
+        body = BodyCollector(request.max_bytes, media=media, status=status, sniff=request.sniff,
+                             truncate=request.truncate)
         async for raw in resp.aiter_raw():
             body.add(decoder.decode(raw, body.room()))
+            if body.full:
+                return body.finish()
         body.add(decoder.flush(body.room()))
         return body.finish()
     except FetchError as exc:
@@ -158,6 +169,32 @@ async def _final_response(resp: httpx.Response, url: str, request: _Request) -> 
     _check_head(resp, request, media)
     out.body = await _read_body(resp, request, media)
     return out
+
+
+async def _checked_hop(hop_check: HopCheck, url: str, redirect_status: int) -> None:
+    """The hop check of a redirect target; its refusal carries the status of the redirect that led there."""
+    try:
+        await hop_check(url)
+    except FetchError as exc:
+        exc.status = exc.status or redirect_status
+        raise
+
+
+def pinned_request(client: httpx.AsyncClient, request_url: str, headers: dict[str, str] | None,
+                   address: IPAddress) -> httpx.Request:
+    """A GET of `request_url` sent to `address` (checked by the guard) instead of whatever the name resolves
+    to at connect time: the URL carries the IP, the Host header and the TLS server name (SNI, and so the
+    certificate check, via httpcore's `sni_hostname` extension) carry the name."""
+    url = httpx.URL(request_url)
+    pinned_headers = {**(headers or {}), "Host": url.netloc.decode("ascii")}
+    extensions: dict[str, str] = {}
+    if url.scheme == "https" and url.host != str(address):
+        extensions["sni_hostname"] = url.raw_host.decode("ascii")
+        # httpcore pools connections by (scheme, IP, port) and ignores the server name, so a kept-alive TLS
+        # connection verified for one name would carry the next name on the same IP unverified: close it.
+        pinned_headers["Connection"] = "close"
+    return client.build_request("GET", url.copy_with(host=str(address)), headers=pinned_headers,
+                                extensions=extensions)
 
 
 class BoundedHttpClient:
@@ -194,9 +231,16 @@ class BoundedHttpClient:
         max_bytes: int | None = None,
         headers: dict[str, str] | None = None,
         sniff: bool = False,
+        truncate: bool = False,
+        hop_check: HopCheck | None = None,
+        max_redirects: int | None = None,
     ) -> HttpResponse:
-        """One GET with redirects followed by hand, all within one total deadline of `timeout_seconds`."""
-        request = _Request(accept, max_bytes or self.crawl.max_response_bytes, headers, sniff)
+        """One GET with redirects followed by hand, all within one total deadline of `timeout_seconds`.
+
+        `hop_check` is awaited with each redirect target before it is requested; `truncate` keeps the first
+        `max_bytes` of a longer body; `max_redirects` overrides the crawl settings' cap."""
+        request = _Request(accept, max_bytes or self.crawl.max_response_bytes, headers, sniff, truncate, hop_check,
+                           max_redirects)
         deadline = self.crawl.timeout_seconds
         try:
             async with asyncio.timeout(deadline):
@@ -208,14 +252,39 @@ class BoundedHttpClient:
         assert self._client is not None, "use the Fetcher as an async context manager"
         current = url
         seen: set[str] = set()
-        for _hop in range(self.crawl.max_redirects + 1):
-            await self.guard.check(current)
+        max_redirects = self.crawl.max_redirects if request.max_redirects is None else request.max_redirects
+        redirect_status: int | None = None
+        for _hop in range(max_redirects + 1):
+            if redirect_status is not None and request.hop_check is not None:
+                await _checked_hop(request.hop_check, current, redirect_status)
+            addresses = await self.guard.check(current)
             request_url = _checked_request_url(current)
             with _httpx_errors_as_fetch_errors(self.crawl.timeout_seconds):
-                async with self._client.stream("GET", request_url, headers=request.headers) as resp:
+                resp = await self._send(request_url, request.headers, addresses)
+                try:
                     if resp.status_code not in REDIRECT_STATUSES:
                         return await _final_response(resp, current, request)
                     nxt = _next_hop(resp, request_url, current, seen)
+                    redirect_status = resp.status_code
+                finally:
+                    await resp.aclose()
             seen.add(current)
             current = nxt
-        raise FetchError(f"too many redirects (more than {self.crawl.max_redirects})")
+        raise FetchError(f"too many redirects (more than {max_redirects})", redirect_status)
+
+    async def _send(self, request_url: str, headers: dict[str, str] | None,
+                    addresses: list[IPAddress]) -> httpx.Response:
+        """Send the GET to the checked addresses in turn (the next one when a connection is refused). Through a
+        proxy the request goes by name: the proxy resolves it, so nothing can be pinned."""
+        assert self._client is not None
+        if self.crawl.proxy is not None:
+            return await self._client.send(self._client.build_request("GET", request_url, headers=headers),
+                                           stream=True)
+        for address in addresses[:-1]:
+            try:
+                return await self._client.send(pinned_request(self._client, request_url, headers, address),
+                                               stream=True)
+            except httpx.ConnectError:
+                continue  # e.g. an IPv6 address on a host without IPv6: try the next checked address
+        return await self._client.send(pinned_request(self._client, request_url, headers, addresses[-1]),
+                                       stream=True)
