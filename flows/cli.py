@@ -544,6 +544,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _failed_run_message(exc: Exception) -> str | None:
+    """The message of a flow run that ended Failed without an exception of ours (FailedRun), else None."""
+    if "prefect" not in sys.modules:
+        return None
+    from prefect.exceptions import FailedRun
+
+    return str(exc) if isinstance(exc, FailedRun) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -565,6 +574,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # a damaged database or a full disk met while working: one line, not a traceback
+        failure = _failed_run_message(exc)
+        if failure:  # the run fetched nothing: its causes, one line each
+            for line in failure.splitlines():
+                _err(line)
+            return EXIT_ERROR
         problem = storage_problem(exc, getattr(args, "db", None) or "the database")
         if problem is None:
             raise

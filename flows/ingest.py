@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
 from pydantic import Field
 
 from extractors.batch import ProcessedBatch, fetch_log_rows, process_pages
@@ -46,7 +47,7 @@ from flows.politeness import (
     url_claims_for,
 )
 from flows.reporting import progress_reporter, publish_run_artifacts
-from flows.run_summary import RunOutcome, RunSummary, new_run_id
+from flows.run_summary import RunOutcome, RunSummary, new_run_id, nothing_fetched_message
 from flows.runners import ConfiguredTaskRunner, workers_share_this_api
 from flows.served_policy import check_served_run
 from flows.sinks import RunSink, WarehouseSink, open_sink
@@ -56,10 +57,6 @@ DEFAULT_BATCH_SIZE = 200
 
 Backend = Literal["auto", "crf", "camel"]
 RunLogger = Logger | LoggerAdapter[Any]
-
-
-class SourceUnavailable(RuntimeError):
-    """A source whose feeds and sitemaps all failed: its discover task fails, the run goes on without it."""
 
 
 @dataclass(slots=True)
@@ -74,6 +71,12 @@ def prepare_run(sink: RunSink, sources: Sequence[Source], flow_name: str, parame
                 replace_sources: bool = True) -> None:
     """The run's sources and its `runs` row, in the sink (migrating the database first)."""
     sink.start_run(sources, flow_name, parameters, replace_sources=replace_sources)
+
+
+def source_unavailable(reason: str) -> Discovered:
+    """The discover task's final state for a source whose feeds and sitemaps all failed: Failed with the real
+    reason as its message (the run goes on without the source; no traceback in the log)."""
+    return Failed(message=reason)  # type: ignore[return-value]  # Prefect makes a returned state the task's state
 
 
 @task(name="discover", cache_policy=NO_CACHE, task_run_name="discover-{source.name}")
@@ -95,9 +98,9 @@ def discover_task(fetcher: BackgroundFetcher, source: Source, sink: RunSink, lim
                 len(result.urls) - len(new), len(chosen),
                 f" ({len(result.unchanged)} feeds/sitemaps unchanged)" if result.unchanged else "")
     if not result.urls and result.errors and not result.unchanged:
-        raise SourceUnavailable(f"{source.name}: nothing discovered ({'; '.join(result.errors[:3])})")
+        return source_unavailable(f"nothing discovered: {'; '.join(result.errors[:3])}")
     if not result.urls and not result.fetches and source.homepage:
-        raise SourceUnavailable(f"{source.name}: nothing discovered ({homepage_only_reason(fetcher, source.homepage)})")
+        return source_unavailable(f"nothing discovered: {homepage_only_reason(fetcher, source.homepage)}")
     # When the cap left URLs for later runs, keep the old state so the next run reads these feeds again.
     save = list(result.feed_states.values()) if len(chosen) == len(new) else []
     return Discovered(urls=chosen, feed_states=save, unchanged=len(result.unchanged))
@@ -299,11 +302,20 @@ def ingest(
             crawl(config, sink, summary, limit=limit, allow_private_addresses=allow_private_addresses,
                   backend=backend, batch_size=batch_size, shared_politeness=shared,
                   policy=LoadPolicy(every_pages=load_every_pages))
+            outcome.fail_if(nothing_fetched_message(summary))
     finally:
         finish(sink, summary, started, outcome.status, "ingest")
+    if outcome.failure:
+        return failed_run(outcome.failure)
     if write_report:
         summary.report_path = sink.publish_report()
     return summary
+
+
+def failed_run(message: str) -> RunSummary:
+    """The run's final state when it fetched nothing because everything it tried failed: Failed in the UI, and
+    calling the flow raises prefect.exceptions.FailedRun with this message (no traceback in the run's log)."""
+    return Failed(message=message)  # type: ignore[return-value]  # Prefect makes a returned state the run's state
 
 
 def parse_urls(urls: Sequence[str], source: str) -> tuple[list[DiscoveredURL], list[FetchLogRow]]:
@@ -357,6 +369,9 @@ def ingest_urls(
                                         host_gate=local_host_gate(), url_claims=url_claims_for(db_path)) as fetcher:
             run_batches(fetcher, items, sink=sink, backend=backend, timezones={}, batch_size=DEFAULT_BATCH_SIZE,
                         summary=summary)
+            outcome.fail_if(nothing_fetched_message(summary))
     finally:
         finish(sink, summary, started, outcome.status, "ingest-urls")
+    if outcome.failure:
+        return failed_run(outcome.failure)
     return summary

@@ -94,12 +94,37 @@ class RunOutcome:
 
     def __init__(self) -> None:
         self.status = "failed"
+        self.failure: str | None = None  # why a run that raised nothing still failed
+
+    def fail_if(self, failure: str | None) -> None:
+        self.failure = failure
 
     def __enter__(self) -> RunOutcome:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc_type is None:
-            self.status = "completed"
+            self.status = "failed" if self.failure else "completed"
         elif issubclass(exc_type, (KeyboardInterrupt, TerminationSignal)):  # Prefect turns SIGTERM into the latter
             self.status = "interrupted"
+
+
+MAX_CAUSES = 5
+
+
+def failure_causes(summary: RunSummary) -> list[str]:
+    """Why things failed in a run, sources first, one line each (`source: reason`, `URL: reason`)."""
+    causes = [f"{name}: {error}" for name, stats in summary.per_source.items() for error in stats.errors]
+    causes += [f"{url}: {reason}" for url, reason in summary.failures]
+    return causes
+
+
+def nothing_fetched_message(summary: RunSummary) -> str | None:
+    """The failure message of a run that fetched nothing because what it tried failed; None for any other run
+    (one that fetched something, or had nothing new to fetch, is a completed run with true counts)."""
+    causes = failure_causes(summary)
+    if summary.fetched or not causes:
+        return None
+    shown = "\n".join(causes[:MAX_CAUSES])
+    more = f"\n... and {len(causes) - MAX_CAUSES} more (akhbar query source-health)" if len(causes) > MAX_CAUSES else ""
+    return f"nothing was fetched; first causes:\n{shown}{more}"

@@ -169,3 +169,42 @@ def test_a_port_left_in_time_wait_by_a_stopped_server_counts_as_free():
         assert port_free("127.0.0.1", listening.getsockname()[1]) is False  # a real listener still counts
     finally:
         listening.close()
+
+
+def test_a_run_that_fetched_nothing_because_everything_failed_is_a_failure(tmp_path):
+    """Every source unreachable: exit 1, the causes one line each, `runs` and Prefect say failed."""
+    import socket
+
+    with socket.socket() as s:  # a port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    sources = tmp_path / "dead.toml"
+    sources.write_text(f'[[sources]]\nname = "dead-a"\nfeeds = ["{dead}/rss.xml"]\n\n'
+                       f'[[sources]]\nname = "dead-b"\nsitemaps = ["{dead}/sitemap.xml"]\n', encoding="utf-8")
+    db = tmp_path / "d.duckdb"
+    r = akhbar("ingest", "--sources", str(sources), "--db", str(db), "--allow-private-addresses")
+    assert r.returncode == 1, r.stderr[-3000:]
+    errors = [line for line in r.stderr.splitlines() if line.startswith("akhbar: error: ")]
+    assert errors[0] == "akhbar: error: nothing was fetched; first causes:"
+    assert [e.split(": ")[2] for e in errors[1:]] == ["dead-a", "dead-b"]
+    assert all("robots.txt unreachable" in e and "Task run encountered" not in e for e in errors[1:])
+    assert "Traceback" not in r.stderr
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT status, fetched FROM runs").fetchall() == [("failed", 0)]
+    con.close()
+
+
+def test_a_run_where_some_sources_fail_completes_with_true_counts(tmp_path):
+    from flows.sample_site import StaticSite
+
+    sources = tmp_path / "mixed.toml"
+    db = tmp_path / "m.duckdb"
+    with StaticSite() as site:
+        sources.write_text(site.sources_toml() + '\n[[sources]]\nname = "dead"\nfeeds = ["http://127.0.0.1:9/rss"]\n',
+                           encoding="utf-8")
+        r = akhbar("ingest", "--sources", str(sources), "--db", str(db), "--allow-private-addresses")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "source dead: discovered 0, stored 0, failed 0  (nothing discovered: " in r.stdout
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT status, stored, failed FROM runs").fetchall() == [("completed", 16, 2)]
+    con.close()

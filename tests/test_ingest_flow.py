@@ -7,6 +7,7 @@ import duckdb
 import pytest
 from conftest import REPO, copy_database, shared_path
 from localsite import html
+from prefect.exceptions import FailedRun
 
 from flows.sample_site import StaticSite
 
@@ -172,7 +173,8 @@ def test_rel_canonical_names_the_article_and_the_fetched_url_is_remembered(site,
     site.routes["/rss.xml"] = (200, {"Content-Type": "application/rss+xml"}, f"""<?xml version="1.0"?><rss version="2.0"><channel>
         <item><title>x</title><link>{site.base}/p.php?id=7</link></item><item><title>y</title><link>{site.base}/none.html</link></item></channel></rss>""".encode())
     n = len(site.requests)
-    ingest(sources_file=str(src), db_path=str(db), allow_private_addresses=True)
+    with pytest.raises(FailedRun, match="none.html: HTTP 404"):  # the one new URL of the rerun is missing
+        ingest(sources_file=str(src), db_path=str(db), allow_private_addresses=True)
     assert "/p.php?id=7" not in [r.path for r in site.requests[n:]]  # known through its alias
     assert rows(db, "SELECT count(*) FROM articles") == [(1,)]
 
