@@ -73,10 +73,11 @@ def prepare_run(sink: RunSink, sources: Sequence[Source], flow_name: str, parame
     sink.start_run(sources, flow_name, parameters, replace_sources=replace_sources)
 
 
-def source_unavailable(reason: str) -> Discovered:
-    """The discover task's final state for a source whose feeds and sitemaps all failed: Failed with the real
-    reason as its message (the run goes on without the source; no traceback in the log)."""
-    return Failed(message=reason)  # type: ignore[return-value]  # Prefect makes a returned state the task's state
+def failed(reason: str) -> Any:
+    """A Failed state with `reason` as its message, for a task or flow to return: Prefect makes a returned state
+    the run's final state, with no traceback in the log. A failed discover task skips its source (the run goes on
+    without it); calling a failed flow raises prefect.exceptions.FailedRun with this message."""
+    return Failed(message=reason)
 
 
 @task(name="discover", cache_policy=NO_CACHE, task_run_name="discover-{source.name}")
@@ -98,9 +99,9 @@ def discover_task(fetcher: BackgroundFetcher, source: Source, sink: RunSink, lim
                 len(result.urls) - len(new), len(chosen),
                 f" ({len(result.unchanged)} feeds/sitemaps unchanged)" if result.unchanged else "")
     if not result.urls and result.errors and not result.unchanged:
-        return source_unavailable(f"nothing discovered: {'; '.join(result.errors[:3])}")
+        return failed(f"nothing discovered: {'; '.join(result.errors[:3])}")
     if not result.urls and not result.fetches and source.homepage:
-        return source_unavailable(f"nothing discovered: {homepage_only_reason(fetcher, source.homepage)}")
+        return failed(f"nothing discovered: {homepage_only_reason(fetcher, source.homepage)}")
     # When the cap left URLs for later runs, keep the old state so the next run reads these feeds again.
     save = list(result.feed_states.values()) if len(chosen) == len(new) else []
     return Discovered(urls=chosen, feed_states=save, unchanged=len(result.unchanged))
@@ -306,16 +307,10 @@ def ingest(
     finally:
         finish(sink, summary, started, outcome.status, "ingest")
     if outcome.failure:
-        return failed_run(outcome.failure)
+        return failed(outcome.failure)  # fetched nothing: everything it tried failed
     if write_report:
         summary.report_path = sink.publish_report()
     return summary
-
-
-def failed_run(message: str) -> RunSummary:
-    """The run's final state when it fetched nothing because everything it tried failed: Failed in the UI, and
-    calling the flow raises prefect.exceptions.FailedRun with this message (no traceback in the run's log)."""
-    return Failed(message=message)  # type: ignore[return-value]  # Prefect makes a returned state the run's state
 
 
 def parse_urls(urls: Sequence[str], source: str) -> tuple[list[DiscoveredURL], list[FetchLogRow]]:
@@ -373,5 +368,5 @@ def ingest_urls(
     finally:
         finish(sink, summary, started, outcome.status, "ingest-urls")
     if outcome.failure:
-        return failed_run(outcome.failure)
+        return failed(outcome.failure)  # fetched nothing: everything it tried failed
     return summary

@@ -213,16 +213,24 @@ def test_retried_attempts_are_logged_with_final_false(wh):
             (503, "HTTP 503", False), (200, None, True)]
 
 
+def migrate_before(con, version: int) -> None:
+    """A database as an akhbar of an earlier version left it: the migrations before `version`, recorded as the
+    runner records them."""
+    from warehouse.connection import CREATE_MIGRATIONS_TABLE, RECORD_MIGRATION
+
+    con.execute(CREATE_MIGRATIONS_TABLE)
+    for number, name, sql in migrations():
+        if number < version:
+            con.execute(sql)
+            con.execute(RECORD_MIGRATION, [number, name, datetime.now(UTC)])
+
+
 def test_migration_8_turns_the_retried_suffix_into_final_false(tmp_path):
     from warehouse.connection import connect, migrate
 
     con = connect(tmp_path / "old.duckdb")
     try:
-        con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)")
-        for version, name, sql in migrations():
-            if version < 8:
-                con.execute(sql)
-                con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+        migrate_before(con, 8)
         con.execute("INSERT INTO fetches (url, fetched_at, error) VALUES ('u', now(), 'HTTP 503 (retried)'), "
                     "('u', now(), 'HTTP 503'), ('u', now(), NULL)")
         assert 8 in migrate(con)
@@ -240,11 +248,7 @@ def test_readers_bring_a_file_of_an_older_version_up_to_date(tmp_path):
     path = tmp_path / "old.duckdb"
     con = connect(path)
     try:
-        con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)")
-        for version, name, sql in migrations():
-            if version < 9:
-                con.execute(sql)
-                con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, name])
+        migrate_before(con, 9)
     finally:
         con.close()
     cols, rows = run_query(path, "entity-timeline", {"name": "سوريا"})

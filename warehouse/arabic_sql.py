@@ -14,6 +14,7 @@ Search calls it too: readers bring an older file up to date before reading (ware
 from __future__ import annotations
 
 from extractors.arabic import REMOVED, UNIFIED, code_point_ranges
+from warehouse.connection import sql_literal
 
 MACRO_NAME = "akhbar_normalize"
 
@@ -24,16 +25,12 @@ def _re2_class(chars: frozenset[str]) -> str:
     return "[" + "".join(parts) + "]"
 
 
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def normalize_expr(expr: str) -> str:
     """SQL expression applying the normalisation table to the SQL expression `expr` (cast to VARCHAR)."""
-    removed = f"regexp_replace(CAST({expr} AS VARCHAR), {_sql_literal(_re2_class(REMOVED))}, '', 'g')"
+    removed = f"regexp_replace(CAST({expr} AS VARCHAR), {sql_literal(_re2_class(REMOVED))}, '', 'g')"
     sources = "".join(sorted(UNIFIED))
     targets = "".join(UNIFIED[c] for c in sorted(UNIFIED))
-    return f"translate({removed}, {_sql_literal(sources)}, {_sql_literal(targets)})"
+    return f"translate({removed}, {sql_literal(sources)}, {sql_literal(targets)})"
 
 
 def macro_sql() -> str:

@@ -140,7 +140,8 @@ def _identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _sql_literal(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """`text` as a quoted SQL string literal, for the statements that take no parameters (ATTACH, SET, macros)."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -152,11 +153,11 @@ def _connect_writer(path: Path, row_group_rows: int | None) -> duckdb.DuckDBPyCo
         return duckdb.connect(str(path))
     con = duckdb.connect()
     try:
-        literal = _sql_literal(str(path))
+        literal = sql_literal(str(path))
         con.execute(f"ATTACH {literal} AS {WRITER_ALIAS} (ROW_GROUP_SIZE {int(row_group_rows)})")
         con.execute(f"USE {WRITER_ALIAS}")
         # spill files next to the database, as a plain connection to it would (not in the working directory)
-        con.execute(f"SET temp_directory = {_sql_literal(f'{path}.tmp')}")
+        con.execute(f"SET temp_directory = {sql_literal(f'{path}.tmp')}")
     except duckdb.BinderException as exc:
         con.close()
         if "file handle conflict" not in str(exc).lower():
