@@ -84,6 +84,21 @@ def _detached_server_class() -> type[Any]:
     return DetachedASGIServer
 
 
+class PrefectUnavailable(RuntimeError):
+    """No Prefect API to run flows on: a one-line error for the CLI."""
+
+
+EPHEMERAL_STARTUP_SECONDS = 90  # Prefect's own default (20 s) is too short on a busy 2-core machine
+
+
+def _startup_timeout() -> int:
+    """Prefect's setting when the user set it, else a wait long enough for a loaded machine."""
+    try:
+        return int(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+    except (KeyError, ValueError):
+        return EPHEMERAL_STARTUP_SECONDS
+
+
 @contextmanager
 def prefect_api() -> Iterator[str | None]:
     """The API for this process's flow runs: `PREFECT_API_URL` (your own server), else a running `akhbar serve`,
@@ -106,7 +121,13 @@ def prefect_api() -> Iterator[str | None]:
                 os.environ.pop("PREFECT_API_URL", None)
         return
     server = _detached_server_class()()
-    server.start()
+    try:
+        server.start(timeout=_startup_timeout())
+    except RuntimeError as exc:  # Prefect's "Timed out while attempting to connect to ephemeral Prefect API server"
+        raise PrefectUnavailable(
+            f"the temporary Prefect server did not answer within {_startup_timeout()} s ({exc}); start one with "
+            "`akhbar serve` in another terminal, or allow more time with "
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") from None
     try:
         with _using(server.api_url):
             yield server.api_url

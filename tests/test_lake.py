@@ -112,8 +112,9 @@ def test_concurrent_lake_runs_merge_to_the_same_rows_as_a_direct_ingest(lake_run
     for t in ("articles", "mentions", "entities", "raw_pages", "story_bands", "feed_state"):
         assert m[t] == d[t], (t, m, d)
     assert m["runs"] == 2 and m["sources"] == 2
-    # both runs fetched the three articles their sources share: stored twice in the lake, once in the database
-    assert lake_runs["results"]["feed"].stored + lake_runs["results"]["sitemap"].stored > d["articles"]
+    # the runs overlap on three shared articles: a run skips a URL the other has claimed, but one that finished
+    # with it before the other started sees no claim, so the lake may hold it twice; the database holds it once
+    assert lake_runs["results"]["feed"].stored + lake_runs["results"]["sitemap"].stored >= d["articles"]
     assert rows(tmp / "merged.duckdb", "SELECT article_id, url, title, text, content_hash FROM articles ORDER BY 1") == \
         rows(tmp / "direct.duckdb", "SELECT article_id, url, title, text, content_hash FROM articles ORDER BY 1")
     mention_sql = 'SELECT article_id, entity_type, text, canonical, start, "end", backend FROM mentions ORDER BY ALL'
