@@ -1,6 +1,11 @@
 """sources.toml: loading and validation (the contract is in docs/ARCHITECTURE.md, section 3).
 
 Unknown keys and bad values are rejected with a ConfigError naming the source and the key.
+
+Refetch and retention: `refetch_after_days` (under [crawl] for every source, or per source) fetches a stored
+article again once its stored copy is that old and a feed or sitemap still lists it; `keep_fetches_days` and
+`keep_raw_days` (under [crawl]) are how long each run keeps rows of the fetch log and of the raw page archive
+(warehouse/retention.py). Articles are never deleted.
 """
 
 from __future__ import annotations
@@ -31,6 +36,13 @@ class CrawlSettings:
     max_response_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 5
     retries: int = 3
+    refetch_after_days: float | None = None  # None: a stored article is never fetched again by `ingest`
+    keep_fetches_days: float | None = None  # None: the fetch log is kept for ever
+    keep_raw_days: float | None = None  # None: the raw page archive is kept for ever
+
+
+# Keys of Source that are settings of the crawl, not columns of the `sources` table.
+CRAWL_ONLY_SOURCE_KEYS = ("refetch_after_days",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +55,15 @@ class Source:
     requests_per_second: float = 1.0
     max_concurrency: int = 2
     timezone: str = "UTC"
+    refetch_after_days: float | None = None  # its own, else [crawl]'s; None: stored articles are not refetched
 
     def settings_dict(self) -> dict[str, Any]:
+        """The columns of the `sources` table."""
         d = asdict(self)
         d["feeds"] = list(self.feeds)
         d["sitemaps"] = list(self.sitemaps)
+        for key in CRAWL_ONLY_SOURCE_KEYS:
+            del d[key]
         return d
 
 
@@ -58,6 +74,8 @@ class Config:
     path: str | None = None
 
 
+MAX_DAYS = 36_500  # refetch and retention ages: a hundred years is "for ever"
+
 _CRAWL_KEYS = {
     "user_agent": str,
     "timeout_seconds": (int, float),
@@ -65,6 +83,9 @@ _CRAWL_KEYS = {
     "max_response_bytes": int,
     "max_redirects": int,
     "retries": int,
+    "refetch_after_days": (int, float),
+    "keep_fetches_days": (int, float),
+    "keep_raw_days": (int, float),
 }
 _SOURCE_KEYS = {
     "name": str,
@@ -75,6 +96,7 @@ _SOURCE_KEYS = {
     "requests_per_second": (int, float),
     "max_concurrency": int,
     "timezone": str,
+    "refetch_after_days": (int, float),
 }
 
 
@@ -98,6 +120,32 @@ def _url(where: str, key: str, value: Any) -> str:
     return value.strip()
 
 
+def _days(where: str, table: dict[str, Any], key: str) -> float | None:
+    """A number of days (> 0, fractions allowed, at most MAX_DAYS) or None when the key is absent."""
+    if key not in table:
+        return None
+    days = float(table[key])
+    if not 0 < days <= MAX_DAYS:
+        hint = "never fetch stored articles again" if key.startswith("refetch") else "keep the rows for ever"
+        raise ConfigError(f"{where}: key {key!r} must be a number of days > 0 and <= {MAX_DAYS}, got {table[key]!r} "
+                          f"(leave it out to {hint})")
+    return days
+
+
+def _crawl_settings(label: str, crawl_table: dict[str, Any]) -> CrawlSettings:
+    where = f"{label} [crawl]"
+    _check_types(where, crawl_table, _CRAWL_KEYS)
+    days = {k: _days(where, crawl_table, k) for k in ("refetch_after_days", "keep_fetches_days", "keep_raw_days")}
+    crawl = CrawlSettings(**{**crawl_table, **days})
+    if crawl.timeout_seconds <= 0:
+        raise ConfigError(f"{where}: timeout_seconds must be > 0")
+    if crawl.max_response_bytes < 1024:
+        raise ConfigError(f"{where}: max_response_bytes must be at least 1024")
+    if not 0 <= crawl.max_redirects <= 30 or not 0 <= crawl.retries <= 10:
+        raise ConfigError(f"{where}: max_redirects must be 0..30 and retries 0..10")
+    return crawl
+
+
 def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
     """Validate a parsed TOML document."""
     label = path or "sources"
@@ -107,14 +155,7 @@ def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
     crawl_table = data.get("crawl", {})
     if not isinstance(crawl_table, dict):
         raise ConfigError(f"{label}: [crawl] must be a table")
-    _check_types(f"{label} [crawl]", crawl_table, _CRAWL_KEYS)
-    crawl = CrawlSettings(**crawl_table)
-    if crawl.timeout_seconds <= 0:
-        raise ConfigError(f"{label} [crawl]: timeout_seconds must be > 0")
-    if crawl.max_response_bytes < 1024:
-        raise ConfigError(f"{label} [crawl]: max_response_bytes must be at least 1024")
-    if not 0 <= crawl.max_redirects <= 30 or not 0 <= crawl.retries <= 10:
-        raise ConfigError(f"{label} [crawl]: max_redirects must be 0..30 and retries 0..10")
+    crawl = _crawl_settings(label, crawl_table)
     raw_sources = data.get("sources", [])
     if not isinstance(raw_sources, list) or not raw_sources:
         raise ConfigError(f"{label}: no [[sources]] defined; add at least one [[sources]] table with a name")
@@ -154,7 +195,8 @@ def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
                               "(e.g. 'Asia/Riyadh')") from None
         sources.append(
             Source(name=name, homepage=homepage, feeds=feeds, sitemaps=sitemaps, max_articles=max_articles,
-                   requests_per_second=rps, max_concurrency=conc, timezone=tz)
+                   requests_per_second=rps, max_concurrency=conc, timezone=tz,
+                   refetch_after_days=_days(where, table, "refetch_after_days") or crawl.refetch_after_days)
         )
     return Config(crawl=crawl, sources=tuple(sources), path=path)
 

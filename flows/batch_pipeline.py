@@ -13,6 +13,7 @@ file set per batch) gets it.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -26,12 +27,13 @@ from prefect.utilities.annotations import quote
 
 from extractors.batch import ProcessedBatch
 from flows.local_api import raise_if_stop_requested
-from flows.run_summary import RunSummary
+from flows.run_summary import RunSummary, loaded_event, notify_progress
 from flows.sinks import RunSink
 
 LOAD_EVERY_PAGES = 1000
 LOAD_AFTER_SECONDS = 60.0
 MAX_BATCHES_IN_FLIGHT = 3
+WAIT_TICK_SECONDS = 1.0  # how often `on_wait` is called while a processed batch is awaited
 
 T = TypeVar("T")
 
@@ -77,15 +79,18 @@ def merge_batches(batches: Sequence[ProcessedBatch]) -> ProcessedBatch:
 class BatchPipeline:
     """Processed batches from the task runner, counted into `summary` and loaded through `sink` in groups.
 
-    `on_loaded(summary)` is called after each load (progress reports).
+    `on_loaded(summary)` is called after each load (progress reports), and the process's progress listeners are
+    told (flows.run_summary.notify_progress); `on_wait()` every WAIT_TICK_SECONDS while a batch is awaited.
     """
 
     def __init__(self, sink: RunSink, summary: RunSummary, *, policy: LoadPolicy = LoadPolicy(),
-                 on_loaded: Callable[[RunSummary], None] | None = None) -> None:
+                 on_loaded: Callable[[RunSummary], None] | None = None,
+                 on_wait: Callable[[], None] | None = None) -> None:
         self.sink = sink
         self.summary = summary
         self.policy = policy
         self.on_loaded = on_loaded
+        self.on_wait = on_wait
         self._pending: deque[PrefectFuture[ProcessedBatch]] = deque()
         self._to_load: list[ProcessedBatch] = []
         self._waiting_since = 0.0  # when the oldest batch of _to_load came back
@@ -117,9 +122,20 @@ class BatchPipeline:
         self.summary.count_loaded(batch, mentions)
         if self.on_loaded is not None:
             self.on_loaded(self.summary)
+        notify_progress(loaded_event(self.summary))
+
+    def _wait(self, future: PrefectFuture[ProcessedBatch]) -> ProcessedBatch:
+        """The batch's result, calling on_wait() while it is not there yet."""
+        if self.on_wait is not None:
+            done = threading.Event()
+            future.add_done_callback(lambda _: done.set())
+            while not done.wait(WAIT_TICK_SECONDS):
+                raise_if_stop_requested()
+                self.on_wait()
+        return future.result()
 
     def _drain_one(self) -> None:
-        batch = self._pending.popleft().result()
+        batch = self._wait(self._pending.popleft())
         self.summary.count_processed(batch)
         if not self._to_load:
             self._waiting_since = time.monotonic()

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TextIO, TypeVar
 
@@ -25,13 +25,15 @@ from extractors.discover.urls import BadURL, canonical_url, without_userinfo
 from flows.local_api import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, prefect_api, stop_signals
 from flows.settings import SettingsError, load_settings
 from warehouse.connection import DEFAULT_DB_PATH, WarehouseError, check_database, storage_problem
+from warehouse.formatting import DEFAULT_CELL_WIDTH
 from warehouse.queries import QueryArgumentError
 
 if TYPE_CHECKING:
     from prefect import Flow
 
+    from extractors.discover.probe import SourceCheck
     from flows.ingest import Backend
-    from flows.run_summary import RunSummary
+    from flows.run_summary import ProgressEvent, RunSummary
 
 EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 DEMO_DB_PATH = "data/demo.duckdb"
@@ -59,6 +61,54 @@ def _with_configured_runner(flow: Flow[P, R]) -> Flow[P, R]:
     from flows.runners import configured_task_runner
 
     return flow.with_options(task_runner=configured_task_runner())
+
+
+class ProgressDisplay:
+    """A long command's progress on standard error: a bar on a terminal (rich, which Prefect brings), one plain
+    line per report otherwise (a pipe, a log file, cron). Fed with the runs' ProgressEvents, or by hand."""
+
+    def __init__(self, what: str, unit: str, stream: TextIO | None = None) -> None:
+        self.what, self.unit = what, unit
+        self.stream = stream or sys.stderr
+        self.done = 0
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __enter__(self) -> ProgressDisplay:
+        if self.stream.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn(f"{self.unit}  {{task.fields[note]}}"), TimeElapsedColumn(),
+                                 console=Console(file=self.stream), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(self.what, total=None, note="")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def update(self, done: int, total: int | None, note: str) -> None:
+        self.done = max(self.done, done)  # fetched and loaded counts arrive interleaved: never step back
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.done, total=total or None, note=note)
+        else:  # written, not print()ed: a flow with log_prints would turn a print into a log record
+            self.stream.write(f"akhbar: {self.what}: {self.done}/{total if total else '?'} {self.unit}, {note}\n")
+            self.stream.flush()
+
+    def run_event(self, event: ProgressEvent) -> None:
+        self.update(event.done, event.total, f"{event.stored} stored, {event.failed} failed ({event.stage})")
+
+
+@contextmanager
+def _run_progress(what: str, unit: str) -> Iterator[None]:
+    """Show the progress of the runs made while the block runs."""
+    from flows.run_summary import progress_listener
+
+    with ProgressDisplay(what, unit) as display, progress_listener(display.run_event):
+        yield
 
 
 def _print_summary(summary: RunSummary, *, max_failures: int = 10) -> None:
@@ -89,6 +139,28 @@ def positive_int(text: str) -> int:
     return value
 
 
+def cell_width(text: str) -> int | None:
+    """An argparse type for --width: characters per table cell, 0 for no cut (None)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number (0: no cut), got {text!r}") from None
+    if value < 0 or 0 < value < 4:
+        raise argparse.ArgumentTypeError(f"must be 0 (no cut) or at least 4, got {value}")
+    return value or None
+
+
+def since_date(text: str) -> date:
+    """An argparse type: a UTC day (YYYY-MM-DD) not in the future, for a backfill."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date such as 2024-02-01 (YYYY-MM-DD), got {text!r}") from None
+    if day > datetime.now(UTC).date():
+        raise argparse.ArgumentTypeError(f"{day} is in the future: nothing to backfill yet")
+    return day
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse's errors as one line naming the option, exit 2 (its default prints the whole usage first)."""
 
@@ -106,15 +178,61 @@ def check_ingest(args: argparse.Namespace) -> None:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from flows.ingest import ingest
 
-    summary = _with_configured_runner(ingest)(
-        sources_file=args.sources, db_path=args.db, limit=args.limit,
-        allow_private_addresses=args.allow_private_addresses, backend=args.backend, lake=args.lake,
-        shared_politeness=args.shared_politeness)
+    with _run_progress("ingest", "URLs"):
+        summary = _with_configured_runner(ingest)(
+            sources_file=args.sources, db_path=args.db, limit=args.limit,
+            allow_private_addresses=args.allow_private_addresses, backend=args.backend, lake=args.lake,
+            shared_politeness=args.shared_politeness, since=args.since)
     _print_summary(summary)
     if args.lake:
         print(f"  lake: {args.lake} (merge it into the database with: "
               f"akhbar merge-lake --lake {args.lake} --db {args.db})")
     return EXIT_OK
+
+
+def _when(moment: datetime | None) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if moment else "unknown (no dates)"
+
+
+def _source_check_lines(check: SourceCheck) -> list[str]:
+    """One source's probe as text: a head line, then one line per robots.txt, feed and sitemap."""
+    state = "healthy" if check.healthy else "UNHEALTHY"
+    lines = [f"{check.name}: {state}, {check.article_urls} article URLs, newest {_when(check.newest)}"]
+    for robots in check.robots:
+        lines.append(f"  robots.txt    {robots.status or '-':>3}  {robots.url}  {robots.verdict}")
+    for doc in check.documents:
+        unit = "sitemaps" if doc.kind == "sitemap-index" else "items"
+        what = doc.error or f"{doc.items} {unit}, newest {_when(doc.newest)}"
+        lines.append(f"  {doc.kind:13} {doc.status or '-':>3}  {doc.url}  {what}")
+    if not check.documents:
+        lines.append("  no feed or sitemap was read" + (f": {check.errors[0]}" if check.errors else ""))
+    return lines
+
+
+def _source_check_json(check: SourceCheck) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {**asdict(check), "healthy": check.healthy}
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    """`akhbar sources check FILE`: the file validated (exit 2 when it is not), then every source probed."""
+    import asyncio
+
+    from extractors.discover.probe import check_sources
+
+    config = load_config(args.file)
+    checks = asyncio.run(check_sources(config, allow_private_addresses=args.allow_private_addresses))
+    healthy = sum(c.healthy for c in checks)
+    if args.format == "json":
+        _write(json.dumps([_source_check_json(c) for c in checks], ensure_ascii=False, indent=1,
+                          default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)))
+    else:
+        for check in checks:
+            _write("\n".join(_source_check_lines(check)))
+        print(f"{args.file}: valid; {healthy} of {len(checks)} sources healthy (a check: nothing was fetched "
+              "beyond robots.txt, feeds and sitemaps, nothing stored)")
+    return EXIT_ERROR if args.strict and healthy < len(checks) else EXIT_OK
 
 
 def cmd_merge_lake(args: argparse.Namespace) -> int:
@@ -158,9 +276,10 @@ def check_database_arg(db: str) -> None:
 def cmd_ingest_urls(args: argparse.Namespace) -> int:
     from flows.ingest import ingest_urls
 
-    summary = _with_configured_runner(ingest_urls)(
-        urls=args.urls, db_path=args.db, source=args.source,
-        allow_private_addresses=args.allow_private_addresses, backend=args.backend)
+    with _run_progress("ingest-urls", "URLs"):
+        summary = _with_configured_runner(ingest_urls)(
+            urls=args.urls, db_path=args.db, source=args.source,
+            allow_private_addresses=args.allow_private_addresses, backend=args.backend)
     _print_summary(summary)
     return EXIT_OK
 
@@ -202,8 +321,22 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\ntry:")
     print(f"  akhbar query articles-per-day --db {db}")
     print(f"  akhbar query \"SELECT title, published_at, author FROM articles ORDER BY published_at DESC\" --db {db}")
-    print(f"  duckdb -readonly {db}")
+    print(f"  akhbar search العراق --db {db}")
+    shell = duckdb_shell()
+    if shell:
+        print(f"  {shell} -readonly {db}    (the DuckDB shell)")
     return EXIT_OK
+
+
+def duckdb_shell() -> str | None:
+    """The DuckDB shell of the version akhbar's duckdb is (the duckdb-cli package, installed beside this Python),
+    else None: the demo then suggests only what is there. Another `duckdb` on PATH may be too old for the file."""
+    import shutil
+
+    beside = shutil.which("duckdb", path=str(Path(sys.executable).parent))
+    if beside is None:
+        return None
+    return "duckdb" if shutil.which("duckdb") == beside else beside
 
 
 def _fetched_at(text: str | None) -> datetime | None:
@@ -304,7 +437,7 @@ def cmd_query(args: argparse.Namespace) -> int:
     if not args.query:
         raise UsageError("give a named query or SQL (see `akhbar query --list`)")
     cols, rows = run_query(args.db, args.query, _params(args.param), allow_files=args.allow_files)
-    _write(render(cols, rows, args.format))
+    _write(render(cols, rows, args.format, cap=args.width))
     return EXIT_OK
 
 
@@ -370,7 +503,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise UsageError("give some words to search for")
     hits = search(db, " ".join(args.text), limit=args.limit, source=args.source or "", match_all=args.all)
     cols, rows = hit_rows(hits)
-    _write(render(cols, rows, args.format))
+    _write(render(cols, rows, args.format, cap=args.width))
     return EXIT_OK
 
 
@@ -381,7 +514,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         Path(args.dir).mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(f"cannot write the export to {args.dir}: {exc.strerror}") from None
-    result = export_parquet(args.db, args.dir)
+    with ProgressDisplay("export", "tables") as display:
+        def table_done(table: str, rows: int, done: int, total: int) -> None:
+            display.update(done, total, f"{table}: {rows} rows")
+
+        result = export_parquet(args.db, args.dir, on_table=table_done)
     total = sum(result.rows.values())
     print(f"exported {total} rows from {args.db} to {result.out_dir} in {result.seconds:.1f}s:")
     for table, n in result.rows.items():
@@ -396,7 +533,8 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     if not Path(args.db).exists():
         _err(f"no database at {args.db}: nothing to reprocess (pass --db)")
         return EXIT_ERROR
-    summary = _with_configured_runner(reprocess)(db_path=args.db, backend=args.backend, source=args.source)
+    with _run_progress("reprocess", "pages"):
+        summary = _with_configured_runner(reprocess)(db_path=args.db, backend=args.backend, source=args.source)
     print(f"reprocessed {summary.stored + summary.failed} archived pages in {summary.seconds:.1f}s: "
           f"{summary.stored} articles updated, {summary.failed} failed, {summary.mentions} mentions")
     for url, reason in summary.failures[:10]:
@@ -425,7 +563,14 @@ def db_option(default: str = DEFAULT_DB_PATH) -> Option:
 
 BACKEND = option("--backend", default="auto", choices=BACKENDS,
                  help="entity recogniser (default: auto = camel when its model is installed, else crf)")
-TABLE_FORMAT = option("--format", default="table", choices=FORMATS)
+TABLE_FORMAT = option("--format", default="table", choices=FORMATS,
+                      help="table (cells cut at --width characters), csv or json (one array of objects); "
+                           "default: table")
+TABLE_WIDTH = option("--width", type=cell_width, default=DEFAULT_CELL_WIDTH, metavar="N",
+                     help=f"cut table cells at N characters (default: {DEFAULT_CELL_WIDTH}); 0: no cut, for "
+                          "copying whole URLs and texts")
+PRIVATE_ADDRESSES = option("--allow-private-addresses", action="store_true",
+                           help="allow private, loopback and link-local addresses (local test sites)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -445,8 +590,10 @@ COMMANDS = (
         option("--sources", required=True, help="sources.toml file"),
         db_option(),
         option("--limit", type=positive_int, default=None, help="at most N new articles per source this run"),
-        option("--allow-private-addresses", action="store_true",
-               help="allow private, loopback and link-local addresses (local test sites)"),
+        option("--since", type=since_date, default=None, metavar="DATE",
+               help="backfill: only feed and sitemap entries dated on or after this UTC day (YYYY-MM-DD), every "
+                    "child of a sitemap index from that day on; max_articles does not apply, --limit does"),
+        PRIVATE_ADDRESSES,
         BACKEND,
         option("--lake", default=None, metavar="URL",
                help="write each batch as Parquet files to this lake (a directory or an fsspec URL such as "
@@ -455,16 +602,26 @@ COMMANDS = (
                help="keep each host's limits across all workers through the Prefect server's global "
                     "concurrency limits (default: the AKHBAR_SHARED_POLITENESS environment variable)"),
     ), runs_flows=True, check=check_ingest),
+    Command("sources", "check a sources.toml: validate it and probe its robots.txt, feeds and sitemaps "
+            "(nothing is ingested or stored)", cmd_sources, (
+        option("action", choices=["check"], help="what to do with the file: check"),
+        option("file", metavar="FILE", help="the sources.toml to check"),
+        PRIVATE_ADDRESSES,
+        option("--strict", action="store_true",
+               help="exit 1 unless every source is healthy (default: 0 for a valid file, unreachable sources "
+                    "are reported)"),
+        option("--format", default="table", choices=["table", "json"], help="output format (default: table)"),
+    )),
     Command("merge-lake", "merge the Parquet files ingest runs wrote to a lake into the database", cmd_merge_lake, (
         option("--lake", required=True, metavar="URL",
                help="the lake: a directory or an fsspec URL such as s3://bucket/akhbar"),
         db_option(),
     ), runs_flows=True),
     Command("ingest-urls", "fetch and process the given article URLs", cmd_ingest_urls, (
-        option("urls", nargs="+", metavar="URL"),
+        option("urls", nargs="+", metavar="URL", help="http(s) article URLs (already stored ones are refreshed)"),
         db_option(),
         option("--source", default="adhoc", help="source name to record (default: adhoc)"),
-        option("--allow-private-addresses", action="store_true"),
+        PRIVATE_ADDRESSES,
         BACKEND,
     ), runs_flows=True, check=check_ingest_urls),
     Command("demo", "serve the bundled sample site and ingest it into data/demo.duckdb", cmd_demo, (
@@ -472,7 +629,7 @@ COMMANDS = (
         BACKEND,
     ), runs_flows=True),
     Command("extract", "extract one saved HTML file and print it as JSON", cmd_extract, (
-        option("file"),
+        option("file", help="a saved HTML page"),
         option("--url", default=None, help="the page's URL (for relative links and metadata)"),
         option("--fetched-at", default=None, help="when the page was fetched (ISO 8601), for relative dates"),
         option("--timezone", default="UTC", help="the source's IANA zone, for dates and times written without one "
@@ -483,10 +640,13 @@ COMMANDS = (
         option("--input", default=None, help="input file (default: standard input)"),
     )),
     Command("query", "run a named query or SQL against the database, read-only", cmd_query, (
-        option("query", nargs="?", metavar="NAME_OR_SQL"),
-        option("--param", action="append", default=[], metavar="KEY=VALUE"),
+        option("query", nargs="?", metavar="NAME_OR_SQL",
+               help="a named query (see --list) or SQL, run on a read-only connection"),
+        option("--param", action="append", default=[], metavar="KEY=VALUE",
+               help="a parameter of the named query, e.g. --param type=LOC (repeat for more)"),
         db_option(),
         TABLE_FORMAT,
+        TABLE_WIDTH,
         option("--list", action="store_true", help="list the named queries"),
         option("--allow-files", action="store_true",
                help="let the SQL read and write local files (read_csv, COPY ... TO); off by default"),
@@ -512,6 +672,7 @@ COMMANDS = (
         option("--source", default=None, help="only articles of this source"),
         option("--all", action="store_true", help="only articles containing every word"),
         TABLE_FORMAT,
+        TABLE_WIDTH,
         option("--reindex", action="store_true", help="rebuild the search index first"),
     )),
     Command("export", "export the database as Parquet files (Hive-partitioned) for other engines", cmd_export, (
@@ -528,15 +689,25 @@ COMMANDS = (
 )
 
 
+EXIT_CODES_HELP = f"""exit codes:
+  {EXIT_OK}    done (a run that completed, even if some URLs failed: they are in the fetches table)
+  {EXIT_ERROR}    failed (a run that fetched nothing because of failures, a damaged or locked database, ...)
+  {EXIT_CONFIG}    bad usage: an option, argument, sources.toml or AKHBAR_* setting (reported before anything starts)
+  {EXIT_INTERRUPTED}  stopped with Ctrl-C (what was loaded is kept)
+  {EXIT_TERMINATED}  stopped with SIGTERM (what was loaded is kept)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     from warehouse.report import add_report_parser
 
     p = OneLineParser(prog="akhbar", description="Arabic news into DuckDB: discover, fetch, extract, "
-                                "find entities, query.")
+                                "find entities, query.", epilog=EXIT_CODES_HELP,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"akhbar {VERSION}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
-        sp = sub.add_parser(command.name, help=command.help)
+        sp = sub.add_parser(command.name, help=command.help, description=command.help, epilog=EXIT_CODES_HELP,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
         for opt in command.options:
             sp.add_argument(*opt.flags, **opt.settings)
         sp.set_defaults(func=command.run, runs_flows=command.runs_flows, check=command.check)

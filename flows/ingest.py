@@ -16,9 +16,9 @@ concurrency and rate limits (flows/politeness.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from itertools import zip_longest
 from logging import Logger, LoggerAdapter
 from pathlib import Path
@@ -46,14 +46,24 @@ from flows.politeness import (
     shared_politeness_enabled,
     url_claims_for,
 )
-from flows.reporting import progress_reporter, publish_run_artifacts
-from flows.run_summary import RunOutcome, RunSummary, new_run_id, nothing_fetched_message
+from flows.reporting import Progress, publish_run_artifacts
+from flows.run_summary import (
+    ProgressEvent,
+    RunOutcome,
+    RunSummary,
+    new_run_id,
+    nothing_fetched_message,
+    notify_progress,
+)
 from flows.runners import ConfiguredTaskRunner, workers_share_this_api
 from flows.served_policy import check_served_run
 from flows.sinks import RunSink, WarehouseSink, open_sink
 from warehouse.connection import DEFAULT_DB_PATH
 
 DEFAULT_BATCH_SIZE = 200
+# While a run fetches or waits for processing, its progress (log line, the UI's progress artifact, the command
+# line's bar) is reported at least this often: checked every second, reported once this much has passed.
+PROGRESS_EVERY_SECONDS = 4.0
 
 Backend = Literal["auto", "crf", "camel"]
 RunLogger = Logger | LoggerAdapter[Any]
@@ -80,30 +90,56 @@ def failed(reason: str) -> Any:
     return Failed(message=reason)
 
 
-@task(name="discover", cache_policy=NO_CACHE, task_run_name="discover-{source.name}")
-def discover_task(fetcher: BackgroundFetcher, source: Source, sink: RunSink, limit: int | None) -> Discovered:
-    """Feeds and sitemaps of one source -> new article URLs, newest first, at most max_articles/limit.
+def articles_per_run(source: Source, limit: int | None, since: datetime | None) -> int | None:
+    """How many URLs a source may fetch in this run: `limit` (at most max_articles), or max_articles; a backfill
+    (`since`) is capped by `limit` alone (None: everything since that date)."""
+    if since is not None:
+        return limit
+    return source.max_articles if limit is None else min(limit, source.max_articles)
 
-    Feeds and sitemaps unchanged since the last run (304, or the same body) cost one request and yield nothing.
+
+def refetch_before(source: Source) -> datetime | None:
+    """Stored articles fetched before this moment are fetched again (None: the source never refetches)."""
+    if source.refetch_after_days is None:
+        return None
+    return datetime.now(UTC) - timedelta(days=source.refetch_after_days)
+
+
+@task(name="discover", cache_policy=NO_CACHE, task_run_name="discover-{source.name}")
+def discover_task(fetcher: BackgroundFetcher, source: Source, sink: RunSink, limit: int | None,
+                  since: datetime | None = None) -> Discovered:
+    """Feeds and sitemaps of one source -> new article URLs, newest first, at most max_articles/limit, then the
+    stored ones due for a refetch (refetch_after_days).
+
+    Feeds and sitemaps unchanged since the last run (304, or the same body) cost one request and yield nothing;
+    a backfill (`since`) and a source that refetches read them in full (the stored articles they list matter).
     """
     logger = get_run_logger()
-    result = fetcher.run(discover_source(fetcher.fetcher, source, feed_states=sink.feed_states()))
+    before = refetch_before(source)
+    states = sink.feed_states() if since is None and before is None else {}
+    result = fetcher.run(discover_source(fetcher.fetcher, source, feed_states=states, since=since))
     for err in result.errors:
         logger.warning("%s: %s", source.name, err)
-    known = sink.known_article_ids([article_id(u.url) for u in result.urls])
+    ids = [article_id(u.url) for u in result.urls]
+    known = sink.known_article_ids(ids)
+    due = sink.due_for_refetch([i for i in ids if i in known], before) if before is not None else set()
     new = [u for u in result.urls if article_id(u.url) not in known]
-    chosen = new[: source.max_articles if limit is None else min(limit, source.max_articles)]
+    again = [u for u in result.urls if article_id(u.url) in due]
+    cap = articles_per_run(source, limit, since)
+    chosen = (new + again)[:cap]
     sink.load([], [row for page in result.fetches for row in fetch_log_rows(page, kind="feed")]
               + robots_log_rows(fetcher, source.name))
-    logger.info("%s: %d URLs found, %d already stored, %d to fetch now%s", source.name, len(result.urls),
-                len(result.urls) - len(new), len(chosen),
-                f" ({len(result.unchanged)} feeds/sitemaps unchanged)" if result.unchanged else "")
+    logger.info("%s: %d URLs found, %d already stored (%d due for a refetch), %d to fetch now%s%s", source.name,
+                len(result.urls), len(result.urls) - len(new), len(again), len(chosen),
+                f" ({len(result.unchanged)} feeds/sitemaps unchanged)" if result.unchanged else "",
+                f"; since {since:%Y-%m-%d}: {result.before_since} older and {result.undated} undated links left out"
+                if since is not None else "")
     if not result.urls and result.errors and not result.unchanged:
         return failed(f"nothing discovered: {'; '.join(result.errors[:3])}")
     if not result.urls and not result.fetches and source.homepage:
         return failed(f"nothing discovered: {homepage_only_reason(fetcher, source.homepage)}")
     # When the cap left URLs for later runs, keep the old state so the next run reads these feeds again.
-    save = list(result.feed_states.values()) if len(chosen) == len(new) else []
+    save = list(result.feed_states.values()) if len(chosen) == len(new) + len(again) else []
     return Discovered(urls=chosen, feed_states=save, unchanged=len(result.unchanged))
 
 
@@ -122,8 +158,10 @@ def homepage_only_reason(fetcher: BackgroundFetcher, homepage: str) -> str:
 
 
 @task(name="fetch-batch", cache_policy=NO_CACHE)
-def fetch_batch(fetcher: BackgroundFetcher, items: list[DiscoveredURL]) -> list[FetchedPage]:
-    return fetcher.fetch_many(items)
+def fetch_batch(fetcher: BackgroundFetcher, items: list[DiscoveredURL],
+                tick: Callable[[], None] | None = None) -> list[FetchedPage]:
+    """One batch's pages; `tick()` is called every second while they are being fetched (progress)."""
+    return fetcher.fetch_many(items, tick=tick)
 
 
 @task(name="process-batch", cache_policy=NO_CACHE)
@@ -148,15 +186,52 @@ def chunks(items: Sequence[DiscoveredURL], size: int) -> Iterator[list[Discovere
         yield list(items[i : i + size])
 
 
+class RunProgress:
+    """A run's progress over its URLs: a log line, the UI's progress bar (half for fetching, half for loading)
+    and the process's progress listeners, after each load and every PROGRESS_EVERY_SECONDS while fetching or
+    waiting for processed batches."""
+
+    def __init__(self, total: int, summary: RunSummary, fetcher: BackgroundFetcher) -> None:
+        self.total = total
+        self.summary = summary
+        self.fetcher = fetcher
+        self.logger = get_run_logger()
+        self.bar = Progress(2 * total) if total else None  # created only when there is something to do
+        self.fetched_before = fetcher.finished  # the fetcher may have fetched for an earlier run
+        self.reported_at = time.monotonic()
+
+    def fetched(self) -> int:
+        return self.fetcher.finished - self.fetched_before
+
+    def tick(self) -> None:
+        """Called every second or so while the run waits; reports when it is due."""
+        if time.monotonic() - self.reported_at >= PROGRESS_EVERY_SECONDS:
+            self.report("fetching")
+
+    def loaded(self, summary: RunSummary) -> None:
+        self.report("loaded")
+
+    def report(self, stage: str) -> None:
+        self.reported_at = time.monotonic()
+        fetched, loaded = self.fetched(), self.summary.stored + self.summary.failed
+        self.logger.info("progress: %d/%d URLs fetched, %d loaded (%d stored, %d failed)", fetched, self.total,
+                         loaded, self.summary.stored, self.summary.failed)
+        if self.bar is not None:
+            self.bar.update(fetched + loaded)
+        if stage == "fetching":  # after a load, the pipeline tells the listeners itself
+            notify_progress(ProgressEvent("fetching", fetched, self.total, self.summary.stored, self.summary.failed))
+
+
 def run_batches(fetcher: BackgroundFetcher, items: Sequence[DiscoveredURL], *, sink: RunSink, backend: str,
                 timezones: dict[str, str], batch_size: int, summary: RunSummary,
                 policy: LoadPolicy = LoadPolicy()) -> None:
     """Stream URLs through fetch -> process -> load, keeping a few batches in flight."""
-    pipeline = BatchPipeline(sink, summary, policy=policy, on_loaded=progress_reporter(len(items)))
+    progress = RunProgress(len(items), summary, fetcher)
+    pipeline = BatchPipeline(sink, summary, policy=policy, on_loaded=progress.loaded, on_wait=progress.tick)
     with workers_share_this_api():
         for chunk in chunks(items, batch_size):
             t0 = time.perf_counter()
-            pages = fetch_batch(fetcher, unwalked(chunk))
+            pages = fetch_batch(fetcher, unwalked(chunk), progress.tick)
             summary.add_seconds("fetch", time.perf_counter() - t0)
             robots_rows = robots_log_rows(fetcher, chunk[0].source)
             if robots_rows:  # hosts met for the first time in this batch (e.g. after a redirect)
@@ -170,7 +245,7 @@ def run_batches(fetcher: BackgroundFetcher, items: Sequence[DiscoveredURL], *, s
 
 
 def discover_all(fetcher: BackgroundFetcher, sources: Sequence[Source], sink: RunSink, limit: int | None,
-                 summary: RunSummary) -> tuple[list[DiscoveredURL], list[FeedState]]:
+                 summary: RunSummary, since: datetime | None = None) -> tuple[list[DiscoveredURL], list[FeedState]]:
     """Every source's new URLs, interleaved, and the feed states to save when the run completes."""
     logger = get_run_logger()
     found: list[list[DiscoveredURL]] = []
@@ -178,7 +253,7 @@ def discover_all(fetcher: BackgroundFetcher, sources: Sequence[Source], sink: Ru
     for source in sources:
         raise_if_stop_requested()
         stats = summary.source(source.name)
-        state = discover_task(fetcher, source, sink, limit, return_state=True)
+        state = discover_task(fetcher, source, sink, limit, since, return_state=True)
         if state.is_completed():
             got: Discovered = state.result()
             stats.discovered = len(got.urls)
@@ -219,14 +294,15 @@ def shared_gate(config: Config, logger: RunLogger) -> PrefectHostGate:
 
 
 def crawl(config: Config, sink: RunSink, summary: RunSummary, *, limit: int | None, allow_private_addresses: bool,
-          backend: str, batch_size: int, shared_politeness: bool, policy: LoadPolicy) -> None:
+          backend: str, batch_size: int, shared_politeness: bool, policy: LoadPolicy,
+          since: datetime | None = None) -> None:
     """Discover, fetch, process and load every source of `config`; the feed states are saved only at the end,
     so a crashed run reads its feeds again next time."""
     logger = get_run_logger()
     gate = shared_gate(config, logger) if shared_politeness else local_host_gate()
     with BackgroundFetcher(config.crawl, allow_private_addresses=allow_private_addresses, host_gate=gate,
                            url_claims=url_claims_for(summary.db_path)) as fetcher:
-        items, feed_states = discover_all(fetcher, config.sources, sink, limit, summary)
+        items, feed_states = discover_all(fetcher, config.sources, sink, limit, summary, since)
         summary.discovered = len(items)
         run_batches(fetcher, items, sink=sink, backend=backend, timezones={s.name: s.timezone for s in config.sources},
                     batch_size=batch_size, summary=summary, policy=policy)
@@ -237,6 +313,20 @@ def crawl(config: Config, sink: RunSink, summary: RunSummary, *, limit: int | No
                         gate.requests, gate.waited_seconds, gate.api_calls, gate.api_retries)
     if feed_states:
         sink.save_feed_states(feed_states)
+
+
+@task(name="retention", cache_policy=NO_CACHE)
+def retention_task(sink: RunSink, crawl_settings: CrawlSettings) -> None:
+    """Old fetch-log rows and raw pages out ([crawl] keep_fetches_days, keep_raw_days); articles stay."""
+    deleted = sink.apply_retention(crawl_settings)
+    if deleted is not None:
+        get_run_logger().info("retention: deleted %s (keep_fetches_days=%s, keep_raw_days=%s)", deleted.describe(),
+                              crawl_settings.keep_fetches_days, crawl_settings.keep_raw_days)
+
+
+def since_moment(since: date | None) -> datetime | None:
+    """The start of the UTC day `since` (days are UTC days), or None."""
+    return None if since is None else datetime(since.year, since.month, since.day, tzinfo=UTC)
 
 
 def finish(sink: RunSink, summary: RunSummary, started: float, status: str, flow_name: str) -> RunSummary:
@@ -264,6 +354,7 @@ def ingest(
     lake: str | None = None,
     shared_politeness: bool | None = None,
     load_every_pages: Annotated[int, Field(ge=1)] = LOAD_EVERY_PAGES,
+    since: date | None = None,
 ) -> RunSummary:
     """Discover, fetch, extract, tag and store the articles of every source in a sources.toml file.
 
@@ -281,6 +372,8 @@ def ingest(
             concurrency and rate limits (default: the AKHBAR_SHARED_POLITENESS environment variable, else off).
         load_every_pages: Load processed pages into the database in transactions of at least this many pages
             (fewer once the oldest has waited a minute, and at the end of the run).
+        since: Backfill: only feed and sitemap entries dated on or after this UTC day (YYYY-MM-DD), following
+            every child of a sitemap index from that day on; max_articles does not apply (limit does).
     """
     started = time.perf_counter()
     check_served_run(db_path=db_path, sources_file=sources_file, lake=lake,
@@ -295,6 +388,8 @@ def ingest(
         params["lake"] = lake
     if shared:
         params["shared_politeness"] = True
+    if since is not None:
+        params["since"] = since.isoformat()
     sink = open_sink(db_path, run_id, lake, log=get_run_logger().warning)
     prepare_run(sink, config.sources, "ingest", params)
     outcome = RunOutcome()
@@ -302,7 +397,8 @@ def ingest(
         with outcome:
             crawl(config, sink, summary, limit=limit, allow_private_addresses=allow_private_addresses,
                   backend=backend, batch_size=batch_size, shared_politeness=shared,
-                  policy=LoadPolicy(every_pages=load_every_pages))
+                  policy=LoadPolicy(every_pages=load_every_pages), since=since_moment(since))
+            retention_task(sink, config.crawl)
             outcome.fail_if(nothing_fetched_message(summary))
     finally:
         finish(sink, summary, started, outcome.status, "ingest")

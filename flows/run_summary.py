@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -128,3 +130,40 @@ def nothing_fetched_message(summary: RunSummary) -> str | None:
     shown = "\n".join(causes[:MAX_CAUSES])
     more = f"\n... and {len(causes) - MAX_CAUSES} more (akhbar query source-health)" if len(causes) > MAX_CAUSES else ""
     return f"nothing was fetched; first causes:\n{shown}{more}"
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """How far a run is, for whoever shows it (the command line's progress bar or lines)."""
+
+    stage: str  # fetching, loaded (ingest, reprocess), or what the command calls its steps
+    done: int  # URLs fetched while fetching; pages loaded (stored or failed) after a load
+    total: int  # URLs or pages known to the run so far
+    stored: int = 0
+    failed: int = 0
+
+
+ProgressListener = Callable[[ProgressEvent], None]
+_progress_listeners: list[ProgressListener] = []
+
+
+@contextmanager
+def progress_listener(listener: ProgressListener) -> Iterator[None]:
+    """Call `listener` with each ProgressEvent of the runs made in this process while the block runs (the flows
+    run in the command line's process; a deployment's run has no listener and only logs)."""
+    _progress_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _progress_listeners.remove(listener)
+
+
+def notify_progress(event: ProgressEvent) -> None:
+    """Tell every listener; a listener that fails (a closed terminal) never stops the run."""
+    for listener in list(_progress_listeners):
+        with suppress(Exception):
+            listener(event)
+
+
+def loaded_event(summary: RunSummary) -> ProgressEvent:
+    return ProgressEvent("loaded", summary.stored + summary.failed, summary.discovered, summary.stored, summary.failed)

@@ -110,6 +110,23 @@ class DeploymentSpec:
     concurrency_limit: dict[str, Any] | int | None = None
 
 
+def schedule_text(schedules: list[dict[str, Any]]) -> str:
+    """The schedules in words, each with its time zone: "cron 30 2 * * * in Asia/Riyadh" (a cron without a zone
+    runs in UTC)."""
+    return "; ".join(f"cron {s['cron']} in {s.get('timezone') or 'UTC'}"
+                     + ("" if s.get("active", True) else " (paused)") for s in schedules if s.get("cron"))
+
+
+def with_schedule(description: str, schedules: list[dict[str, Any]]) -> str:
+    """The description, followed by its schedule and time zone unless it names them already (the UI shows the
+    cron without its zone)."""
+    text = schedule_text(schedules)
+    if not text or all(s.get("timezone", "UTC") in description and s["cron"] in description
+                       for s in schedules if s.get("cron")):
+        return description
+    return f"{description.rstrip()} Schedule: {text}."
+
+
 def deployment_specs(prefect_yaml: Path | None = None) -> dict[str, DeploymentSpec]:
     """The two deployments as prefect.yaml describes them (falling back to DEFAULTS)."""
     path = prefect_yaml or PROJECT_DIR / "prefect.yaml"
@@ -122,11 +139,12 @@ def deployment_specs(prefect_yaml: Path | None = None) -> dict[str, DeploymentSp
     specs = {}
     for name, default in DEFAULTS.items():
         d = declared.get(name) or default
+        schedules = list(d.get("schedules") or [])
         specs[name] = DeploymentSpec(
             name=name,
-            description=d.get("description") or default.get("description", ""),
+            description=with_schedule(d.get("description") or default.get("description", ""), schedules),
             parameters=dict(d.get("parameters") or default.get("parameters") or {}),
-            schedules=list(d.get("schedules") or []),
+            schedules=schedules,
             concurrency_limit=d.get("concurrency_limit"),
         )
     return specs

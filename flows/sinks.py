@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from extractors.config import Source
+from extractors.config import CrawlSettings, Source
 from extractors.discover.feed_state import FeedState
 from extractors.records import FetchLogRow, ProcessedArticle
 from flows.reporting import publish_html_report
@@ -21,8 +21,9 @@ from warehouse.connection import verify_database
 from warehouse.feed_states import load_feed_states, save_feed_states
 from warehouse.lake import LakeWriter
 from warehouse.loader import LoadCounts
+from warehouse.retention import RetentionCounts, apply_retention
 from warehouse.search import refresh_search_index
-from warehouse.store import Warehouse, known_article_ids
+from warehouse.store import Warehouse, due_for_refetch, known_article_ids
 
 Log = Callable[[str], None]
 
@@ -39,6 +40,10 @@ class RunSink(Protocol):
     def feed_states(self) -> dict[str, FeedState]: ...
 
     def known_article_ids(self, ids: Sequence[str]) -> set[str]: ...
+
+    def due_for_refetch(self, ids: Sequence[str], before: datetime) -> set[str]: ...
+
+    def apply_retention(self, crawl: CrawlSettings) -> RetentionCounts | None: ...
 
     def load(self, articles: Sequence[ProcessedArticle], fetch_rows: Sequence[FetchLogRow]) -> LoadCounts: ...
 
@@ -79,6 +84,17 @@ class WarehouseSink:
 
     def known_article_ids(self, ids: Sequence[str]) -> set[str]:
         return self.warehouse.known_article_ids(ids)
+
+    def due_for_refetch(self, ids: Sequence[str], before: datetime) -> set[str]:
+        return self.warehouse.due_for_refetch(ids, before)
+
+    def apply_retention(self, crawl: CrawlSettings) -> RetentionCounts | None:
+        """Delete the fetch-log rows and raw pages past `keep_fetches_days` / `keep_raw_days` (None: none set)."""
+        if crawl.keep_fetches_days is None and crawl.keep_raw_days is None:
+            return None
+        with self.warehouse.transaction() as con:
+            return apply_retention(con, now=datetime.now(UTC), keep_fetches_days=crawl.keep_fetches_days,
+                                   keep_raw_days=crawl.keep_raw_days)
 
     def load(self, articles: Sequence[ProcessedArticle], fetch_rows: Sequence[FetchLogRow]) -> LoadCounts:
         return self.warehouse.load(articles, fetch_rows, self.run_id)
@@ -132,22 +148,32 @@ class LakeSink:
         self.writer.write_sources(sources)
         self.writer.write_run(flow=flow_name, started_at=self.started_at, parameters=parameters)
 
-    def _read_database(self, ids: Sequence[str]) -> tuple[dict[str, FeedState], set[str]]:
+    def _read_database(self, ids: Sequence[str], before: datetime | None = None
+                       ) -> tuple[dict[str, FeedState], set[str], set[str]]:
+        """Feed states, the known ids among `ids` and (with `before`) those due for a refetch."""
         if not Path(self.db_path).exists():
-            return {}, set()
+            return {}, set(), set()
         try:
             with self.warehouse.connection(read_only=True) as con:
-                return load_feed_states(con), known_article_ids(con, ids)
+                due = due_for_refetch(con, ids, before) if before is not None else set()
+                return load_feed_states(con), known_article_ids(con, ids), due
         except Exception as exc:
             if self.log is not None:
                 self.log(f"lake mode: could not read {self.db_path} ({exc}); treating every URL as new")
-            return {}, set()
+            return {}, set(), set()
 
     def feed_states(self) -> dict[str, FeedState]:
         return self._read_database([])[0]
 
     def known_article_ids(self, ids: Sequence[str]) -> set[str]:
         return self._read_database(ids)[1]
+
+    def due_for_refetch(self, ids: Sequence[str], before: datetime) -> set[str]:
+        return self._read_database(ids, before)[2]
+
+    def apply_retention(self, crawl: CrawlSettings) -> RetentionCounts | None:
+        """Nothing: a lake run only reads the database (retention applies to runs that write it)."""
+        return None
 
     def load(self, articles: Sequence[ProcessedArticle], fetch_rows: Sequence[FetchLogRow]) -> LoadCounts:
         """Parquet files in the lake, merged into the database later by merge-lake."""

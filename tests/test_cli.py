@@ -208,3 +208,109 @@ def test_a_run_where_some_sources_fail_completes_with_true_counts(tmp_path):
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT status, stored, failed FROM runs").fetchall() == [("completed", 16, 2)]
     con.close()
+
+
+def test_every_option_has_help_and_help_lists_the_exit_codes():
+    import argparse
+
+    from flows.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [f"{name} {a.option_strings or a.dest}" for name, sp in sub.choices.items() for a in sp._actions
+               if not isinstance(a, argparse._HelpAction) and not a.help]
+    assert missing == []
+    for args in (("--help",), ("ingest", "--help"), ("sources", "--help")):
+        r = akhbar(*args, timeout=60)
+        assert r.returncode == 0
+        codes = r.stdout[r.stdout.index("exit codes:"):]
+        assert all(f"  {code} " in codes for code in (0, 1, 2, 130, 143)), r.stdout
+
+
+def test_a_bad_since_date_is_one_line_and_exit_2(tmp_path):
+    for value, words in (("2024-13-01", "YYYY-MM-DD"), ("yesterday", "YYYY-MM-DD"), ("2999-01-01", "future")):
+        r = akhbar("ingest", "--sources", str(REPO / "sources.toml"), "--since", value,
+                   "--db", str(tmp_path / "d.duckdb"), timeout=60)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "--since" in r.stderr and words in r.stderr
+    assert not (tmp_path / "d.duckdb").exists()
+
+
+def test_the_nightly_deployment_description_names_its_schedule_and_time_zone(tmp_path):
+    import yaml
+
+    from flows.serve import build_deployments, deployment_specs
+
+    declared = yaml.safe_load((REPO / "prefect.yaml").read_text(encoding="utf-8"))["deployments"]
+    for dep in declared:  # what `prefect deploy` shows
+        for schedule in dep.get("schedules") or []:
+            assert schedule["timezone"] in dep["description"] and schedule["cron"] in dep["description"]
+    for specs in (deployment_specs(), deployment_specs(tmp_path / "no-prefect.yaml")):  # what `akhbar serve` shows
+        nightly = specs["nightly-ingest"]
+        zone = nightly.schedules[0]["timezone"]
+        assert zone == "Asia/Riyadh" and f"in {zone}" in nightly.description
+    served = {d.name: d for d in build_deployments(tmp_path / "a.duckdb", tmp_path / "s.toml", deployment_specs())}
+    assert "Asia/Riyadh" in served["nightly-ingest"].description
+
+
+def test_the_sample_site_serves_on_its_own_with_its_links_filled_in():
+    """`python -m flows.sample_site`: every page, feed and sitemap names the address the browser used."""
+    import re
+    import signal
+
+    import httpx
+
+    proc = subprocess.Popen([sys.executable, "-m", "flows.sample_site", "--port", "0"], stdout=subprocess.PIPE,
+                            text=True, cwd=REPO)
+    try:
+        line = proc.stdout.readline()
+        base = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        port = base.rsplit(":", 1)[1]
+        pages = ["/", "/rss.xml", "/sitemap-news.xml", "/robots.txt", "/world/nepal-fuel-shortage.html"]
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+            for path in pages:
+                r = httpx.get(base + path, headers={"Host": host})
+                assert r.status_code == 200 and "{{BASE}}" not in r.text, (host, path)
+            assert f"http://{host}/world/nepal-fuel-shortage.html" in httpx.get(
+                base + "/world/nepal-fuel-shortage.html", headers={"Host": host}).text
+        assert "{{BASE}}" in (REPO / "samples" / "site" / "rss.xml").read_text(encoding="utf-8")  # filled in when served
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 0
+
+
+def test_the_demo_suggests_the_duckdb_shell_only_when_it_is_installed(tmp_path):
+    """A Python whose directory holds no `duckdb` (the duckdb-cli package not installed) gets no shell suggested."""
+    import sysconfig
+
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    (bare / "python").symlink_to(Path(sys.executable).resolve())
+    code = "import sys; from flows.cli import duckdb_shell; print(duckdb_shell())"
+    env = {**os.environ, "PATH": "/usr/bin:/bin",
+           "PYTHONPATH": os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"]])}
+    r = subprocess.run([str(bare / "python"), "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert r.stdout.strip() == "None", r.stderr
+    (bare / "duckdb").write_text("#!/bin/sh\n")
+    (bare / "duckdb").chmod(0o755)
+    r = subprocess.run([str(bare / "python"), "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert r.stdout.strip() == str(bare / "duckdb"), r.stderr
+
+
+def test_width_lets_whole_urls_be_copied_from_table_output(tmp_path):
+    from extractors.records import ExtractedArticle, ProcessedArticle
+    from warehouse.store import Warehouse
+
+    db = tmp_path / "w.duckdb"
+    wh = Warehouse(db)
+    wh.migrate()
+    url = "https://example.com/" + "/".join(["a-long-section-name"] * 6) + "/article.html"
+    a = ExtractedArticle(url=url, title="عنوان", author=None, published_at=None, language="ar", text="نص")
+    wh.load([ProcessedArticle("id1", url, "s", a, "h", None, None, [], "crf")], [], "r")
+    cut = akhbar("query", "SELECT url FROM articles", "--db", str(db))
+    assert cut.returncode == 0 and url not in cut.stdout and "…" in cut.stdout  # the default: 60 characters
+    for width in ("0", "200"):
+        r = akhbar("query", "SELECT url FROM articles", "--width", width, "--db", str(db))
+        assert r.returncode == 0 and url in r.stdout.splitlines()[2], r.stdout
+    r = akhbar("query", "SELECT url FROM articles", "--width", "-1", "--db", str(db))
+    assert r.returncode == 2 and "--width" in r.stderr and len(r.stderr.strip().splitlines()) == 1

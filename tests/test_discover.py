@@ -240,3 +240,65 @@ def test_feed_states_round_trip_through_duckdb(tmp_path, site):
     assert got["https://e.com/f1"].etag == '"x"' and got["https://e.com/f2"].etag is None and len(got) == 2
     assert load_feed_states(con, []) == {}
     con.close()
+
+
+# -- backfill (`since`) and per-document counts -------------------------------------------------------------------
+BACKFILL_INDEX = """<?xml version="1.0" encoding="UTF-8"?>
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+<sitemap><loc>{base}/2024-01.xml</loc><lastmod>2024-01-31</lastmod></sitemap>
+<sitemap><loc>{base}/2024-02.xml</loc><lastmod>2024-02-29</lastmod></sitemap>
+<sitemap><loc>{base}/2024-03.xml</loc><lastmod>2024-03-31</lastmod></sitemap>
+</sitemapindex>"""
+
+
+def month_sitemap(base, entries):
+    urls = "".join(f"<url><loc>{base}{path}</loc>" + (f"<lastmod>{day}</lastmod>" if day else "") + "</url>"
+                   for path, day in entries)
+    return f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+
+
+def test_backfill_since_a_date_follows_the_index_from_that_date_and_keeps_dated_entries_on_or_after_it(site):
+    site.routes["/index.xml"] = xml(BACKFILL_INDEX.format(base=site.base))
+    site.routes["/2024-01.xml"] = xml(month_sitemap(site.base, [("/jan.html", "2024-01-20")]))
+    site.routes["/2024-02.xml"] = xml(month_sitemap(site.base, [("/feb-10.html", "2024-02-10"),
+                                                                ("/feb-20.html", "2024-02-20"),
+                                                                ("/undated.html", None)]))
+    site.routes["/2024-03.xml"] = xml(month_sitemap(site.base, [("/mar.html", "2024-03-05")]))
+    src = Source(name="t", sitemaps=(site.url("/index.xml"),), requests_per_second=0)
+
+    async def go(since):
+        async with Fetcher(allow_private_addresses=True) as f:
+            return await discover_source(f, src, since=since)
+
+    result = asyncio.run(go(datetime(2024, 2, 15, tzinfo=UTC)))
+    assert [u.url.removeprefix(site.base) for u in result.urls] == ["/mar.html", "/feb-20.html"]
+    assert (result.before_since, result.undated) == (1, 1)  # feb-10 is older, undated.html cannot be placed
+    assert "/2024-01.xml" not in site.paths()  # the January sitemap ends before the date: not even requested
+    docs = {url.removeprefix(site.base): d for url, d in result.documents.items()}
+    assert (docs["/index.xml"].kind, docs["/index.xml"].items) == ("sitemap-index", 3)
+    assert (docs["/2024-02.xml"].kind, docs["/2024-02.xml"].items) == ("sitemap", 3)
+    assert docs["/2024-02.xml"].newest == datetime(2024, 2, 20, tzinfo=UTC)
+    # without a date: everything the newest children list, undated entries included
+    site.requests.clear()
+    everything = asyncio.run(go(None))
+    assert len(everything.urls) == 5 and "/2024-01.xml" in site.paths()
+
+
+def test_backfill_follows_more_children_than_a_nightly_run(site):
+    from extractors.discover.feeds import MAX_CHILD_SITEMAPS
+
+    n = MAX_CHILD_SITEMAPS + 4
+    children = "".join(f"<sitemap><loc>{site.base}/d{i}.xml</loc><lastmod>2024-03-{i + 1:02d}</lastmod></sitemap>"
+                       for i in range(n))
+    site.routes["/index.xml"] = xml(f'<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/'
+                                    f'sitemap/0.9">{children}</sitemapindex>')
+    for i in range(n):
+        site.routes[f"/d{i}.xml"] = xml(month_sitemap(site.base, [(f"/a{i}.html", f"2024-03-{i + 1:02d}")]))
+    src = Source(name="t", sitemaps=(site.url("/index.xml"),), requests_per_second=0)
+
+    async def go(since):
+        async with Fetcher(allow_private_addresses=True) as f:
+            return await discover_source(f, src, since=since)
+
+    assert len(asyncio.run(go(None)).urls) == MAX_CHILD_SITEMAPS
+    assert len(asyncio.run(go(datetime(2024, 3, 1, tzinfo=UTC))).urls) == n

@@ -215,3 +215,34 @@ def test_ingest_urls_under_a_configured_source_keeps_its_settings(site, tmp_path
     assert rows(db, "SELECT feeds, max_articles FROM sources WHERE name = 'bbc-arabic'") == [
         (["https://feeds.bbci.co.uk/arabic/rss.xml"], 50)]
     assert rows(db, "SELECT source FROM articles") == [("bbc-arabic",)]
+
+
+def test_since_backfills_sitemap_entries_from_that_day_beyond_max_articles(site, tmp_path):
+    """`ingest --since`: every sitemap entry dated on or after the day, though max_articles is 1 and the sitemap
+    was read (and its state saved) by an earlier nightly run."""
+    from datetime import date
+
+    from flows.ingest import ingest
+
+    page = (REPO / "samples" / "site" / "world" / "nepal-fuel-shortage.html").read_text(encoding="utf-8")
+    entries = [("/old.html", "2024-01-10"), ("/feb.html", "2024-02-03"), ("/mar.html", "2024-03-04"),
+               ("/apr.html", "2024-04-05")]
+    for path, _ in entries:
+        site.routes[path] = html(page.replace("{{BASE}}/world/nepal-fuel-shortage.html", site.base + path)
+                                 .replace("{{BASE}}", site.base))
+    urls = "".join(f"<url><loc>{site.base}{p}</loc><lastmod>{d}</lastmod></url>" for p, d in entries)
+    site.routes["/sitemap.xml"] = (200, {"Content-Type": "application/xml", "ETag": '"s1"'},
+                                   f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+                                   f'{urls}</urlset>'.encode())
+    src = tmp_path / "s.toml"
+    src.write_text(f'[[sources]]\nname = "s"\nsitemaps = ["{site.base}/sitemap.xml"]\nmax_articles = 1\n'
+                   'requests_per_second = 0\n', encoding="utf-8")
+    db = tmp_path / "since.duckdb"
+    nightly = ingest(sources_file=str(src), db_path=str(db), allow_private_addresses=True)
+    assert nightly.stored == 1  # the newest one (max_articles)
+    backfill = ingest(sources_file=str(src), db_path=str(db), allow_private_addresses=True, since=date(2024, 2, 1))
+    assert backfill.stored == 2  # feb and mar; apr was stored by the nightly run
+    stored = {u.removeprefix(site.base) for (u,) in rows(db, "SELECT url FROM articles")}
+    assert stored == {"/feb.html", "/mar.html", "/apr.html"}
+    assert "/old.html" not in [r.path for r in site.requests]
+    assert rows(db, "SELECT parameters::JSON->>'since' FROM runs WHERE run_id = ?", [backfill.run_id]) == [("2024-02-01",)]

@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,8 +74,12 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# on_table(table, rows, tables done, tables in all), after each table is written (progress)
+TableDone = Callable[[str, int, int, int], None]
+
+
 def export_parquet(db_path: str | Path, out_dir: str | Path, *, wait_seconds: float = 60.0,
-                   compression: str = "zstd") -> ExportResult:
+                   compression: str = "zstd", on_table: TableDone | None = None) -> ExportResult:
     """Write every user table of the database under out_dir as Parquet; returns rows written per table."""
     started = datetime.now(UTC)
     out = Path(out_dir).resolve()
@@ -88,10 +93,8 @@ def export_parquet(db_path: str | Path, out_dir: str | Path, *, wait_seconds: fl
         con.execute("SET enable_progress_bar = false")
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary "
-            "ORDER BY table_name").fetchall()]
+            "ORDER BY table_name").fetchall() if r[0] not in SKIP]
         for table in tables:
-            if table in SKIP:
-                continue
             target = staging / table
             if table in PARTITIONED:
                 select, parts = PARTITIONED[table]
@@ -104,6 +107,8 @@ def export_parquet(db_path: str | Path, out_dir: str | Path, *, wait_seconds: fl
                 con.execute(f"COPY (SELECT * FROM {_ident(table)}) TO {_lit(str(target / 'part-0.parquet'))} "
                             f"(FORMAT parquet, COMPRESSION {compression})")
             result.rows[table] = one_row(con, f"SELECT count(*) FROM {_ident(table)}")[0]
+            if on_table is not None:
+                on_table(table, result.rows[table], len(result.rows), len(tables))
     except duckdb.Error as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise ExportError(f"export to {out} failed: {exc}") from None

@@ -68,17 +68,21 @@ def _width(s: str) -> int:
     return sum(0 if unicodedata.combining(c) else (2 if unicodedata.east_asian_width(c) in "WF" else 1) for c in s)
 
 
-def _cell(v: Any, cap: int = 60) -> str:
+DEFAULT_CELL_WIDTH = 60  # characters of a table cell; longer values are cut with "…" (`--width`)
+
+
+def _cell(v: Any, cap: int | None = DEFAULT_CELL_WIDTH) -> str:
     if v is None:
         return ""
     s = str(_jsonable(v)) if not isinstance(v, str) else v
     s = _visible(" ".join(s.split()))
-    return s if len(s) <= cap else s[: cap - 1] + "…"
+    return s if cap is None or len(s) <= cap else s[: cap - 1] + "…"
 
 
-def to_table(cols: list[str], rows: list[tuple[Any, ...]]) -> str:
+def to_table(cols: list[str], rows: list[tuple[Any, ...]], *, cap: int | None = DEFAULT_CELL_WIDTH) -> str:
+    """An aligned text table; each cell cut at `cap` characters (None: never cut, so URLs can be copied)."""
     cols = [_visible(c) for c in cols]
-    cells = [[_cell(v) for v in r] for r in rows]
+    cells = [[_cell(v, cap) for v in r] for r in rows]
     widths = [max([_width(c)] + [_width(r[i]) for r in cells]) for i, c in enumerate(cols)]
     def line(values: list[str]) -> str:
         return " | ".join(v + " " * (w - _width(v)) for v, w in zip(values, widths)).rstrip()
@@ -88,5 +92,8 @@ def to_table(cols: list[str], rows: list[tuple[Any, ...]]) -> str:
     return "\n".join(out)
 
 
-def render(cols: list[str], rows: list[tuple[Any, ...]], fmt: str) -> str:
-    return {"table": to_table, "csv": to_csv, "json": to_json}[fmt](cols, rows)
+def render(cols: list[str], rows: list[tuple[Any, ...]], fmt: str, *, cap: int | None = DEFAULT_CELL_WIDTH) -> str:
+    """Rows as a table (cells cut at `cap`, None: not cut), CSV or JSON (never cut)."""
+    if fmt == "table":
+        return to_table(cols, rows, cap=cap)
+    return {"csv": to_csv, "json": to_json}[fmt](cols, rows)

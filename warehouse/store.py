@@ -68,6 +68,14 @@ UNION
 SELECT alias_id FROM url_aliases WHERE alias_id IN (SELECT unnest($ids))
 """
 
+# Those of $ids stored (as an article or as another URL of one) by a fetch older than $before.
+DUE_FOR_REFETCH = """
+SELECT article_id FROM articles WHERE article_id IN (SELECT unnest($ids)) AND fetched_at < $before
+UNION
+SELECT u.alias_id FROM url_aliases u JOIN articles a USING (article_id)
+WHERE u.alias_id IN (SELECT unnest($ids)) AND a.fetched_at < $before
+"""
+
 
 def upsert_sources(con: duckdb.DuckDBPyConnection, sources: Sequence[Source], *, replace: bool = True) -> None:
     """Record the sources' settings; with replace=False only names not known yet are added."""
@@ -80,6 +88,13 @@ def known_article_ids(con: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> set
     if not ids:
         return set()
     return {r[0] for r in con.execute(KNOWN_ARTICLES, {"ids": list(ids)}).fetchall()}
+
+
+def due_for_refetch(con: duckdb.DuckDBPyConnection, ids: Sequence[str], before: datetime) -> set[str]:
+    """Those of `ids` whose stored article was fetched before `before` (refetch_after_days)."""
+    if not ids:
+        return set()
+    return {r[0] for r in con.execute(DUE_FOR_REFETCH, {"ids": list(ids), "before": before}).fetchall()}
 
 
 class Warehouse:
@@ -133,6 +148,12 @@ class Warehouse:
             return set()
         with self.connection() as con:
             return known_article_ids(con, ids)
+
+    def due_for_refetch(self, ids: Sequence[str], before: datetime) -> set[str]:
+        if not ids:
+            return set()
+        with self.connection() as con:
+            return due_for_refetch(con, ids, before)
 
     def raw_pages(self, *, source: str | None = None, batch_size: int = 200) -> Iterator[list[RawPage]]:
         """Archived pages in batches (the file is opened per batch, so loads can happen in between)."""

@@ -25,6 +25,7 @@ from extractors.records import DiscoveredURL, FetchedPage
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit, uncompressed
 MAX_CHILD_SITEMAPS = 8  # newest children of a sitemap index followed per run
+MAX_BACKFILL_CHILDREN = 500  # children of a sitemap index followed by a backfill (`since`)
 MAX_SITEMAP_DEPTH = 2
 
 
@@ -46,6 +47,15 @@ class SitemapContent:
 
 
 @dataclass(slots=True)
+class DocumentStats:
+    """What one feed or sitemap held when it was read (for `akhbar sources check` and the logs)."""
+
+    kind: str  # feed, sitemap or sitemap-index
+    items: int = 0  # article links (for an index: the child sitemaps it lists)
+    newest: datetime | None = None  # the newest date among them
+
+
+@dataclass(slots=True)
 class DiscoveryResult:
     source: str
     urls: list[DiscoveredURL] = field(default_factory=list)
@@ -53,6 +63,9 @@ class DiscoveryResult:
     errors: list[str] = field(default_factory=list)
     feed_states: dict[str, FeedState] = field(default_factory=dict)  # new conditional-GET state per feed URL
     unchanged: list[str] = field(default_factory=list)  # feeds and sitemaps unchanged since last time
+    documents: dict[str, DocumentStats] = field(default_factory=dict)  # each feed and sitemap read, by canonical URL
+    before_since: int = 0  # links left out by `since`: dated before it
+    undated: int = 0  # links left out by `since`: no date to compare
 
 
 _XML_ENCODINGS = ("ascii", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
@@ -162,6 +175,11 @@ def newest_first(urls: list[DiscoveredURL]) -> list[DiscoveredURL]:
     return [u for _, u in indexed]
 
 
+def document_stats(kind: str, links: list[Link]) -> DocumentStats:
+    return DocumentStats(kind=kind, items=len(links),
+                         newest=max((link.published_at for link in links if link.published_at), default=None))
+
+
 def merge_links(source: str, found: list[tuple[str, Link]]) -> list[DiscoveredURL]:
     """Canonicalise and deduplicate; when a URL is found twice keep the first date and title seen."""
     merged: dict[str, DiscoveredURL] = {}
@@ -185,6 +203,7 @@ async def discover_source(
     source: Source,
     *,
     feed_states: dict[str, FeedState] | None = None,
+    since: datetime | None = None,
 ) -> DiscoveryResult:
     """All article URLs a source offers now, canonical, deduplicated and newest first.
 
@@ -195,26 +214,39 @@ async def discover_source(
     (they were seen then). A sitemap index is always read in full and its children followed, since a child
     can change while the index does not; its state keeps only the hash. `result.feed_states` holds the new
     state of every feed and sitemap read fine (unreadable ones keep their old state, so they are retried).
+
+    A backfill (`since`, an aware date-time) keeps only links dated at or after it, and follows every child of a
+    sitemap index not older than it (up to MAX_BACKFILL_CHILDREN) rather than the newest MAX_CHILD_SITEMAPS.
     """
-    discovery = _Discovery(fetcher, source, feed_states or {})
+    discovery = _Discovery(fetcher, source, feed_states or {}, since)
     discovery.set_host_limits()
     sitemap_queue: list[tuple[str, int]] = [(u, 0) for u in source.sitemaps]
     sitemap_queue.extend((url, 0) for url in await discovery.robots_sitemaps())
     await discovery.read_feeds()
     await discovery.read_sitemaps(sitemap_queue)
-    discovery.result.urls = newest_first(merge_links(source.name, discovery.found))
+    urls = newest_first(merge_links(source.name, discovery.found))
+    discovery.result.urls = urls if since is None else discovery.since_filter(urls, since)
     return discovery.result
 
 
 class _Discovery:
     """One source's discovery in progress: what was found, fetched and failed so far."""
 
-    def __init__(self, fetcher: Fetcher, source: Source, states: dict[str, FeedState]) -> None:
+    def __init__(self, fetcher: Fetcher, source: Source, states: dict[str, FeedState],
+                 since: datetime | None = None) -> None:
         self.fetcher = fetcher
         self.source = source
         self.states = states
+        self.since = since
         self.result = DiscoveryResult(source=source.name)
         self.found: list[tuple[str, Link]] = []  # (where it was found, link)
+
+    def since_filter(self, urls: list[DiscoveredURL], since: datetime) -> list[DiscoveredURL]:
+        """The URLs dated at or after `since`; the others are counted (undated ones cannot be placed)."""
+        kept = [u for u in urls if u.published_at is not None and u.published_at >= since]
+        self.result.undated = sum(1 for u in urls if u.published_at is None)
+        self.result.before_since = len(urls) - len(kept) - self.result.undated
+        return kept
 
     def set_host_limits(self) -> None:
         source = self.source
@@ -277,9 +309,12 @@ class _Discovery:
                 self.result.unchanged.append(feed_url)
                 continue
             try:
-                self.found.extend((feed_url, link) for link in parse_feed(body, feed_url))
+                links = parse_feed(body, feed_url)
             except Exception as exc:
                 self.unreadable(page, feed_url, "feed", exc)
+                continue
+            self.result.documents[page.url] = document_stats("feed", links)
+            self.found.extend((feed_url, link) for link in links)
 
     async def read_sitemaps(self, queue: list[tuple[str, int]]) -> None:
         """Read the sitemaps of `queue` ((url, depth) pairs) in order, following index children."""
@@ -301,6 +336,8 @@ class _Discovery:
         except Exception as exc:
             self.unreadable(page, url, "sitemap", exc)
             return []
+        self.result.documents[page.url] = document_stats("sitemap-index" if content.sitemaps else "sitemap",
+                                                    content.sitemaps or content.urls)
         if content.sitemaps:
             # An index: always read in full (no validators kept), since its children change on their own.
             st = self.result.feed_states.get(page.url)
@@ -312,10 +349,14 @@ class _Discovery:
         self.found.extend((url, link) for link in content.urls)
         if not content.sitemaps or depth >= MAX_SITEMAP_DEPTH:
             return []
-        return [(child.url, depth + 1) for child in newest_children(content.sitemaps)]
+        return [(child.url, depth + 1) for child in newest_children(content.sitemaps, self.since)]
 
 
-def newest_children(sitemaps: list[Link]) -> list[Link]:
-    """The children of a sitemap index followed in one run: the newest MAX_CHILD_SITEMAPS."""
+def newest_children(sitemaps: list[Link], since: datetime | None = None) -> list[Link]:
+    """The children of a sitemap index followed in one run: the newest MAX_CHILD_SITEMAPS; for a backfill, every
+    child not older than `since` (an undated child may hold anything), newest first, up to MAX_BACKFILL_CHILDREN."""
     floor = datetime.min.replace(tzinfo=UTC)
-    return sorted(sitemaps, key=lambda link: link.published_at or floor, reverse=True)[:MAX_CHILD_SITEMAPS]
+    newest = sorted(sitemaps, key=lambda link: link.published_at or floor, reverse=True)
+    if since is None:
+        return newest[:MAX_CHILD_SITEMAPS]
+    return [c for c in newest if c.published_at is None or c.published_at >= since][:MAX_BACKFILL_CHILDREN]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from extractors.config import CrawlSettings
@@ -28,12 +28,28 @@ class BackgroundFetcher:
         self.fetcher = Fetcher(crawl, **fetcher_options)
         self.run(self.fetcher.__aenter__())
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run `coro` on the fetcher's loop and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+    def run(self, coro: Coroutine[Any, Any, T], *, tick: Callable[[], None] | None = None,
+            tick_seconds: float = 1.0) -> T:
+        """Run `coro` on the fetcher's loop and wait for its result, calling `tick()` every `tick_seconds` while
+        it runs (progress reports from the waiting thread)."""
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        while True:
+            try:
+                return future.result(timeout=tick_seconds if tick is not None else None)
+            except TimeoutError:
+                if future.done():  # the coroutine's own TimeoutError, not the wait's
+                    raise
+                if tick is not None:
+                    tick()
 
-    def fetch_many(self, items: Iterable[DiscoveredURL], *, kind: str = "article") -> list[FetchedPage]:
-        return self.run(self.fetcher.fetch_many(list(items), kind=kind))
+    def fetch_many(self, items: Iterable[DiscoveredURL], *, kind: str = "article",
+                   tick: Callable[[], None] | None = None) -> list[FetchedPage]:
+        return self.run(self.fetcher.fetch_many(list(items), kind=kind), tick=tick)
+
+    @property
+    def finished(self) -> int:
+        """URLs of fetch_many calls finished so far (see Fetcher.finished)."""
+        return self.fetcher.finished
 
     def backed_off_hosts(self) -> dict[str, str]:
         """See Fetcher.backed_off_hosts (read on the fetcher's own loop)."""

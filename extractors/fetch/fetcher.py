@@ -81,6 +81,7 @@ class Fetcher:
         self._robots = RobotsCache()
         self._robots_log: list[FetchedPage] = []
         self.url_claims = url_claims  # article URLs another run is fetching are skipped
+        self.finished = 0  # URLs of fetch_many answered or given up so far (read from other threads for progress)
 
     async def __aenter__(self) -> Fetcher:
         self.http.open()
@@ -161,9 +162,14 @@ class Fetcher:
         return page
 
     async def fetch_many(self, items: Iterable[DiscoveredURL], *, kind: str = "article") -> list[FetchedPage]:
-        """Fetch many URLs concurrently (politeness is per host); results in input order."""
-        tasks = [self.fetch(it.url, it.source, kind=kind, hint_published_at=it.published_at) for it in items]
-        return list(await asyncio.gather(*tasks))
+        """Fetch many URLs concurrently (politeness is per host); results in input order. `finished` counts them
+        as they end."""
+        async def one(item: DiscoveredURL) -> FetchedPage:
+            page = await self.fetch(item.url, item.source, kind=kind, hint_published_at=item.published_at)
+            self.finished += 1
+            return page
+
+        return list(await asyncio.gather(*(one(it) for it in items)))
 
     async def _refusal(self, target: _Target) -> str | None:
         """Why the URL is not requested at all (host backed off, private address, robots.txt), or None."""
