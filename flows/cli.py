@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TextIO, TypeVar
 import flows  # noqa: F401  (telemetry defaults before Prefect loads)
 from extractors.config import VERSION, ConfigError, load_config
 from extractors.discover.urls import BadURL, canonical_url, without_userinfo
-from flows.local_api import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, prefect_api, stop_signals
+from flows.local_api import EXIT_INTERRUPTED, EXIT_TERMINATED, PrefectUnavailable, Terminated, prefect_api, stop_signals
 from flows.settings import SettingsError, load_settings
 from warehouse.connection import DEFAULT_DB_PATH, WarehouseError, check_database, storage_problem
 from warehouse.formatting import DEFAULT_CELL_WIDTH
@@ -735,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, SettingsError, UsageError, QueryArgumentError) as exc:
         _err(str(exc))
         return EXIT_CONFIG
-    except WarehouseError as exc:
+    except (WarehouseError, PrefectUnavailable) as exc:
         _err(str(exc))
         return EXIT_ERROR
     except KeyboardInterrupt as exc:

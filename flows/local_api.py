@@ -123,9 +123,10 @@ def prefect_api() -> Iterator[str | None]:
     server = _detached_server_class()()
     try:
         server.start(timeout=_startup_timeout())
-    except RuntimeError as exc:  # Prefect's "Timed out while attempting to connect to ephemeral Prefect API server"
+    except RuntimeError:  # Prefect's "Timed out while attempting to connect to ephemeral Prefect API server"
+        server.stop()
         raise PrefectUnavailable(
-            f"the temporary Prefect server did not answer within {_startup_timeout()} s ({exc}); start one with "
+            f"the temporary Prefect server did not answer within {_startup_timeout()} s; start one with "
             "`akhbar serve` in another terminal, or allow more time with "
             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS") from None
     try:

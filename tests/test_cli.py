@@ -314,3 +314,20 @@ def test_width_lets_whole_urls_be_copied_from_table_output(tmp_path):
         assert r.returncode == 0 and url in r.stdout.splitlines()[2], r.stdout
     r = akhbar("query", "SELECT url FROM articles", "--width", "-1", "--db", str(db))
     assert r.returncode == 2 and "--width" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_temporary_prefect_server_that_does_not_start_in_time_is_one_line(tmp_path):
+    """No server and no time to start one: one line saying what to do, exit 1, no server left behind."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="0")
+    r = subprocess.run([AKHBAR, "ingest-urls", "http://127.0.0.1:9/a.html", "--db", str(tmp_path / "d.duckdb")],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 1, r.stderr[-3000:]
+    assert r.stderr.strip().splitlines()[-1] == (
+        "akhbar: error: the temporary Prefect server did not answer within 0 s; start one with `akhbar serve` in "
+        "another terminal, or allow more time with PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
+    assert "Traceback" not in r.stderr
+    from prefect_procs import sweep
+
+    assert not sweep(home), "a server process was left running"
