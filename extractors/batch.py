@@ -224,6 +224,8 @@ def _bounded_mentions(text: str, backend: NERBackend, find_mentions: Callable[[s
     a sentence's tokens and features at once: one 9.5 MB line took gigabytes); True when a line was cut."""
     if all(len(line) <= MAX_LINE_CHARS for line in text.split("\n")):
         return find_mentions(text, backend), False
+    from extractors.entities.mentions import link_short_names
+
     found: list[Mention] = []
     start = 0
     while start < len(text):
@@ -237,7 +239,7 @@ def _bounded_mentions(text: str, backend: NERBackend, find_mentions: Callable[[s
         piece = find_mentions(text[start:end], backend)
         found.extend(replace(m, start=m.start + start, end=m.end + start) for m in piece)
         start = end
-    return found, True
+    return link_short_names(found), True  # names across pieces link as in one call
 
 
 def _note_cut(out: ProcessedBatch, page: FetchedPage, cut: str) -> None:

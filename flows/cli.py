@@ -383,32 +383,6 @@ def _timezone(name: str) -> str:
     return name
 
 
-@contextmanager
-def _input_stream(path: str | None) -> Iterator[TextIO]:
-    """The named file, or standard input (left open) without one."""
-    if not path:
-        yield sys.stdin
-        return
-    with open(path, encoding="utf-8") as stream:
-        yield stream
-
-
-def cmd_ner(args: argparse.Namespace) -> int:
-    from extractors.entities.mentions import EntityError, get_backend, tag_conll
-
-    if args.input and not Path(args.input).is_file():
-        raise UsageError(f"--input {args.input}: no such file")
-    try:
-        backend = get_backend(args.backend)
-    except EntityError as exc:
-        _err(str(exc))
-        return EXIT_ERROR
-    with _input_stream(args.input) as stream:
-        for line in tag_conll(stream, backend):
-            sys.stdout.write(line + "\n")
-    return EXIT_OK
-
-
 def _params(pairs: list[str]) -> dict[str, str]:
     out = {}
     for p in pairs:
@@ -635,10 +609,6 @@ COMMANDS = (
         option("--timezone", default="UTC", help="the source's IANA zone, for dates and times written without one "
                "(default: UTC); the output's `timezone` says which was assumed"),
     )),
-    Command("ner", "tag CoNLL-style tokens (one per line, blank line between sentences)", cmd_ner, (
-        BACKEND,
-        option("--input", default=None, help="input file (default: standard input)"),
-    )),
     Command("query", "run a named query or SQL against the database, read-only", cmd_query, (
         option("query", nargs="?", metavar="NAME_OR_SQL",
                help="a named query (see --list) or SQL, run on a read-only connection"),
@@ -697,7 +667,19 @@ EXIT_CODES_HELP = f"""exit codes:
   {EXIT_TERMINATED}  stopped with SIGTERM (what was loaded is kept)"""
 
 
+def add_ner_parser(sub: argparse._SubParsersAction) -> None:
+    """`akhbar ner`: CoNLL tokens or raw text in, tags or entities with offsets out (neither starts Prefect)."""
+    from flows.entities_cli import NER_DESCRIPTION, add_ner_arguments, cmd_ner
+
+    ner = sub.add_parser("ner", help="tag CoNLL tokens, or raw text with --plain / --text (entities with offsets)",
+                         description=NER_DESCRIPTION, epilog=EXIT_CODES_HELP,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_ner_arguments(ner)
+    ner.set_defaults(func=cmd_ner)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from flows.entities_cli import add_entities_parser
     from warehouse.report import add_report_parser
 
     p = OneLineParser(prog="akhbar", description="Arabic news into DuckDB: discover, fetch, extract, "
@@ -711,6 +693,8 @@ def build_parser() -> argparse.ArgumentParser:
         for opt in command.options:
             sp.add_argument(*opt.flags, **opt.settings)
         sp.set_defaults(func=command.run, runs_flows=command.runs_flows, check=command.check)
+    add_ner_parser(sub)
+    add_entities_parser(sub)
     add_report_parser(sub)
     return p
 

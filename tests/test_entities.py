@@ -14,6 +14,7 @@ from extractors.entities.mentions import (
     find_mentions,
     get_backend,
     is_arabic,
+    link_short_names,
     split_sentences,
     tag_conll,
     to_iob2,
@@ -227,3 +228,55 @@ def test_tag_conll_one_call_by_default():
     out = list(tag_conll(lines, backend))
     assert backend.calls == 1
     assert out.count("") == 600
+
+
+# -- one entity, several names in one article ---------------------------------------------------------------
+
+def pers(text: str, written: str, after: int = 0) -> Mention:
+    start = text.index(written, after)
+    return Mention("PERS", written, canonical_entity(written), start, start + len(written))
+
+
+def test_later_surname_takes_the_full_names_key():
+    text = "زار توني بلير لندن. وقال بلير إن لبلير رأياً. ثم تحدث محمد بن سلمان آل سعود، وقال بن سلمان ..."
+    ms = [pers(text, "توني بلير"), pers(text, "بلير", 15), pers(text, "لبلير"), pers(text, "محمد بن سلمان آل سعود"),
+          pers(text, "بن سلمان", text.index("وقال بن"))]
+    linked = link_short_names(ms)
+    assert [m.canonical for m in linked] == ["توني بلير", "توني بلير", "توني بلير", "محمد بن سلمان ال سعود",
+                                             "محمد بن سلمان ال سعود"]
+    assert [m.text for m in linked] == [m.text for m in ms]  # as written, offsets unchanged
+    assert [(m.start, m.end) for m in linked] == [(m.start, m.end) for m in ms]
+
+
+def test_short_names_that_stay_their_own_entity():
+    text = "جورج بوش وجيب بوش ثم بوش. بلير قبل توني بلير. بن بعد خالد بن علي. عمر بعد عمر البشير ثم سعيد"
+    ms = [pers(text, "جورج بوش"), pers(text, "جيب بوش"), pers(text, "بوش", text.index("ثم")), pers(text, "بلير"),
+          pers(text, "توني بلير"), pers(text, "خالد بن علي"), pers(text, "بن", text.index("خالد")),
+          pers(text, "عمر البشير")]
+    ms.append(Mention("LOC", "البشير", "البشير", 0, 6))  # another type never links
+    by_text = {(m.text, m.start): m.canonical for m in link_short_names(ms)}
+    assert by_text[("بوش", text.index("بوش", text.index("ثم")))] == "بوش"       # two earlier Bushes: ambiguous
+    assert by_text[("بلير", text.index("بلير"))] == "بلير"                       # before the full name
+    assert by_text[("بن", text.index("بن", text.index("خالد")))] == "بن"          # a particle alone
+    assert by_text[("البشير", 0)] == "البشير"
+    # «عمر» is the first name, not a surname (nor a run of two words): no link
+    other = "قال عمر البشير ثم قال عمر"
+    assert link_short_names([pers(other, "عمر البشير"), pers(other, "عمر", 10)])[1].canonical == "عمر"
+
+
+def test_find_mentions_links_within_the_text():
+    text = "قال توني بلير في لندن إن بلير سيعود."
+    backend = FakeBackend({"توني": "B-PERS", "بلير": "I-PERS", "لندن": "B-LOC"})
+    got = [(m.text, m.canonical) for m in find_mentions(text, backend)]
+    # the tagger gives the second «بلير» I-PERS after O: strict IOB2 makes it B-PERS, a mention on its own
+    assert got == [("توني بلير", "توني بلير"), ("لندن", "لندن"), ("بلير", "توني بلير")]
+
+
+def test_a_surname_shared_by_many_earlier_names_is_left_alone():
+    from extractors.entities.mentions import MAX_NAME_CANDIDATES
+
+    many = [Mention("PERS", f"اسم{i} الخطيب", f"اسم{i} الخطيب", 20 * i, 20 * i + 10)
+            for i in range(MAX_NAME_CANDIDATES + 1)]
+    short = Mention("PERS", "الخطيب", "الخطيب", 10_000, 10_006)
+    assert link_short_names([*many, short])[-1].canonical == "الخطيب"
+    assert link_short_names([many[0], short])[-1].canonical == "اسم0 الخطيب"

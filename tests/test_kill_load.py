@@ -34,8 +34,8 @@ DAMAGE = {
     "orphan bands": "SELECT count(*) FROM story_bands WHERE article_id NOT IN (SELECT article_id FROM articles)",
     "duplicated bands": "SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT * FROM story_bands)) FROM story_bands",
     "entities off their recount": """
-        SELECT count(*) FROM (SELECT canonical, entity_type, count(*) AS n, count(DISTINCT article_id) AS k
-                              FROM mentions JOIN articles USING (article_id) GROUP BY ALL) r
+        SELECT count(*) FROM (SELECT entity AS canonical, entity_type, count(*) AS n, count(DISTINCT article_id) AS k
+                              FROM entity_mentions JOIN articles USING (article_id) GROUP BY ALL) r
         FULL JOIN entities e USING (canonical, entity_type)
         WHERE r.n IS DISTINCT FROM e.mention_count OR r.k IS DISTINCT FROM e.article_count""",
     "unfinished loads": "SELECT count(*) FROM load_journal",

@@ -43,9 +43,13 @@ def akhbar(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 def test_article_entities_one_row_per_article_with_typed_lists(db):
     assert q(db, "SELECT count(*), count(DISTINCT article_id) FROM article_entities")[0] == (N_ARTICLES, N_ARTICLES)
-    # the lists hold exactly the article's distinct canonical names per type
-    expected = q(db, """SELECT article_id, entity_type, list(DISTINCT canonical ORDER BY canonical)
-                        FROM mentions GROUP BY ALL""")
+    # the lists hold exactly the article's distinct merged entities per type (spelling variants merged through
+    # entity_aliases: the sample site writes both «عبدالله الثاني» and «عبد الله الثاني», a starter alias)
+    expected = q(db, """SELECT article_id, entity_type, list(DISTINCT coalesce(al.canonical, m.canonical)
+                                                              ORDER BY coalesce(al.canonical, m.canonical))
+                        FROM mentions m LEFT JOIN entity_aliases al ON al.variant = m.canonical GROUP BY ALL""")
+    variants = q(db, "SELECT DISTINCT m.canonical FROM mentions m JOIN entity_aliases al ON al.variant = m.canonical")
+    assert ("عبدالله الثاني",) in variants
     got = {}
     for aid, pers, loc, org, misc in q(db, "SELECT article_id, persons, locations, organizations, misc "
                                            "FROM article_entities"):
@@ -119,18 +123,21 @@ def test_co_mentions(db):
     from warehouse.queries import run_query
 
     cols, rows = run_query(db, "co-mentions", {"name": "العراق", "limit": "50"})
-    assert cols[:4] == ["entity", "type", "display", "shared_articles"]
+    # the name as most often written first (what a person reads), then the key other queries take
+    assert cols[:4] == ["display", "entity", "type", "shared_articles"]
     iraq_articles = q(db, "SELECT count(DISTINCT article_id) FROM mentions WHERE canonical = 'العراق'")[0][0]
-    assert rows and all(r[0] != "العراق" for r in rows)
+    assert rows and all(r[1] != "العراق" for r in rows)
     assert all(1 <= r[3] <= iraq_articles for r in rows)
     assert [r[3] for r in rows] == sorted((r[3] for r in rows), reverse=True)
-    # check one pair by hand
-    ent, etype, shared = rows[0][0], rows[0][1], rows[0][3]
+    displays = dict(q(db, "SELECT canonical || '|' || entity_type, display FROM entities"))
+    assert all(r[0] == displays[f"{r[1]}|{r[2]}"] for r in rows)
+    # check one pair by hand (no alias merges two keys of the sample site)
+    ent, etype, shared = rows[0][1], rows[0][2], rows[0][3]
     assert shared == q(db, """SELECT count(DISTINCT a.article_id) FROM mentions a JOIN mentions b USING (article_id)
                               WHERE a.canonical = 'العراق' AND b.canonical = ? AND b.entity_type = ?""",
                        [ent, etype])[0][0]
     only_pers = run_query(db, "co-mentions", {"name": "العراق", "type": "pers"})[1]
-    assert only_pers and {r[1] for r in only_pers} == {"PERS"}
+    assert only_pers and {r[2] for r in only_pers} == {"PERS"}
 
 
 def test_entity_articles_and_latest_articles(db):
@@ -142,6 +149,10 @@ def test_entity_articles_and_latest_articles(db):
     cols, rows = run_query(db, "latest-articles", {"limit": "3"})
     assert len(rows) == 3 and cols[3:] == ["persons", "locations", "organizations"]
     assert rows[0][0] >= rows[1][0] >= rows[2][0]
+    # names as written (display forms), not normalised keys
+    written = {d for (d,) in q(db, "SELECT display FROM entities")}
+    shown = [name for r in rows for names in r[3:] for name in names]
+    assert shown and set(shown) <= written
 
 
 def test_cli_named_query_with_arabic_param_as_json(db):

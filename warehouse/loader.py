@@ -22,6 +22,7 @@ from extractors.arabic import clean_text
 from extractors.dedup import NEAR_DUPLICATE_SIMILARITY, similarity
 from extractors.discover.urls import article_id as article_id_of
 from extractors.records import FetchLogRow, ProcessedArticle
+from warehouse.aliases import refresh_entities
 from warehouse.arrow_records import (
     articles_table,
     bands_table,
@@ -84,19 +85,6 @@ CREATE OR REPLACE TEMP TABLE touched_entities AS SELECT DISTINCT canonical, enti
 DELETE_MENTIONS = "DELETE FROM mentions WHERE article_id IN (SELECT article_id FROM batch_tagged)"
 INSERT_MENTIONS = f"INSERT INTO mentions SELECT {MENTIONS.column_list()} FROM batch_mentions"
 
-REFRESH_ENTITIES = """
-DELETE FROM entities WHERE (canonical, entity_type) IN (SELECT canonical, entity_type FROM touched_entities);
-INSERT INTO entities
-SELECT m.canonical, m.entity_type,
-       mode(m.text) AS display,
-       min(coalesce(a.published_at, a.fetched_at)) AS first_seen,
-       max(coalesce(a.published_at, a.fetched_at)) AS last_seen,
-       count(*) AS mention_count,
-       count(DISTINCT m.article_id) AS article_count
-FROM mentions m JOIN articles a USING (article_id)
-WHERE (m.canonical, m.entity_type) IN (SELECT canonical, entity_type FROM touched_entities)
-GROUP BY m.canonical, m.entity_type;
-"""
 
 INSERT_ALIASES = f"INSERT OR IGNORE INTO url_aliases SELECT {URL_ALIASES.column_list()} FROM batch_aliases"
 INSERT_FETCHES = "INSERT INTO fetches BY NAME SELECT * FROM batch_fetches"
@@ -207,7 +195,7 @@ def _store_articles(con: duckdb.DuckDBPyConnection, unique: list[ProcessedArticl
             con.execute(DELETE_MENTIONS)
             con.execute(DELETE_BANDS)
         con.execute(INSERT_MENTIONS)
-        con.execute(REFRESH_ENTITIES)
+        refresh_entities(con)
         con.execute(INSERT_BANDS)
         if has_raw:
             con.execute(UPSERT_RAW)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.loader import REFRESH_ENTITIES
+from warehouse.aliases import rebuild_entities
 from warehouse.tables import MENTIONS, STORY_BANDS
 
 BEGIN_LOAD = "INSERT INTO load_journal VALUES ($load_id, $started_at, $ids)"
@@ -65,12 +65,6 @@ REPLACE_ROWS = {"mentions": ("DELETE FROM mentions WHERE article_id IN (SELECT a
                                 "INSERT INTO story_bands SELECT * FROM kept_rows")}
 KEPT_QUERY = {"mentions": KEPT_MENTIONS, "story_bands": KEPT_BANDS}
 
-# Every entity recounted from the mentions (the torn load's refresh may have been half-applied too): the
-# loader's refresh, over every key stored in either table.
-TOUCH_ALL_ENTITIES = """
-CREATE OR REPLACE TEMP TABLE touched_entities AS
-SELECT canonical, entity_type FROM entities UNION SELECT canonical, entity_type FROM mentions
-"""
 # The rows DuckDB brings back from a torn commit are in their table but not in its indexes: deleting them
 # through an index aborts DuckDB ("Failed to delete all rows from index", a FatalException that invalidates the
 # database). So the repair drops the article_id indexes of migrations 001 and 002 and builds them again after.
@@ -123,8 +117,7 @@ def repair_unfinished_loads(con: duckdb.DuckDBPyConnection) -> Repair | None:
         con.execute(REPAIR_IDS)
         removed = {table: _dedupe_rows(con, table) for table in ("mentions", "story_bands")}
         con.execute(CREATE_INDEXES)
-        con.execute(TOUCH_ALL_ENTITIES)
-        con.execute(REFRESH_ENTITIES)
+        rebuild_entities(con)  # every entity recounted: the torn load's refresh may be half-applied too
         con.execute(CLEAR_JOURNAL)
     except BaseException:
         con.execute("ROLLBACK")

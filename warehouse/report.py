@@ -2,7 +2,9 @@
 
 The page holds five interactive Plotly figures (plotly.js inlined once, no CDN): articles per UTC day and
 source; the top entities over time (one line per entity, legend entries toggle them); a co-mention network of the
-top entities; source health (fetch outcomes by failure reason, and latency); the biggest story clusters.
+top entities; source health (fetch outcomes by failure reason, and latency); the biggest story clusters (stories
+with two copies or more; a message when there are none). Entities are merged entities (spelling variants through
+`entity_aliases`, migration 016), named by their display form (`entities.display`), as everywhere else.
 
 Everything is read on a read-only connection with the named SQL below (values as query parameters). Source
 health and story clusters come from the warehouse's table macros `fetch_health`, `fetch_failures` and
@@ -11,11 +13,15 @@ health and story clusters come from the warehouse's table macros `fetch_health`,
 Windows. Articles are counted by UTC day of publication (fetch day when the date is unknown), in the `days`
 days up to the newest article's day (never later than the latest fetch day, so one mis-dated article in the
 future cannot empty the window). Fetches are counted in the `days` days up to the latest fetch. An archive
-crawled today about last year therefore still gets a useful page.
+crawled today about last year therefore still gets a useful page. The header shows the two windows apart, each
+with its own days and the figures counted in it.
 
 Arabic text is handed to the browser as ordinary Unicode strings (never reversed or pre-shaped): the browser's
 shaping and bidi algorithm joins the letters. The page is `dir="rtl"`; each chart sits in a `dir="ltr"` box
-because Plotly positions its SVG text assuming left-to-right anchors.
+because Plotly positions its SVG text assuming left-to-right anchors; the English footer is `dir="ltr"` (in the
+page's right-to-left flow its final full stop went to the front of the line). Labels of the co-mention network
+are placed so that no two overlap (`_label_places`); day axes slant their dates at a fixed angle so that the
+axis title can clear them.
 """
 
 from __future__ import annotations
@@ -42,6 +48,16 @@ TOP_STORIES = 15
 TOP_FAILURE_REASONS = 8
 TITLE_CHARS = 64
 STORY_LABEL_PX = 470
+NETWORK_HEIGHT_PX = 620
+NETWORK_MARGIN = dict(l=20, r=20, t=30, b=20)
+NETWORK_Y_HALF = 1.8           # the y axis runs from -1.8 to 1.8: nodes sit within ±1.4, labels need the rest
+LABEL_FONT_PX = 13
+LABEL_CHAR_PX = 7.8            # upper bound of one character's advance at 13 px (Chromium: 4.5-7 Arabic, 7.5 Latin)
+LABEL_HEIGHT_PX = 22           # the label's box as the browser reports it
+LABEL_GAP_PX = 3               # between a marker and its label
+DAY_TICK_ANGLE = -45           # dates on day axes: at a fixed angle, so their height is known (about 60 px)
+DAY_TITLE_STANDOFF_PX = 66     # from the level dates' line to the axis title: clears the slanted dates
+DAY_AXIS_MARGIN_PX = 140       # slanted dates, standoff and title
 
 FONT_STACK = ('"Noto Naskh Arabic", "Noto Sans Arabic", "Noto Kufi Arabic", "Geeza Pro", "Segoe UI", Tahoma, '
               '"Arabic Typesetting", "Amiri", "DejaVu Sans", Arial, sans-serif')
@@ -81,8 +97,8 @@ HEADLINE_SQL = WINDOW_CTE + """
 SELECT (SELECT count(*) FROM win) AS articles,
        (SELECT count(DISTINCT source) FROM win) AS sources,
        (SELECT count(*) FROM mentions m JOIN win USING (article_id)) AS mentions,
-       (SELECT count(*) FROM (SELECT DISTINCT m.canonical, m.entity_type
-                              FROM mentions m JOIN win USING (article_id))) AS entities,
+       (SELECT count(*) FROM (SELECT DISTINCT m.entity, m.entity_type
+                              FROM entity_mentions m JOIN win USING (article_id))) AS entities,
        (SELECT sum(requests) FROM fetch_health($fetch_since, $fetch_until)) AS fetches,
        (SELECT sum(failed) FROM fetch_health($fetch_since, $fetch_until)) AS failures,
        (SELECT count(*) FROM story_groups($since, $until) WHERE copies > 1) AS stories
@@ -95,16 +111,18 @@ GROUP BY ALL
 ORDER BY day, source
 """
 
+# Entities are merged entities (migration 016: spelling variants through entity_aliases), named by the display
+# form every other reader shows (entities.display).
 TOP_ENTITIES_SQL = WINDOW_CTE + """
-SELECT m.canonical, m.entity_type,
+SELECT m.entity, m.entity_type,
        coalesce(any_value(e.display), mode(m.text)) AS display,
        count(*) AS mentions,
        count(DISTINCT m.article_id) AS articles
-FROM mentions m
+FROM entity_mentions m
 JOIN win USING (article_id)
-LEFT JOIN entities e ON e.canonical = m.canonical AND e.entity_type = m.entity_type
-GROUP BY m.canonical, m.entity_type
-ORDER BY mentions DESC, articles DESC, m.canonical, m.entity_type
+LEFT JOIN entities e ON e.canonical = m.entity AND e.entity_type = m.entity_type
+GROUP BY m.entity, m.entity_type
+ORDER BY mentions DESC, articles DESC, m.entity, m.entity_type
 LIMIT CAST($limit AS INTEGER)
 """
 
@@ -115,22 +133,22 @@ WANTED_CTE = """
 """
 
 ENTITY_DAILY_SQL = WINDOW_CTE + WANTED_CTE + """
-SELECT win.day, m.canonical, m.entity_type, count(*) AS mentions, count(DISTINCT m.article_id) AS articles
-FROM mentions m
+SELECT win.day, m.entity, m.entity_type, count(*) AS mentions, count(DISTINCT m.article_id) AS articles
+FROM entity_mentions m
 JOIN win USING (article_id)
-JOIN wanted w ON w.canonical = m.canonical AND w.entity_type = m.entity_type
+JOIN wanted w ON w.canonical = m.entity AND w.entity_type = m.entity_type
 GROUP BY ALL
 ORDER BY win.day
 """
 
 CO_MENTIONS_SQL = WINDOW_CTE + WANTED_CTE + """
 , present AS (
-    SELECT DISTINCT m.article_id, m.canonical, m.entity_type, m.canonical || chr(31) || m.entity_type AS k
-    FROM mentions m
+    SELECT DISTINCT m.article_id, m.entity, m.entity_type, m.entity || chr(31) || m.entity_type AS k
+    FROM entity_mentions m
     JOIN win USING (article_id)
-    JOIN wanted w ON w.canonical = m.canonical AND w.entity_type = m.entity_type
+    JOIN wanted w ON w.canonical = m.entity AND w.entity_type = m.entity_type
 )
-SELECT x.canonical, x.entity_type, y.canonical, y.entity_type, count(*) AS shared_articles
+SELECT x.entity, x.entity_type, y.entity, y.entity_type, count(*) AS shared_articles
 FROM present x
 JOIN present y ON x.article_id = y.article_id AND x.k < y.k
 GROUP BY ALL
@@ -304,8 +322,7 @@ def _read(con, window: _Window) -> dict[str, Any]:
 
     entity_daily = rows(ENTITY_DAILY_SQL, **wanted(timeline_ents)) if timeline_ents else []
     co_mentions = rows(CO_MENTIONS_SQL, **wanted(network_ents)) if network_ents else []
-    multi = rows(STORIES_SQL, min_copies=2, limit=TOP_STORIES)
-    stories = multi or rows(STORIES_SQL, min_copies=1, limit=TOP_STORIES)
+    stories = rows(STORIES_SQL, min_copies=2, limit=TOP_STORIES)
     return dict(
         headline=headline,
         daily=rows(ARTICLES_PER_DAY_SQL),
@@ -316,7 +333,6 @@ def _read(con, window: _Window) -> dict[str, Any]:
         health=rows(SOURCE_HEALTH_SQL),
         reasons=rows(FAILURE_REASONS_SQL),
         stories=stories,
-        stories_are_clusters=bool(multi),
     )
 
 
@@ -380,15 +396,22 @@ def _fig_daily(data: dict, window: _Window):
         fig.add_trace(go.Bar(x=days, y=[per_source[source].get(d, 0) for d in days], name=_t(source),
                              width=0.8 * 86_400_000,  # ms of a date axis: bars a day wide whatever the data
                              hovertemplate="%{x|%Y-%m-%d}<br>" + _t(source) + ": %{y}<extra></extra>"))
-    _layout(fig, barmode="stack", xaxis_title="UTC day", yaxis_title="articles", showlegend=True,
-            legend=dict(title=dict(text="source"), orientation="h", y=-0.2))
+    # the legend above the bars: below them it would compete with the dates and the axis title for the margin
+    _layout(fig, height=480, barmode="stack", yaxis_title="articles", showlegend=True,
+            legend=dict(title=dict(text="source"), orientation="h", x=0, xanchor="left", y=1.02, yanchor="bottom"),
+            margin=dict(t=60))
     _day_axis(fig, days)
     return fig, True
 
 
 def _day_axis(fig, days: list[date]) -> None:
-    """Dates on the x axis, one tick per day when there are few (else Plotly's hours would show)."""
-    fig.update_xaxes(tickformat="%Y-%m-%d", dtick=86_400_000 if len(days) <= 14 else None)
+    """Dates on the x axis, one tick per day when there are few (else Plotly's hours would show), titled
+    "UTC day" below them. Plotly turned the dates sideways on a narrow page but placed the title as if they were
+    level, over them: the dates are always at DAY_TICK_ANGLE, so the title's standoff can clear them (Plotly
+    counts it from where level dates would end), and the bottom margin holds both."""
+    fig.update_xaxes(tickformat="%Y-%m-%d", dtick=86_400_000 if len(days) <= 14 else None, automargin=True,
+                     tickangle=DAY_TICK_ANGLE, title=dict(text="UTC day", standoff=DAY_TITLE_STANDOFF_PX))
+    fig.update_layout(margin=dict(b=DAY_AXIS_MARGIN_PX))
     if len(days) == 1:
         fig.update_xaxes(range=[datetime.combine(days[0], datetime.min.time()) - timedelta(hours=18),
                                 datetime.combine(days[0], datetime.min.time()) + timedelta(hours=18)])
@@ -414,7 +437,7 @@ def _fig_entity_timeline(data: dict, window: _Window):
             name=name, line=dict(width=2), marker=dict(size=5),
             hovertemplate=(f"<b>{name}</b> ({e['type']})<br>%{{x|%Y-%m-%d}}<br>"
                            "mentions: %{y}<br>articles: %{customdata}<extra></extra>")))
-    _layout(fig, height=460, xaxis_title="UTC day", yaxis_title="mentions",
+    _layout(fig, height=520, yaxis_title="mentions",
             legend=dict(title=dict(text="entity"), itemclick="toggle", itemdoubleclick="toggleothers"),
             hovermode="closest")
     _day_axis(fig, days)
@@ -545,6 +568,8 @@ def _fig_network(data: dict):
     for a, b in weights:
         degree[a] += 1
         degree[b] += 1
+    sizes = {(e["canonical"], e["type"]): 12 + 28 * math.sqrt(e["articles"] / most) for e in ents}
+    places = _label_places(keys, pos, sizes, {k: _t(info[k]["display"]) for k in keys})
     for etype in ("PERS", "LOC", "ORG", "MISC"):
         group = [e for e in ents if e["type"] == etype]
         if not group:
@@ -552,19 +577,71 @@ def _fig_network(data: dict):
         k = [(e["canonical"], e["type"]) for e in group]
         fig.add_trace(go.Scatter(
             x=[pos[n][0] for n in k], y=[pos[n][1] for n in k], mode="markers+text",
-            name=f"{_t(TYPE_NAMES[etype][0])} · {TYPE_NAMES[etype][1]}", text=[_t(e["display"]) for e in group],
-            textposition="top center",
-            textfont=dict(size=13), marker=dict(
-                size=[12 + 28 * math.sqrt(e["articles"] / most) for e in group], color=TYPE_COLORS[etype],
-                line=dict(width=1, color="white")),
-            customdata=[[e["mentions"], e["articles"], degree[n]] for e, n in zip(group, k)],
-            hovertemplate=("<b>%{text}</b><br>mentions: %{customdata[0]}<br>articles: %{customdata[1]}"
+            name=f"{_t(TYPE_NAMES[etype][0])} · {TYPE_NAMES[etype][1]}",
+            text=[_t(e["display"]) if places[n] else "" for e, n in zip(group, k)],
+            textposition=[places[n] or "top center" for n in k], cliponaxis=False,
+            textfont=dict(size=LABEL_FONT_PX), marker=dict(
+                size=[sizes[n] for n in k], color=TYPE_COLORS[etype], line=dict(width=1, color="white")),
+            customdata=[[e["mentions"], e["articles"], degree[n], _t(e["display"])] for e, n in zip(group, k)],
+            hovertemplate=("<b>%{customdata[3]}</b><br>mentions: %{customdata[0]}<br>articles: %{customdata[1]}"
                            "<br>co-mentioned with: %{customdata[2]}<extra></extra>")))
-    _layout(fig, height=620, hovermode="closest", legend=dict(title=dict(text="type"), itemsizing="constant"),
-            margin=dict(l=20, r=20, t=30, b=20))
+    _layout(fig, height=NETWORK_HEIGHT_PX, hovermode="closest", legend=dict(title=dict(text="type"),
+            itemsizing="constant"), margin=NETWORK_MARGIN)
     fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1)
+    fig.update_yaxes(visible=False, scaleanchor="x", scaleratio=1, range=[-NETWORK_Y_HALF, NETWORK_Y_HALF])
     return fig, True
+
+
+# Where a label may go around its marker, in order of preference: Plotly's textposition and the label box's
+# centre relative to the marker's, in units of (marker radius + gap, half the label's width, half its height).
+LABEL_PLACES = (("top center", (0, 1), (0, 1)), ("bottom center", (0, -1), (0, -1)),
+                ("middle right", (1, 0), (1, 0)), ("middle left", (-1, 0), (-1, 0)),
+                ("top right", (0.7, 0.7), (1, 1)), ("top left", (-0.7, 0.7), (-1, 1)),
+                ("bottom right", (0.7, -0.7), (1, -1)), ("bottom left", (-0.7, -0.7), (-1, -1)))
+
+Box = tuple[float, float, float, float]  # left, bottom, right, top in pixels
+
+
+def _boxes_meet(a: Box, b: Box) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _box_meets_circle(box: Box, cx: float, cy: float, r: float) -> bool:
+    nx, ny = min(max(cx, box[0]), box[2]), min(max(cy, box[1]), box[3])
+    return (nx - cx) ** 2 + (ny - cy) ** 2 < r * r
+
+
+def _label_places(nodes: list[tuple], pos: dict, sizes: dict[tuple, float], labels: dict[tuple, str],
+                  ) -> dict[tuple, str | None]:
+    """A text position for each node's label such that no two labels overlap, the most important nodes (first)
+    choosing first; a label that fits nowhere is left off (its name stays in the hover). Sizes are estimated in
+    pixels from the chart's fixed height and y range (the x scale follows: the axes are locked 1:1); labels also
+    keep off other markers when they can."""
+    plot_h = NETWORK_HEIGHT_PX - NETWORK_MARGIN["t"] - NETWORK_MARGIN["b"]
+    px = plot_h / (2 * NETWORK_Y_HALF)
+    circles = {n: (pos[n][0] * px, pos[n][1] * px, sizes[n] / 2) for n in nodes}
+    placed: list[Box] = []
+    out: dict[tuple, str | None] = {}
+    for n in nodes:
+        cx, cy, r = circles[n]
+        visible = html.unescape(re.sub("[\u2066-\u2069]", "", labels[n]))
+        w, h = len(visible) * LABEL_CHAR_PX + 4, LABEL_HEIGHT_PX
+        best: tuple[int, str, Box] | None = None
+        for name, (ax, ay), (bx, by) in LABEL_PLACES:
+            x = cx + ax * (r + LABEL_GAP_PX) + bx * w / 2
+            y = cy + ay * (r + LABEL_GAP_PX) + by * h / 2
+            box = (x - w / 2, y - h / 2, x + w / 2, y + h / 2)
+            if any(_boxes_meet(box, other) for other in placed):
+                continue
+            crowding = sum(_box_meets_circle(box, *circles[m]) for m in nodes if m != n)
+            if best is None or crowding < best[0]:
+                best = (crowding, name, box)
+            if crowding == 0:
+                break
+        out[n] = best[1] if best else None
+        if best:
+            placed.append(best[2])
+    return out
 
 
 def _fig_health(data: dict):
@@ -610,13 +687,19 @@ def _fig_health(data: dict):
     return fig, True
 
 
+NO_STORIES = ("لا يوجد خبر بأكثر من نسخة في هذه الفترة",
+              "no story has more than one copy in this window (nothing was republished or duplicated)")
+
+
 def _fig_stories(data: dict):
+    """Stories with two copies or more, biggest first. Without any, a message: bars of one copy each would say
+    nothing (and drew an axis running from 1 to 0)."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
     stories = data["stories"]
     if not stories:
-        return _no_data(fig)
+        return _no_data(fig, NO_STORIES)
     stories = list(reversed(stories))  # biggest at the top of a horizontal bar chart
     rows = list(range(len(stories)))      # positions, so that two stories with the same title stay apart
     fig.add_trace(go.Bar(
@@ -626,16 +709,13 @@ def _fig_stories(data: dict):
                        "%{customdata[1]}<br>first: %{customdata[3]}<extra></extra>"),
         text=[s[2] for s in stories], textposition="inside", insidetextanchor="start", name="copies"))
     height = max(260, 70 + 32 * len(stories))
-    # Right to left, as the titles read: bars grow leftwards from the titles on the right.
+    # Right to left, as the titles read: bars grow leftwards from the titles on the right, from 0 copies.
     _layout(fig, height=height, xaxis_title="copies (articles)", margin=dict(l=30, r=STORY_LABEL_PX, t=40, b=50),
             showlegend=False)
     fig.update_yaxes(side="right", tickvals=rows, ticktext=[_t(_short(s[1] or "(untitled)")) for s in stories],
                      tickfont=dict(size=14), automargin=False, showgrid=False)
-    fig.update_xaxes(autorange="reversed", dtick=1 if max(s[2] for s in stories) <= 10 else None)
-    if not data["stories_are_clusters"]:
-        fig.add_annotation(text=_t("no story has more than one copy in this window; the newest stories are shown"),
-                           x=0, y=1.02, xref="paper", yref="paper", xanchor="left", yanchor="bottom",
-                           showarrow=False, font=dict(size=13, color="#777"))
+    most = max(s[2] for s in stories)
+    fig.update_xaxes(range=[most * 1.05, 0], dtick=1 if most <= 10 else None, rangemode="tozero")
     return fig, True
 
 
@@ -654,6 +734,8 @@ PAGE = """<!DOCTYPE html>
   header, main, footer {{ max-width: 1200px; margin: 0 auto; padding: 0 20px; }}
   header h1 {{ margin: 24px 0 4px; font-size: 28px; }}
   header p {{ margin: 2px 0; color: #555; }}
+  .window {{ margin: 14px 0 0; }}
+  .window p {{ margin: 0; color: #444; font-weight: 600; }}
   .cards {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(130px, 1fr)); gap: 10px; margin: 18px 0; }}
   .card {{ background: #fff; border: 1px solid #e2e4e8; border-radius: 8px; padding: 8px 14px; }}
   .card b {{ display: block; font-size: 26px; }}
@@ -670,14 +752,13 @@ PAGE = """<!DOCTYPE html>
 <body>
 <header>
   <h1>ماذا تقول الأخبار · What the news says</h1>
-  <p>{window}</p>
   <p>قاعدة البيانات · <span dir="ltr">database: <code>{db}</code></span></p>
-  <div class="cards">{cards}</div>
+{windows}
 </header>
 <main>
 {sections}
 </main>
-<footer>
+<footer dir="ltr">
   <p>akhbar report · generated <span class="ltr">{generated}</span> · Plotly {plotly_version} (inlined; works offline).
   Days are UTC days of publication (the fetch day when the publication date is unknown).</p>
 </footer>
@@ -695,17 +776,38 @@ CARD_LABELS = (("articles", "مقالات", "articles"), ("sources", "مصادر
                ("mentions", "إشارات", "mentions"), ("entities", "كيانات", "entities"),
                ("stories", "أخبار مكررة", "multi-copy stories"), ("fetches", "طلبات", "fetches"),
                ("failures", "إخفاقات", "failed fetches"))
+# The header's two windows and the cards counted in each: articles by publication day up to the newest article,
+# fetches up to the latest fetch (module docstring). Each group says its own days, so no figure reads as if it
+# covered the other window.
+ARTICLE_CARDS = ("articles", "sources", "mentions", "entities", "stories")
+FETCH_CARDS = ("fetches", "failures")
+WINDOW_GROUP = """<div class="window" id="{key}-window">
+  <p>{ar} · <span dir="ltr" class="ltr">{en}</span></p>
+  <div class="cards">{cards}</div>
+</div>"""
 
 
-def _window_text(window: _Window) -> str:
-    if window.first_day is None:
-        arts = "no articles yet"
-    else:
-        arts = f"articles published {window.first_day} – {window.last_day} (UTC)"
-    fetches = ("no fetches yet" if window.fetch_last_day is None
-               else f"fetches {window.fetch_first_day} – {window.fetch_last_day} (UTC)")
-    return (f'<span dir="ltr" class="ltr">last {window.days} days · {html.escape(arts)} · '
-            f"{html.escape(fetches)}</span>")
+def _span_text(first: date | None, last: date | None, what: str, anchor: str) -> str:
+    if first is None or last is None:
+        return f"no {what} yet"
+    days = (last - first).days + 1
+    return f"{what} {first} – {last} (UTC): the {days} day{'s' if days != 1 else ''} up to the {anchor}"
+
+
+def _windows_html(window: _Window, headline: dict[str, int]) -> str:
+    def cards(keys: tuple[str, ...]) -> str:
+        labels = {k: (ar, en) for k, ar, en in CARD_LABELS}
+        return "".join(f'<div class="card"><b>{headline.get(k, 0):,}</b><span>{labels[k][0]}</span>'
+                       f'<span class="en">{labels[k][1]}</span></div>' for k in keys)
+
+    groups = (
+        ("articles", "المقالات حسب يوم النشر",
+         _span_text(window.first_day, window.last_day, "articles published", "newest article"), ARTICLE_CARDS),
+        ("fetches", "الطلبات حسب يوم الجلب",
+         _span_text(window.fetch_first_day, window.fetch_last_day, "fetches", "latest fetch"), FETCH_CARDS),
+    )
+    return "\n".join(WINDOW_GROUP.format(key=key, ar=ar, en=html.escape(en), cards=cards(keys))
+                     for key, ar, en, keys in groups)
 
 
 def _page(db_path: Path, window: _Window, headline: dict[str, int], figures: list) -> str:
@@ -719,9 +821,7 @@ def _page(db_path: Path, window: _Window, headline: dict[str, int], figures: lis
                             config={"displaylogo": False, "responsive": True, "showTips": False,
                                     "toImageButtonOptions": {"filename": f"akhbar-{key}"}})
         sections.append(SECTION.format(key=key, ar=html.escape(ar), en=html.escape(en), chart=chart))
-    cards = "".join(f'<div class="card"><b>{headline.get(k, 0):,}</b><span>{ar}</span>'
-                    f'<span class="en">{en}</span></div>' for k, ar, en in CARD_LABELS)
-    return PAGE.format(font=FONT_STACK, window=_window_text(window), db=html.escape(str(db_path)), cards=cards,
+    return PAGE.format(font=FONT_STACK, windows=_windows_html(window, headline), db=html.escape(str(db_path)),
                        sections="\n".join(sections),
                        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                        plotly_version=html.escape(plotly.__version__))
@@ -733,15 +833,17 @@ def _page(db_path: Path, window: _Window, headline: dict[str, int], figures: lis
 def report_markdown(info: ReportInfo) -> str:
     """The headline figures and the report's path, as markdown (for a Prefect markdown artifact)."""
     h = info.headline
-    window = (f"{info.article_window[0]} – {info.article_window[1]}" if info.article_window else "no articles")
-    fetch_window = (f"{info.fetch_window[0]} – {info.fetch_window[1]}" if info.fetch_window else "no fetches")
+    first, last = info.article_window or (None, None)
+    articles = _span_text(first, last, "articles published", "newest article")
+    first, last = info.fetch_window or (None, None)
+    fetches = _span_text(first, last, "fetches", "latest fetch")
     lines = [
         "## akhbar report",
         "",
         f"Report: `{info.out_path.resolve()}` ({info.bytes / 1e6:.1f} MB, {info.charts} charts, built in "
         f"{info.seconds:.1f}s; open it in a browser, it works offline)",
         "",
-        f"Window: the last {info.days} days, articles published {window} (UTC), fetches {fetch_window} (UTC).",
+        f"Windows (at most {info.days} days each): {articles}; {fetches}.",
         "",
         "| figure | value |",
         "|---|---:|",

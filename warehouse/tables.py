@@ -144,5 +144,11 @@ LAKE_FILES = _spec(
 
 LOAD_JOURNAL = _spec("load_journal", ("load_id", VARCHAR), ("started_at", TIMESTAMPTZ), ("article_ids", VARCHAR_LIST))
 
+ENTITY_ALIASES = _spec(
+    "entity_aliases",
+    ("variant", VARCHAR), ("canonical", VARCHAR), ("variant_written", VARCHAR), ("canonical_written", VARCHAR),
+    ("origin", VARCHAR), ("added_at", TIMESTAMPTZ),
+)
+
 ALL_TABLES = (SOURCES, ARTICLES, MENTIONS, ENTITIES, FETCHES, RUNS, STORY_BANDS, RAW_PAGES, FEED_STATE,
-              URL_ALIASES, LAKE_FILES, LOAD_JOURNAL)
+              URL_ALIASES, LAKE_FILES, LOAD_JOURNAL, ENTITY_ALIASES)

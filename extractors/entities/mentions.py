@@ -12,6 +12,13 @@ Public API (the pipeline and the ``akhbar ner`` command call exactly this):
 * ``canonical_entity(surface) -> str``: grouping form («لسوريا» and «سوريا» -> «سوريا»).
 * ``tag_conll(lines, backend) -> Iterator[str]``: CoNLL tokens in, ``token<TAB>tag`` lines out (each
   yielded string is one line without its newline; an empty string is the blank line between sentences).
+  A line holding several Arabic words (running text pasted into CoNLL mode) raises ``ConllLineError``
+  naming the line, instead of tagging its first word only.
+* ``plain_entities(text, backend) -> list[Mention]`` and ``entity_line(mention) -> str``: raw text in,
+  ``start<TAB>end<TAB>type<TAB>text`` lines out (``akhbar ner --plain`` / ``--text``).
+* ``link_short_names(mentions) -> list[Mention]``: within one article, a later shorter person name
+  («بلير») takes the canonical form of the earlier full name it abbreviates («توني بلير»); find_mentions
+  applies it (rule in its docstring).
 * ``is_arabic(text) -> bool``: whether an article should be tagged at all.
 
 The ``crf`` path imports neither torch nor transformers; only the ``camel`` backend does.
@@ -21,8 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 
 from extractors.entities.base import ENTITY_TYPES, EntityError, ModelNotFoundError, NERBackend
 from extractors.entities.canon import canonical_entity, known_forms, normalize_form
@@ -38,6 +47,10 @@ __all__ = [
     "get_backend",
     "backend_model_id",
     "find_mentions",
+    "link_short_names",
+    "plain_entities",
+    "entity_line",
+    "ConllLineError",
     "canonical_entity",
     "normalize_form",
     "known_forms",
@@ -143,12 +156,147 @@ def find_mentions(text: str, backend: NERBackend) -> list[Mention]:
             surface = text[start:end]
             canonical = canonical_entity(surface) or normalize_form(surface) or surface
             mentions.append(Mention(etype, surface, canonical, start, end))
-    return mentions
+    return link_short_names(mentions)
 
 
-def _conll_token(line: str) -> str:
-    """The token of a CoNLL line: everything before the first space or tab."""
+# -- one entity, several names in one article ----------------------------------------------------------------
+
+# Normalised words that are parts of names but never a name on their own («بن», «أبو», «آل», «عبد»), and
+# titles that the tagger sometimes keeps inside a PERS span. A short form made only of these links to nothing.
+NAME_PARTICLES = frozenset({
+    "بن", "ابن", "بنت", "ابنه", "ابو", "ابي", "ام", "ال", "عبد", "ابا", "ولد", "سيدي",
+    "al", "el", "bin", "ibn", "abu", "abd", "de", "da", "di", "du", "del", "della", "van", "von", "der", "la", "le",
+    "الرئيس", "الملك", "الامير", "الشيخ", "السيد", "السيده", "الدكتور", "الوزير", "رئيس", "الملكه", "الاميره",
+})
+# Leading clitics tried when a short form does not match as written («لبلير», «وبلير» after «توني بلير»): safe
+# here because the earlier full name confirms the rest.
+NAME_PROCLITICS = ("وب", "ول", "فب", "فل", "وك", "فك", "و", "ف", "ب", "ل", "ك")
+MIN_SHORT_NAME_LETTERS = 3
+# More earlier full names sharing a short form's last word than this: it is ambiguous anyway (and comparing them
+# all would make a long list of names quadratic).
+MAX_NAME_CANDIDATES = 16
+_LETTERS = re.compile(r"[^\W\d_]")
+
+
+def _letter_count(word: str) -> int:
+    return len(_LETTERS.findall(word))
+
+
+def _without_proclitic(words: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
+    """The words as they are, then with one leading clitic removed from the first word."""
+    yield words
+    first = words[0]
+    for clitic in NAME_PROCLITICS:
+        rest = first[len(clitic):]
+        if first.startswith(clitic) and _letter_count(rest) >= MIN_SHORT_NAME_LETTERS:
+            yield (rest, *words[1:])
+
+
+def _abbreviates(short: tuple[str, ...], full: tuple[str, ...]) -> bool:
+    """Whether the word sequence `short` names `full` by part of it: its last words («بلير» of «توني بلير»,
+    «بن سلمان» of «محمد بن سلمان»), or at least two consecutive words after its first ending on a name word
+    («بن سلمان» of «محمد بن سلمان آل سعود»)."""
+    k = len(short)
+    if k >= len(full):
+        return False
+    if full[-k:] == short:
+        return True
+    if k < 2 or short[-1] in NAME_PARTICLES:
+        return False
+    return any(full[i : i + k] == short for i in range(1, len(full) - k))
+
+
+def _may_abbreviate(words: tuple[str, ...]) -> bool:
+    """A short form worth linking: not only particles or titles, and a single word has 3 letters or more."""
+    if not words or all(w in NAME_PARTICLES for w in words):
+        return False
+    return len(words) > 1 or _letter_count(words[0]) >= MIN_SHORT_NAME_LETTERS
+
+
+def link_short_names(mentions: Sequence[Mention]) -> list[Mention]:
+    """Give a later, shorter person mention the canonical form of the earlier full name it abbreviates.
+
+    The rule, per article and for PERS mentions only, in text order: a mention whose canonical words are
+    fewer than those of an earlier PERS mention, and are its last words or a run of at least two of its words
+    after the first (see ``_abbreviates``; compared on canonical forms, a leading clitic of the short form
+    tried off: «لبلير»), takes that mention's canonical form. It must abbreviate exactly one earlier
+    entity: «بوش» after both «جورج بوش» and «جيب بوش» stays «بوش» (and so does a short form whose last word is
+    in more than MAX_NAME_CANDIDATES earlier names). A short form made only of particles or
+    titles («بن», «أبو», «الرئيس»), or a single word under 3 letters, links to nothing. A short form before the
+    full name, and other types (LOC, ORG, MISC), are left as they are. ``text`` keeps what was written.
+    """
+    earlier: dict[str, tuple[str, ...]] = {}  # canonical form of each earlier full PERS mention -> its words
+    by_word: dict[str, list[str]] = {}        # a word -> the earlier canonical forms holding it (an index)
+    linked: list[Mention] = []
+    for m in sorted(mentions, key=lambda x: (x.start, x.end)):
+        if m.entity_type != "PERS":
+            linked.append(m)
+            continue
+        words = tuple(m.canonical.split())
+        targets: set[str] = set()
+        if _may_abbreviate(words):
+            for form in _without_proclitic(words):
+                # a name abbreviating a full one holds its last word: only those full names are compared
+                candidates = by_word.get(form[-1], [])
+                if len(candidates) > MAX_NAME_CANDIDATES:
+                    break
+                targets = {key for key in candidates if _abbreviates(form, earlier[key])}
+                if targets:
+                    break
+        if len(targets) == 1:
+            linked.append(replace(m, canonical=targets.pop()))
+            continue
+        if m.canonical not in earlier:
+            earlier[m.canonical] = words
+            for word in set(words):
+                by_word.setdefault(word, []).append(m.canonical)
+        linked.append(m)
+    return linked
+
+
+# -- free text --------------------------------------------------------------------------------------------------
+
+
+def plain_entities(text: str, backend: NERBackend) -> list[Mention]:
+    """The entity mentions of raw text, with offsets into `text` (the same path articles take)."""
+    return find_mentions(text, backend)
+
+
+_LINE_BREAKS = re.compile(r"[\t\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
+
+
+def entity_line(m: Mention) -> str:
+    """``start<TAB>end<TAB>type<TAB>text``: 0-based, end exclusive, Python string (code point) offsets; a tab
+    or line break inside the text is shown as a space so that every entity stays on one line."""
+    return f"{m.start}\t{m.end}\t{m.entity_type}\t{_LINE_BREAKS.sub(' ', m.text)}"
+
+
+class ConllLineError(EntityError):
+    """A CoNLL input line holds running text (several Arabic words) instead of one token."""
+
+    def __init__(self, line_number: int, line: str):
+        self.line_number = line_number
+        shown = line.strip()
+        shown = shown if len(shown) <= 40 else shown[:39] + "…"
+        super().__init__(f"line {line_number} holds several words («{shown}»): CoNLL input is one token per line "
+                         "(optionally followed by a space or tab and tags); to tag running text use --plain "
+                         "(or --text \"...\")")
+
+
+_ARABIC_LETTER = re.compile("[\u0621-\u064a\u0671-\u06d3\u06fa-\u06ff\u0750-\u077f\u08a0-\u08ff]")
+
+
+def _conll_token(line: str, line_number: int = 0) -> str:
+    """The token of a CoNLL line: everything before the first space or tab.
+
+    What follows a tab is ignored, whatever it is. What follows a space before any tab is ignored (tags, POS
+    columns: «بيروت B-LOC») unless one of its words holds an Arabic letter: then the line is running text and
+    ConllLineError says so, rather than the first word alone being tagged."""
     line = line.rstrip("\r\n")
+    head = line.split("\t", 1)[0]
+    words = head.split()
+    if len(words) > 1 and any(_ARABIC_LETTER.search(w) for w in words[1:]):
+        raise ConllLineError(line_number, line)
     for i, ch in enumerate(line):
         if ch in " \t":
             return line[:i] if i else line.strip().split()[0]
@@ -164,7 +312,7 @@ class _ConllSentences:
 
     def __iter__(self) -> Iterator[list[str]]:
         current: list[str] = []
-        for line in self.lines:
+        for number, line in enumerate(self.lines, start=1):
             if not line.strip():
                 self.ended_blank = True
                 if current:
@@ -172,7 +320,7 @@ class _ConllSentences:
                     current = []
                 continue
             self.ended_blank = False
-            current.append(_conll_token(line))
+            current.append(_conll_token(line, number))
         if current:
             yield current
 
@@ -201,8 +349,10 @@ def tag_conll(lines: Iterable[str], backend: NERBackend, batch_sentences: int | 
     """Tag CoNLL-style input; yield ``token\\ttag`` lines with an empty line between sentences.
 
     Input: one token per line, optionally followed by a space or tab and anything (ignored); a blank line
-    ends a sentence (several blank lines count as one). The output has the same sentences in the same
-    order; a trailing blank line is written when the input ended with one. By default all sentences are
+    ends a sentence (several blank lines count as one). A line whose words after the first (before any tab)
+    hold Arabic letters is running text, not a token: ConllLineError names it (see ``_conll_token``).
+    The output has the same sentences in the same order; a trailing blank line is written when the input
+    ended with one. By default all sentences are
     tagged in ONE ``backend.tag`` call, so the tags are exactly those ``backend.tag(all sentences)`` gives;
     ``batch_sentences=N`` tags N sentences per call instead (less memory; a backend that looks across
     sentences may then tag differently).

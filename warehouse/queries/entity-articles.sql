@@ -1,4 +1,4 @@
--- Articles that mention one entity, newest first, with how often; name = canonical or any written form.
+-- Articles that mention one entity, newest first, with how often; name = canonical, any written form or variant.
 -- params: name=, type=, limit=20
 -- required: name
 WITH wanted AS (

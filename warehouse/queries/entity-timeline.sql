@@ -1,4 +1,4 @@
--- Mentions of one entity per UTC day (days in between show 0); name = its canonical form or any written form.
+-- Mentions of one entity per UTC day (days in between show 0); name = its canonical form, any written form or variant.
 -- params: name=, type=
 -- required: name
 WITH wanted AS (
