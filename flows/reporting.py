@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from uuid import UUID
 
 from prefect import get_run_logger
@@ -32,20 +31,6 @@ class Progress:
     def update(self, done: int) -> None:
         if self.id is not None:
             update_progress_artifact(self.id, min(100.0, 100.0 * done / self.total))
-
-
-def progress_reporter(total: int) -> Callable[[RunSummary], None]:
-    """After each load: a log line and the run's progress bar (made now, when there is anything to do)."""
-    logger = get_run_logger()
-    bar = Progress(total) if total else None
-
-    def report(summary: RunSummary) -> None:
-        done = summary.stored + summary.failed
-        logger.info("progress: %d/%d URLs done, %d stored, %d failed", done, total, summary.stored, summary.failed)
-        if bar is not None:
-            bar.update(done)
-
-    return report
 
 
 def publish_run_artifacts(summary: RunSummary, flow_name: str) -> None:
