@@ -107,8 +107,9 @@ GROUP BY m.canonical, m.entity_type;
 def test_migration_016_merges_an_existing_database(tmp_path, monkeypatch):
     """A file of version 15 with both spellings stored: after the migration its entities table has one row for
     Trump, shown as written, and the starter aliases are in place."""
-    import warehouse.loader
     from test_warehouse import migrate_before
+
+    import warehouse.loader
 
     path = tmp_path / "old.duckdb"
     con = connect(path)
