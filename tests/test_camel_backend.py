@@ -119,7 +119,7 @@ def test_user_catalogue_is_used_and_not_modified(tiny_model, tmp_path):
     info = json.loads(r.stdout.strip().splitlines()[-1])
     assert info["data_dir"] == str(user)
     assert _snapshot(user) == before
-    assert not (tmp_path / "cache" / "akhbar").exists()
+    assert not (tmp_path / "cache" / "akhbar" / "camel_tools_data").exists()  # no stub catalogue written
 
 
 def test_model_in_camel_data_dir_is_found(tiny_model, tmp_path, monkeypatch):
@@ -161,10 +161,15 @@ def _stub_camel_data(tmp_path: Path, monkeypatch) -> None:
         encoding="utf-8")
     monkeypatch.setenv("CAMELTOOLS_DATA", str(data))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the int8 model cache, not the user's
 
 
-def test_backend_is_cached_per_precision_and_names_its_model(tiny_model, tmp_path, monkeypatch):
+def test_backend_is_cached_per_precision_and_names_its_model(tiny_model, tmp_path, monkeypatch, caplog):
+    import logging
+
     from extractors.entities.mentions import EntityError, backend_model_id
+
+    caplog.set_level(logging.INFO, logger="extractors.entities.camel")
 
     _stub_camel_data(tmp_path, monkeypatch)
     monkeypatch.setenv("AKHBAR_CAMEL_MODEL", str(tiny_model))
@@ -177,6 +182,9 @@ def test_backend_is_cached_per_precision_and_names_its_model(tiny_model, tmp_pat
     assert int8 is not fp32 and int8.quantized and get_backend("camel") is int8
     assert int8.model_id == backend_model_id("camel") == f"{tiny_model.name} (int8)"
     assert [len(t) for t in int8.tag([["قال", "الرئيس"], []])] == [2, 0]
+    assert len(list((tmp_path / "cache" / "akhbar" / "camel_int8").glob("*.pt"))) == 1  # quantised once, kept
+    loaded = [r.getMessage() for r in caplog.records if "loaded; this process now holds" in r.getMessage()]
+    assert len(loaded) == 2 and all(" MB resident (peak " in m for m in loaded)  # memory per worker, in its log
     monkeypatch.setenv("AKHBAR_CAMEL_INT8", "perhaps")
     with pytest.raises(EntityError, match="AKHBAR_CAMEL_INT8"):
         get_backend("camel")

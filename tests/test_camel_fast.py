@@ -57,14 +57,16 @@ def camel_data(tmp_path_factory):
     """A stub catalogue so that importing camel_tools.ner works offline (before anything imports it)."""
     data = tmp_path_factory.mktemp("camel_data")
     (data / "catalogue.json").write_text(json.dumps(STUB_CATALOGUE), encoding="utf-8")
-    old = os.environ.get("CAMELTOOLS_DATA")
+    old = {name: os.environ.get(name) for name in ("CAMELTOOLS_DATA", "XDG_CACHE_HOME")}
     os.environ["CAMELTOOLS_DATA"] = str(data)
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))  # the int8 cache, not the user's
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     yield data
-    if old is None:
-        os.environ.pop("CAMELTOOLS_DATA", None)
-    else:
-        os.environ["CAMELTOOLS_DATA"] = old
+    for name, value in old.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def make_model(out: Path, lower_case: bool) -> Path:
@@ -265,3 +267,67 @@ def test_plan_batches_budget_and_padding():
     assert [lengths[i] for i in batches[2]] == [40, 40]  # 38 would make 3 x 40 > 80
     big = plan_batches(lengths, 10_000)
     assert [sorted(lengths[i] for i in b) for b in big] == [[90, 100], [36, 38, 40, 40], [7, 9, 12], [3, 5]]
+
+
+def test_int8_from_the_cache_is_the_model_quantised_in_memory(folder, tmp_path):
+    """The cached int8 model tags exactly as quantize_dynamic on the fp32 model; it is written once."""
+    from transformers import BertForTokenClassification
+
+    cache = tmp_path / "int8"
+    cached = camel_fast.load_int8_model(folder, cache)
+    files = sorted(cache.glob("*.pt"))
+    assert len(files) == 1 and files[0].stem == camel_fast.model_key(folder)
+    stamp = files[0].stat().st_mtime_ns
+    again = camel_fast.load_int8_model(folder, cache)
+    assert files[0].stat().st_mtime_ns == stamp  # read back, not quantised again
+    in_memory = camel_fast.quantize_int8(BertForTokenClassification.from_pretrained(str(folder)).eval())
+    tags = [FastCamelTagger(folder, quantize=True, workers=1, device="cpu", model=m).tag_raw(SENTENCES)
+            for m in (cached, again, in_memory)]
+    assert tags[0] == tags[1] == tags[2]
+    assert len({lab for s in tags[0] for lab in s}) >= 3
+
+
+def test_int8_cache_key_follows_the_weights(tmp_path):
+    a = make_model(tmp_path / "a", lower_case=False)
+    key = camel_fast.model_key(a)
+    assert camel_fast.model_key(a) == key
+    (a / "vocab.txt").write_text("changed", encoding="utf-8")  # not a weight: same int8 model
+    assert camel_fast.model_key(a) == key
+    weights = next(p for p in a.iterdir() if p.suffix in camel_fast.WEIGHT_SUFFIXES)
+    weights.write_bytes(weights.read_bytes() + b" ")
+    assert camel_fast.model_key(a) != key
+
+
+def test_int8_without_a_writable_cache_quantises_in_memory(folder, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("", encoding="utf-8")
+    assert camel_fast.load_int8_model(folder, blocker / "int8") is None
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    (damaged / f"{camel_fast.model_key(folder)}.pt").write_bytes(b"not a torch file")
+    assert camel_fast.load_int8_model(folder, damaged) is None
+    tagger = FastCamelTagger(folder, quantize=True, workers=1, device="cpu")
+    assert tagger.quantized and tagger.tag(SENTENCES[:3])
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux /proc")
+def test_int8_worker_holds_no_fp32_weights(tmp_path, monkeypatch):
+    """The int8 backend's process does not keep the fp32 weights file mapped (it did, ~430 MB for BERT-base)."""
+    model = make_model(tmp_path / "own", lower_case=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for _ in range(2):  # the first builds the cache, the second reads it
+        tagger = FastCamelTagger(model, quantize=True, workers=1, device="cpu")
+        tagger.tag(SENTENCES[:3])
+        mapped = Path("/proc/self/maps").read_text(encoding="utf-8")
+        assert str(model) not in mapped and str(tmp_path / "cache") not in mapped
+
+
+def test_packed_layers_give_the_labels_of_the_padded_forward(folder):
+    """The unpadded path (every Linear on the batch's real pieces) against transformers' own forward."""
+    packed = FastCamelTagger(folder, quantize=False, workers=1, device="cpu")
+    padded = FastCamelTagger(folder, quantize=False, workers=1, device="cpu", packed=False)
+    assert packed._packed is not None and padded._packed is None
+    for budget in (64, 1_000_000):
+        packed.max_batch_tokens = padded.max_batch_tokens = budget
+        packed.pad_slack = padded.pad_slack = (1.0, 1000)  # one batch of very different lengths
+        assert packed.predict(SENTENCES) == padded.predict(SENTENCES)

@@ -124,9 +124,22 @@ def ensure_catalogue() -> Path:
     return private
 
 
+def memory_note() -> str:
+    """This process's resident memory, for the log of a worker that has just loaded the model (Linux only)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            fields = dict(line.split(":", 1) for line in fh if ":" in line)
+        now, peak = (int(fields[name].split()[0]) / 1024 for name in ("VmRSS", "VmHWM"))
+        return f"{now:.0f} MB resident (peak {peak:.0f} MB)"
+    except (OSError, KeyError, ValueError):
+        return "an unknown amount of memory"
+
+
 class CamelTagger:
     """NER backend over a camel-tools model folder: camel-tools loads the model (``NERecognizer``), and
-    :class:`~extractors.entities.camel_fast.FastCamelTagger` runs it (same labels in fp32, several times faster);
+    :class:`~extractors.entities.camel_fast.FastCamelTagger` runs it (same labels in fp32, several times faster).
+    In int8 on CPU the model comes from the int8 file quantised once from the same folder and cached
+    (``camel_fast.load_int8_model``), so a worker never holds the fp32 weights;
     labels mapped to strict IOB2 over PERS/LOC/ORG/MISC, one per word (a word without word pieces as ``[UNK]``).
 
     ``quantize``: int8 Linear layers (None: ``AKHBAR_CAMEL_INT8``). ``workers``: processes tagging at once on
@@ -143,11 +156,16 @@ class CamelTagger:
             raise EntityError(f"cannot import camel_tools.ner: {exc}") from exc
         import torch
 
-        from extractors.entities.camel_fast import FastCamelTagger
+        from extractors.entities.camel_fast import FastCamelTagger, int8_wanted
 
+        int8 = (int8_wanted() if quantize is None else quantize) and not torch.cuda.is_available()
         try:
-            recognizer = NERecognizer(str(model_path), use_gpu=torch.cuda.is_available())
-            self._fast = FastCamelTagger.from_recognizer(recognizer, model_path, quantize=quantize, workers=workers)
+            if int8:  # the int8 model quantised once from this folder and cached: no fp32 copy in the process
+                self._fast = FastCamelTagger(model_path, quantize=True, workers=workers, device="cpu")
+            else:
+                recognizer = NERecognizer(str(model_path), use_gpu=torch.cuda.is_available())
+                self._fast = FastCamelTagger.from_recognizer(recognizer, model_path, quantize=False, workers=workers)
+            log.info("camel NER model %s loaded; this process now holds %s", self._fast.model_id, memory_note())
         except Exception as exc:
             raise EntityError(f"cannot load the camel NER model at {model_path}: {exc}") from exc
         self.model_path = Path(model_path)

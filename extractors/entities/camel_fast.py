@@ -17,8 +17,14 @@ pieces and gives the same labels in fp32:
   (the backend interface, as ``CamelTagger.tag``) tags them as ``[UNK]`` so every word gets a label.
 
 What differs is only how the work is scheduled: segments sorted by length, batches bounded by word pieces
-(``max_batch_tokens``) and padded to their own longest segment, ``torch.inference_mode``, torch threads set so
-that N worker processes share the cores, CUDA when available, optional int8 (``quantize_dynamic``).
+(``max_batch_tokens``), every Linear layer run on the batch's real pieces only and attention on the batch padded
+to its own longest segment (:func:`packed_runner`), ``torch.inference_mode``, torch threads set so that N worker
+processes share the cores, CUDA when available, optional int8 (``quantize_dynamic``).
+
+int8 (:func:`load_int8_model`): the model is quantised once per model folder (keyed by the sha256 of its
+weights, torch's version and quantisation engine) into ``$XDG_CACHE_HOME/akhbar/camel_int8``, and processes
+load that file: a worker then holds no fp32 weights (quantising in place left the ~430 MB fp32 weights file
+mapped and resident in every worker).
 
 Settings (read from the environment here; ``flows/settings.py`` validates the same variables when the CLI
 starts): ``AKHBAR_CAMEL_INT8`` (int8 Linear layers on CPU), ``AKHBAR_NER_THREADS`` (torch threads per process).
@@ -29,11 +35,15 @@ worker count, and is absent (1) in a main process: the CLI, the thread runner, a
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
+import hashlib
 import logging
 import os
 import unicodedata
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,13 +56,15 @@ ENV_INT8 = "AKHBAR_CAMEL_INT8"  # 1/true/yes/on: int8 Linear layers (CPU only); 
 ENV_THREADS = "AKHBAR_NER_THREADS"  # explicit torch intra-op threads per process (overrides the worker rule)
 ENV_WORKERS = "AKHBAR_NER_WORKERS"  # set by the process task runner in its workers: processes sharing the cores
 INT8_DEFAULT = True  # int8 lost no F1 (45.93 -> 45.97, 99.9% same tags): docs/MODEL_CARD.md, train_small_bert.py
-CPU_BATCH_TOKENS = 4096
+CPU_BATCH_TOKENS = 4096  # int8 on CPU: larger batches were not faster, and cost activation memory
+CPU_FP32_BATCH_TOKENS = 8192  # fp32 on CPU: 6% more tokens per CPU-second than 4,096 (bigger matrices)
 GPU_BATCH_TOKENS = 16384
 # Padding allowed in a batch: a member may be shorter than the batch's longest by this share or this many pieces,
-# whichever is more. On CPU a model call costs per padded piece whatever the batch's shape, so batches stay
-# nearly exact (padding 1.4% on the benchmark's sentences, against 9.8% with the GPU's slack); a GPU wants full
-# batches and pays little for padding.
+# whichever is more. Every Linear layer runs on the real pieces only (packed_runner), so padding costs only in
+# attention; on CPU int8 batches stay nearly exact (measured a little faster), fp32 and GPU batches take slack
+# to be fuller.
 GPU_PAD_SLACK, GPU_PAD_MIN_SLACK = 0.15, 6
+CPU_FP32_PAD_SLACK, CPU_FP32_PAD_MIN_SLACK = 0.25, 8
 CPU_PAD_SLACK, CPU_PAD_MIN_SLACK = 0.03, 1
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
@@ -216,6 +228,22 @@ def thread_count(workers: int | None = None) -> int:
 # ---------------------------------------------------------------- the tagger
 
 
+def release_free_memory() -> None:
+    """Give the heap's free pages back to the system (glibc only): a worker between two tagging calls
+    otherwise keeps the last batches' activations (~190 MB for BERT-base) as resident memory."""
+    global _TRIM
+    if _TRIM is None:
+        try:
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM: Any = None
+
+
 def quantize_int8(model: Any) -> Any:
     """int8 dynamic quantisation of every nn.Linear, in place (weights int8, activations per batch); CPU only."""
     import torch
@@ -223,6 +251,182 @@ def quantize_int8(model: Any) -> Any:
     with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao (not installed)
         warnings.simplefilter("ignore")
         return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+
+
+def _is_quantized(model: Any) -> bool:
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    return any(isinstance(m, DynamicLinear) for m in model.modules())
+
+
+Runner = Callable[[Any, Any, Any, Any], Any]
+
+
+def packed_runner(model: Any) -> Runner | None:
+    """``run(input_ids, attention_mask, token_type_ids, picks) -> logits at picks``: the model's own modules run
+    on the batch's real word pieces only, or None when the model is not the plain BERT encoder this mirrors.
+
+    Every ``nn.Linear`` (93% of the time in fp32) sees the unpadded pieces of the batch as one matrix, so padding
+    costs only in attention, where the rows are put back on the padded grid with the mask transformers builds
+    and the attention function it calls (same kernel, same shapes). ``picks`` index the unpadded pieces (a
+    sequence's pieces follow the previous sequence's, [CLS] and [SEP] included); only they reach the classifier.
+    Each row goes through the same operations as in ``model(...)``; the labels tests compare with camel-tools'.
+    """
+    try:
+        from transformers.masking_utils import create_bidirectional_mask
+        from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+        from transformers.models.bert.modeling_bert import eager_attention_forward
+    except ImportError:  # transformers 4: its own forward, on padded batches
+        return None
+    cfg, bert = model.config, getattr(model, "bert", None)
+    if bert is None:
+        return None
+    plain = (hasattr(model, "classifier") and not cfg.is_decoder
+             and not cfg.add_cross_attention and not getattr(cfg, "chunk_size_feed_forward", 0)
+             and getattr(cfg, "position_embedding_type", None) in (None, "absolute")
+             and all(hasattr(layer.attention.self, "scaling") for layer in bert.encoder.layer))
+    if not plain:
+        return None
+    attend = ALL_ATTENTION_FUNCTIONS.get_interface(cfg._attn_implementation, eager_attention_forward)
+
+    def run(input_ids: Any, attention_mask: Any, token_type_ids: Any, picks: Any) -> Any:
+        batch, width = input_ids.shape
+        embedded = bert.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)
+        mask = create_bidirectional_mask(config=cfg, inputs_embeds=embedded, attention_mask=attention_mask)
+        real = attention_mask.reshape(-1).nonzero().squeeze(1)
+        hidden = embedded.reshape(batch * width, -1).index_select(0, real)
+        for layer in bert.encoder.layer:
+            att = layer.attention.self
+            shape = (batch, width, att.num_attention_heads, att.attention_head_size)
+
+            def grid(rows: Any, shape: tuple[int, ...] = shape) -> Any:
+                full = rows.new_zeros(batch * width, rows.shape[-1]).index_copy_(0, real, rows)
+                return full.view(shape).transpose(1, 2)
+
+            context, _ = attend(att, grid(att.query(hidden)), grid(att.key(hidden)), grid(att.value(hidden)),
+                                mask, dropout=0.0, scaling=att.scaling)
+            context = context.reshape(batch * width, -1).index_select(0, real)
+            attended = layer.attention.output(context, hidden)
+            hidden = layer.output(layer.intermediate(attended), attended)
+        return model.classifier(hidden.index_select(0, picks))
+
+    return run
+
+
+# ---------------------------------------------------------------- the int8 model, quantised once and cached
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+HASH_CHUNK = 8 << 20
+
+
+def int8_cache_dir() -> Path:
+    """Where quantised models are kept: ``$XDG_CACHE_HOME/akhbar/camel_int8`` (else ``~/.cache/...``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "akhbar" / "camel_int8"
+
+
+def model_key(model_path: str | Path) -> str:
+    """What the int8 file depends on: sha256 of the folder's config and weight files, torch's version and
+    quantisation engine (a packed int8 weight is only read back by the torch that packed it)."""
+    import torch
+
+    digest = hashlib.sha256(f"{torch.__version__}|{torch.backends.quantized.engine}".encode())
+    folder = Path(model_path)
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and (path.name == "config.json" or path.suffix in WEIGHT_SUFFIXES):
+            digest.update(path.name.encode())
+            with open(path, "rb") as fh:
+                while chunk := fh.read(HASH_CHUNK):
+                    digest.update(chunk)
+    return digest.hexdigest()[:32]
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """One process at a time (the others wait): two workers starting together quantise the model once."""
+    try:
+        import fcntl
+    except ImportError:  # not on a POSIX system: at worst two processes quantise and the last rename wins
+        yield
+        return
+    with open(lock_path, "a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _save_int8(model_path: Path, target: Path) -> None:
+    """Load the fp32 model (as camel-tools does), quantise it and write its tensors to ``target``."""
+    import torch
+    from transformers import BertForTokenClassification
+
+    model = BertForTokenClassification.from_pretrained(str(model_path))
+    model.eval()
+    quantize_int8(model)
+    # non-persistent buffers (position ids) are not in state_dict(); keep them so the skeleton gets them back
+    persistent = model.state_dict()
+    extra = {name: buf for name, buf in model.named_buffers() if name not in persistent}
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    torch.save({"state": persistent, "buffers": extra}, tmp)
+    os.replace(tmp, target)
+
+
+def _int8_skeleton(model_path: Path) -> Any:
+    """The model's modules with no weights: Linear layers as empty int8 ones, everything else uninitialised."""
+    import torch
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+    from transformers import BertConfig, BertForTokenClassification
+
+    config = BertConfig.from_pretrained(str(model_path))
+    with torch.device("meta"):
+        model = BertForTokenClassification(config)
+    for name, module in list(model.named_modules()):
+        if type(module) is torch.nn.Linear:
+            parent, _, leaf = name.rpartition(".")
+            setattr(model.get_submodule(parent), leaf, DynamicLinear(
+                module.in_features, module.out_features, bias_=module.bias is not None, dtype=torch.qint8))
+    return model.to_empty(device="cpu")
+
+
+def load_int8_model(model_path: str | Path, cache_dir: Path | None = None) -> Any:
+    """The model with int8 Linear layers, from the cache (made on first use): no fp32 copy in this process.
+
+    ``quantize_dynamic`` on the fp32 model leaves the fp32 weights file mapped and resident (~430 MB for
+    BERT-base, per worker process); read from the cache, a worker holds only int8 Linear weights and the fp32
+    embeddings. The first process quantises under a lock while the others wait, then all read the file.
+    A cache that cannot be written is not an error: the model is then quantised in memory.
+    """
+    import torch
+
+    folder = Path(model_path)
+    cache = cache_dir or int8_cache_dir()
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        target = cache / f"{model_key(folder)}.pt"
+        with _exclusive(target.with_suffix(".lock")):
+            if not target.is_file():
+                log.info("quantising %s to int8 once, into %s", folder, target)
+                _save_int8(folder, target)
+                gc.collect()
+    except OSError as exc:
+        log.warning("int8 cache not usable (%s): quantising %s in memory", exc, folder)
+        return None
+    try:
+        with warnings.catch_warnings():  # torch's own quantised-tensor loading uses deprecated storage calls
+            warnings.simplefilter("ignore")
+            # not mmap=True: fbgemm keeps the int8 tensors it packs, which would keep the whole file mapped
+            saved = torch.load(target, weights_only=True)
+            model = _int8_skeleton(folder)
+            model.load_state_dict(saved["state"], strict=True)
+        for name, buf in saved["buffers"].items():
+            parent, _, leaf = name.rpartition(".")
+            getattr(model.get_submodule(parent), leaf).copy_(buf)
+    except Exception as exc:  # a damaged or foreign file: the model can still be quantised here
+        log.warning("cannot read the int8 file %s (%s): quantising %s in memory", target, exc, folder)
+        return None
+    return model.eval()
 
 
 def _device(choice: str) -> str:
@@ -239,13 +443,15 @@ class FastCamelTagger:
     ``quantize``: int8 Linear layers (None: ``AKHBAR_CAMEL_INT8``); ignored on CUDA. ``workers``: processes
     tagging at once on this machine (None: see :func:`thread_count`); torch gets ``cores // workers`` threads.
     ``device``: ``auto`` (CUDA when available), ``cpu`` or ``cuda``. ``max_batch_tokens``: padded word pieces
-    per model call (default 4,096 on CPU, 16,384 on CUDA).
+    per model call (default 4,096 for int8 and 8,192 for fp32 on CPU, 16,384 on CUDA). ``packed``: run the
+    Linear layers on real pieces only (:func:`packed_runner`); False runs transformers' forward on padded batches.
     """
 
     name = "camel"
 
     def __init__(self, model_path: str | Path, *, quantize: bool | None = None, workers: int | None = None,
-                 device: str = "auto", max_batch_tokens: int | None = None, model: Any = None):
+                 device: str = "auto", max_batch_tokens: int | None = None, model: Any = None,
+                 packed: bool = True):
         import torch
         from transformers import BertForTokenClassification
 
@@ -254,14 +460,25 @@ class FastCamelTagger:
         if self.device == "cpu":
             torch.set_num_threads(thread_count(workers))
         self.tokenizer, self.nfc = load_tokenizer(model_path)
-        model = model if model is not None else BertForTokenClassification.from_pretrained(str(model_path))
-        model.eval()
         self.quantized = (int8_wanted() if quantize is None else quantize) and self.device == "cpu"
-        self.model = (quantize_int8(model) if self.quantized else model).to(self.device)
+        if model is None and self.quantized:
+            model = load_int8_model(model_path)  # None: no usable cache, quantised below
+        if model is None:
+            model = BertForTokenClassification.from_pretrained(str(model_path))
+        model.eval()
+        if self.quantized and not _is_quantized(model):
+            model = quantize_int8(model)
+        self.model = model.to(self.device)
+        self._packed = packed_runner(self.model) if packed else None
         self.id2label = {int(k): v for k, v in model.config.id2label.items()}
         on_gpu = self.device == "cuda"
-        self.max_batch_tokens = max_batch_tokens or (GPU_BATCH_TOKENS if on_gpu else CPU_BATCH_TOKENS)
-        self.pad_slack = (GPU_PAD_SLACK, GPU_PAD_MIN_SLACK) if on_gpu else (CPU_PAD_SLACK, CPU_PAD_MIN_SLACK)
+        if on_gpu:
+            default_tokens, self.pad_slack = GPU_BATCH_TOKENS, (GPU_PAD_SLACK, GPU_PAD_MIN_SLACK)
+        elif self.quantized:
+            default_tokens, self.pad_slack = CPU_BATCH_TOKENS, (CPU_PAD_SLACK, CPU_PAD_MIN_SLACK)
+        else:
+            default_tokens, self.pad_slack = CPU_FP32_BATCH_TOKENS, (CPU_FP32_PAD_SLACK, CPU_FP32_PAD_MIN_SLACK)
+        self.max_batch_tokens = max_batch_tokens or default_tokens
         tok = self.tokenizer
         self._cls, self._sep, self._unk = tok.cls_token_id, tok.sep_token_id, tok.unk_token_id
         self._pad = tok.pad_token_id if tok.pad_token_id is not None else 0
@@ -282,7 +499,9 @@ class FastCamelTagger:
         """Strict IOB2 labels, one per word, for every sentence (``CamelTagger.tag``'s result)."""
         from extractors.entities.iob import to_iob2
 
-        return [to_iob2(labels) for labels in self.tag_raw(sentences)]
+        labels = [to_iob2(labels) for labels in self.tag_raw(sentences)]
+        release_free_memory()
+        return labels
 
     def tag_raw(self, sentences: Sequence[Sequence[str]]) -> list[list[str]]:
         """The model's labels, one per word; a word without pieces is tagged as ``[UNK]`` (as CamelTagger)."""
@@ -324,7 +543,21 @@ class FastCamelTagger:
         """Label id of each word's first piece, per segment."""
         import torch
 
+        inputs = self._inputs(segs)
         with torch.inference_mode():
-            logits = self.model(**self._inputs(segs)).logits
-            best = logits.argmax(dim=-1).cpu().tolist()
-        return [[best[r][1 + p] for p in seg.starts] for r, seg in enumerate(segs)]
+            if self._packed is None:
+                best = self.model(**inputs).logits.argmax(dim=-1).cpu().tolist()
+                return [[best[r][1 + p] for p in seg.starts] for r, seg in enumerate(segs)]
+            firsts: list[int] = []
+            offset = 0
+            for seg in segs:  # row of each word's first piece among the batch's real (unpadded) pieces
+                firsts.extend(offset + 1 + p for p in seg.starts)
+                offset += len(seg.ids) + 2
+            picks = torch.tensor(firsts, device=self.device)
+            flat = self._packed(inputs["input_ids"], inputs["attention_mask"], inputs["token_type_ids"], picks)
+            labels = flat.argmax(dim=-1).cpu().tolist()
+        out, k = [], 0
+        for seg in segs:
+            out.append(labels[k : k + len(seg.starts)])
+            k += len(seg.starts)
+        return out

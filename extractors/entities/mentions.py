@@ -26,7 +26,6 @@ The ``crf`` path imports neither torch nor transformers; only the ``camel`` back
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import threading
@@ -99,13 +98,24 @@ def get_backend(name: str = "auto") -> NERBackend:
                 return _CACHE[cache_key]
         if key == "camel":  # find_camel_model(strict=True) raises instead; kept for safety
             raise ModelNotFoundError(ner_camel.INSTALL_HINT)
-    cache_key = ("crf", "")
+    from extractors.entities.crf.tagger import default_model_dir
+
+    model_dir = default_model_dir()  # the adapted model when installed: an adapt or reset applies from the next batch
+    cache_key = ("crf", str(model_dir))
     with _LOCK:
         if cache_key not in _CACHE:
             from extractors.entities.crf.tagger import CRFTagger
 
-            _CACHE[cache_key] = CRFTagger()
+            _CACHE[cache_key] = CRFTagger(model_dir)
         return _CACHE[cache_key]
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
 
 
 def backend_model_id(name: str) -> str:
@@ -118,15 +128,11 @@ def backend_model_id(name: str) -> str:
         model = ner_camel.find_camel_model()
         if model is None:
             return "camel (no model found)"
-        return f"{model.name} ({'int8' if _camel_precision() else 'fp32'})"
+        return f"{model.name} ({'int8' if _camel_precision() and not _cuda_available() else 'fp32'})"
     if name == "crf":
-        from extractors.entities.crf.tagger import MODEL_DIR, MODEL_FILE
+        from extractors.entities.crf.tagger import model_id
 
-        try:
-            digest = hashlib.sha256((MODEL_DIR / MODEL_FILE).read_bytes()).hexdigest()[:12]
-        except OSError:
-            digest = "missing"
-        return f"shipped crf {digest}"
+        return model_id()
     return name
 
 
