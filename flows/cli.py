@@ -676,6 +676,25 @@ def add_ner_parser(sub: argparse._SubParsersAction) -> None:
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     add_ner_arguments(ner)
     ner.set_defaults(func=cmd_ner)
+    add_ner_subcommands(ner)
+
+
+def cmd_ner_adapt(args: argparse.Namespace) -> int:
+    from flows.ner_adapt import cmd_ner_adapt as adapt
+
+    return adapt(args)
+
+
+def add_ner_subcommands(ner: argparse.ArgumentParser) -> None:
+    """`akhbar ner adapt` (flows/ner_adapt.py); `akhbar ner` without a subcommand tags its input."""
+    from flows.ner_adapt import add_adapt_arguments
+
+    sub = ner.add_subparsers(dest="ner_command", metavar="{adapt}")
+    adapt = sub.add_parser("adapt", help="retrain the crf model with word clusters learned from your warehouse's "
+                           "articles (installed in your data directory; --reset goes back to the shipped model)",
+                           epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_adapt_arguments(adapt)
+    adapt.set_defaults(func=cmd_ner_adapt, runs_flows=False, check=None)
 
 
 def build_parser() -> argparse.ArgumentParser:

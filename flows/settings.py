@@ -12,6 +12,9 @@
   extractors/entities/camel_fast.py, INT8_DEFAULT). `AKHBAR_NER_THREADS`: torch threads per process for that
   backend (default: the usable cores divided among the process runner's workers). The backend reads both
   itself (extractors do not import flows); they are declared here so a bad value stops the CLI at start.
+- `AKHBAR_DATA_DIR`: the user's data directory; `akhbar ner adapt` installs the adapted entity model in
+  `<dir>/ner/crf/`. Default: the platform's per-user data directory (`$XDG_DATA_HOME/akhbar`, i.e.
+  `~/.local/share/akhbar`). The crf backend reads it itself (extractors/entities/crf/tagger.py, user_data_dir).
 
 An empty variable counts as unset. The command line reads the settings once before any command runs, so a bad
 value stops it with one line naming the variable (`SettingsError`); a flow run started some other way (a
@@ -93,6 +96,7 @@ class FlowSettings(BaseSettings):
     serve_allow_private_addresses: bool = False
     camel_int8: bool | None = None  # None: the camel backend's default (extractors/entities/camel_fast.py)
     ner_threads: int | None = Field(default=None, ge=1)  # None: usable cores // process-runner workers
+    data_dir: str | None = None  # None: the per-user data directory (extractors/entities/crf/tagger.py)
 
     @field_validator("task_runner")
     @classmethod

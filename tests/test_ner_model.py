@@ -70,17 +70,22 @@ def test_tagging_speed():
     assert rate > 5_000, f"{rate:.0f} tokens/s"  # typically > 20,000; low bar for a busy CI machine
 
 
+@pytest.mark.timeout(3600)
 def test_shipped_recipe_scores_the_quoted_dev_f1(tmp_path):
-    """The figure the README and the model card quote (dev micro-F1 0.726): the shipped recipe trained on the
-    first 90% of ANERcorp train and scored on the last 10%, which that model never saw (about two minutes)."""
-    if not TRAIN.is_file():
-        pytest.skip(f"ANERcorp train file not found at {TRAIN} (../shared is absent on this machine)")
-    pytest.importorskip("wordfreq", reason="retraining needs the train extra: pip install -e .[train]")
+    """The figures the model card quotes for the shipped recipe (run 27): trained on the train splits of the three
+    corpora, scored on ANERcorp dev, AQMAR dev and Wojood val (PERS/LOC/ORG micro F1, gold harmonised to
+    docs/ENTITIES.md), which that model never saw. Training is deterministic; 5 minutes on a quiet machine."""
+    from extractors.entities.training import corpora
+
+    missing = [n for n in ("anercorp", "aqmar", "wojood") if not corpora.available(n)]
+    if missing:
+        pytest.skip(f"NER corpora {missing} not found (../shared is absent on this machine)")
     log = tmp_path / "runs.jsonl"
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "train_crf.py"), "--dev", "--data", str(TRAIN),
-                    "--out", str(tmp_path / "model"), "--log", str(log)], check=True, capture_output=True, timeout=600)
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "train_crf.py"), "--dev", "--out", str(tmp_path / "model"),
+                    "--log", str(log)], check=True, capture_output=True, timeout=3600)
     dev = json.loads(log.read_text(encoding="utf-8"))["dev"]
-    assert dev["micro"]["f1"] >= 0.72, dev
+    quoted = {"anercorp": 0.731, "aqmar": 0.665, "wojood": 0.838}
+    assert all(dev[name]["core_micro"] >= f1 - 0.005 for name, f1 in quoted.items()), dev
 
 
 def test_cldr_gazetteer_file():
@@ -132,9 +137,9 @@ def test_shipped_model_features_are_byte_identical():
 
     featurizer = CRFTagger().featurizer
     assert _digest([featurizer.sentence(s.split()) for s in FEATURE_SENTENCES]) == (
-        "e8a6e71eba84d449be960ffadd5932efd5fd00034c432d83240d9d8414a854c6")
+        "95f6dab82d092b331761ee16996f559754754b6ab1a4f4961508fd25193284c8")
     if TRAIN.is_file():
         from extractors.entities.training.conll import read_conll
 
         assert _digest([featurizer.sentence(toks) for toks, _ in read_conll(TRAIN)]) == (
-            "31650977531112ce44aa03a3b0c111681cae3ddc52774346f632aadb86099e39")
+            "4601fa0f1f8e23b96fc979e4aa6f307482418b0fb4c9f375173098beb794dab3")

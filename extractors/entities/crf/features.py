@@ -66,6 +66,21 @@ _TRIGGER_WORDS = {
 TRIGGERS: dict[str, str] = {w: kind for kind, words in _TRIGGER_WORDS.items() for w in words.split()}
 
 
+# Institutional head nouns (normalised, without the article): the head of an organisation's name in construct
+# state («وزارة الخارجية», «نادي الهلال»), which docs/ENTITIES.md puts inside the ORG span; taken from the
+# guideline's definition (government bodies, parties and movements, companies, clubs, universities, courts,
+# councils, agencies, media), not from evaluation data. The `heads` feature; training/harmonise.py uses it too.
+def _folded_words(text: str) -> frozenset[str]:
+    return frozenset(fold_word(w) for w in text.split())
+
+
+INSTITUTION_HEADS = _folded_words(
+    "وزارة مجلس هيئة شركة نادي جامعة حزب حركة منظمة وكالة لجنة محكمة نيابة حكومة بنك مصرف اتحاد جمعية "
+    "مؤسسة معهد صندوق جيش برلمان بلدية سلطة أمانة ديوان مديرية مفوضية جبهة تنظيم "
+    "تحالف ائتلاف منتخب أكاديمية مستشفى مركز غرفة نقابة شرطة صحيفة جريدة مجلة قناة "
+    "إذاعة تلفزيون منتدى مرصد قوات")
+
+
 def _phrase_key(text: str) -> tuple[str, ...]:
     return tuple(text.split(" "))
 
@@ -135,6 +150,7 @@ class FeatureConfig:
     general: bool = False  # general-Arabic frequency and stem productivity codes (crf/lexicon.py)
     names: bool = False  # given / family name list (from Faker's Arabic locales, training/lexicon_build.py)
     people: bool = False  # people's name words from Wikidata and arabnamer (training/people_build.py)
+    heads: bool = False  # institutional head noun, in construct state (IH=c) or with the article (IH=d)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -248,6 +264,10 @@ class Featurizer:
                         _general_parts(general), self._name(n, stem)):
             own.extend(lexical[0])
             ctx.extend(lexical[1])
+        if self.cfg.heads and stem in INSTITUTION_HEADS:
+            head = "IH=" + ("d" if had_al else "c")
+            own.append(head)
+            ctx.append(head)
         rare = _rarity(self.res.freq.get(n, 0)) if self.cfg.freq else "x"
         self._person(n, stem, f"{rare}|{_general_band(general)}", own, ctx)
         hit = Word(own, ctx, n, stem, rare, article_form(n))

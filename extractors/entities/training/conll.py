@@ -5,6 +5,7 @@ Exact-match, seqeval-style scoring over IOB2 spans; no third-party dependencies.
 
 from __future__ import annotations
 
+import gzip
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,11 +17,12 @@ Sentence = tuple[list[str], list[str]]  # (tokens, tags)
 
 
 def read_conll(path: str | Path) -> list[Sentence]:
-    """Read "token TAG" lines (blank line between sentences) into (tokens, tags) pairs."""
+    """Read "token TAG" lines (blank line between sentences) into (tokens, tags) pairs; a .gz file is unzipped."""
     sentences: list[Sentence] = []
     toks: list[str] = []
     tags: list[str] = []
-    with open(path, encoding="utf-8") as fh:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as fh:
         for line in fh:
             line = line.rstrip("\r\n")
             if not line.strip():
