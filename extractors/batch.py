@@ -199,7 +199,7 @@ def _tag_articles(extracted: list[tuple[FetchedPage, ExtractedArticle]], backend
 
 
 def _processed(page: FetchedPage, art: ExtractedArticle, backend: NERBackend | None, archive: bool,
-               find_mentions: Callable[[str, NERBackend], list[Mention]]) -> tuple[ProcessedArticle, str | None]:
+               find_mentions: Callable[..., list[Mention]]) -> tuple[ProcessedArticle, str | None]:
     """The page's article with its mentions (when a backend is given), ids and hashes, and what of its text
     was not tagged and hashed (None: nothing)."""
     url = art.url
@@ -218,7 +218,7 @@ def _processed(page: FetchedPage, art: ExtractedArticle, backend: NERBackend | N
     ), "; ".join(notes) or None
 
 
-def _bounded_mentions(text: str, backend: NERBackend, find_mentions: Callable[[str, NERBackend], list[Mention]],
+def _bounded_mentions(text: str, backend: NERBackend, find_mentions: Callable[..., list[Mention]],
                       ) -> tuple[list[Mention], bool]:
     """The text's mentions, a line longer than MAX_LINE_CHARS tagged in pieces cut at spaces (the taggers hold
     a sentence's tokens and features at once: one 9.5 MB line took gigabytes); True when a line was cut."""
@@ -236,10 +236,10 @@ def _bounded_mentions(text: str, backend: NERBackend, find_mentions: Callable[[s
         elif end < len(text):
             space = text.rfind(" ", start + MAX_LINE_CHARS // 2, end)
             end = space + 1 if space > 0 else end
-        piece = find_mentions(text[start:end], backend)
+        piece = find_mentions(text[start:end], backend, link=False)
         found.extend(replace(m, start=m.start + start, end=m.end + start) for m in piece)
         start = end
-    return link_short_names(found), True  # names across pieces link as in one call
+    return link_short_names(found), True  # linked once over the whole text, as in one call
 
 
 def _note_cut(out: ProcessedBatch, page: FetchedPage, cut: str) -> None:

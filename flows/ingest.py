@@ -317,8 +317,16 @@ def crawl(config: Config, sink: RunSink, summary: RunSummary, *, limit: int | No
 
 @task(name="retention", cache_policy=NO_CACHE)
 def retention_task(sink: RunSink, crawl_settings: CrawlSettings) -> None:
-    """Old fetch-log rows and raw pages out ([crawl] keep_fetches_days, keep_raw_days); articles stay."""
-    deleted = sink.apply_retention(crawl_settings)
+    """Old fetch-log rows and raw pages out ([crawl] keep_fetches_days, keep_raw_days); articles stay.
+
+    Housekeeping only: when it cannot run (the file locked too long, a full disk) the run that stored its
+    articles still completed; the next run tries again."""
+    try:
+        deleted = sink.apply_retention(crawl_settings)
+    except Exception as exc:
+        get_run_logger().warning("retention not applied this run (%s: %s); the next run tries again",
+                                 type(exc).__name__, exc)
+        return
     if deleted is not None:
         get_run_logger().info("retention: deleted %s (keep_fetches_days=%s, keep_raw_days=%s)", deleted.describe(),
                               crawl_settings.keep_fetches_days, crawl_settings.keep_raw_days)

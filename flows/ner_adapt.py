@@ -44,6 +44,9 @@ def _positive_int(text: str) -> int:
 
 def add_adapt_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=DEFAULT_DB_PATH, help=f"DuckDB file to learn from (default: {DEFAULT_DB_PATH})")
+    parser.add_argument("--allow-fewer-corpora", action="store_true",
+                        help="adapt even when AQMAR or Wojood (not shipped) cannot be found: trains on what is "
+                             "there, which is weaker than the shipped model on modern text")
     parser.add_argument("--reset", action="store_true",
                         help="remove the adapted model: crf and auto use the shipped model again")
     parser.add_argument("--min-articles", type=_positive_int, default=MIN_ARTICLES, metavar="N",
@@ -111,7 +114,7 @@ def _adapt(args: argparse.Namespace) -> int:
 
     db = _checked_db(str(args.db))
     check_train_extra()
-    check_training_data()
+    check_training_data(allow_fewer=args.allow_fewer_corpora)
     root = prepare_root()
     stored = count_articles(db)
     if stored < args.min_articles:

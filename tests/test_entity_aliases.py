@@ -166,8 +166,6 @@ def test_named_queries_and_views_group_by_merged_entity(news):
         con.close()
 
 
-@pytest.mark.skipif("refresh_entities" not in (REPO / "warehouse" / "loader.py").read_text(encoding="utf-8"),
-                    reason="warehouse/loader.py does not call warehouse.aliases.refresh_entities yet")
 def test_the_loader_keeps_entities_merged(tmp_path):
     wh = Warehouse(tmp_path / "w.duckdb", wait_seconds=5)
     wh.migrate()

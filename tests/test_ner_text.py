@@ -92,6 +92,9 @@ def test_running_text_in_conll_mode_is_an_error_naming_the_line():
     assert list(tag_conll(lines[:4], FakeBackend(NAMES))) == ["قال\tO", "بيروت\tB-LOC", "الأمم\tB-ORG", ""]
     with pytest.raises(ConllLineError, match="line 1 "):
         list(tag_conll(["توني بلير\tB-PERS\n"], FakeBackend(NAMES)))  # two words before the tab
+    # a token with its lemma and part of speech, space-separated, is CoNLL, not running text
+    columns = ["كتب كَتَبَ VERB\n", "في في PREP\n", "بيروت بيروت\n"]
+    assert [line.split("\t")[0] for line in tag_conll(columns, FakeBackend(NAMES))] == ["كتب", "في", "بيروت"]
 
 
 def test_conll_mode_process_exits_2_with_one_line_and_no_output():

@@ -369,8 +369,12 @@ def _save_int8(model_path: Path, target: Path) -> None:
     persistent = model.state_dict()
     extra = {name: buf for name, buf in model.named_buffers() if name not in persistent}
     tmp = target.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"state": persistent, "buffers": extra}, tmp)
-    os.replace(tmp, target)
+    try:
+        torch.save({"state": persistent, "buffers": extra}, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _int8_skeleton(model_path: Path) -> Any:
@@ -407,10 +411,12 @@ def load_int8_model(model_path: str | Path, cache_dir: Path | None = None) -> An
         target = cache / f"{model_key(folder)}.pt"
         with _exclusive(target.with_suffix(".lock")):
             if not target.is_file():
+                for stale in cache.glob(f"{target.stem}.tmp*"):  # left by a process killed while writing
+                    stale.unlink(missing_ok=True)
                 log.info("quantising %s to int8 once, into %s", folder, target)
                 _save_int8(folder, target)
                 gc.collect()
-    except OSError as exc:
+    except (OSError, RuntimeError) as exc:  # torch.save reports a failed write as RuntimeError
         log.warning("int8 cache not usable (%s): quantising %s in memory", exc, folder)
         return None
     try:

@@ -31,6 +31,7 @@ import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 from extractors.entities.base import ENTITY_TYPES, EntityError, ModelNotFoundError, NERBackend
 from extractors.entities.canon import canonical_entity, known_forms, normalize_form
@@ -98,16 +99,34 @@ def get_backend(name: str = "auto") -> NERBackend:
                 return _CACHE[cache_key]
         if key == "camel":  # find_camel_model(strict=True) raises instead; kept for safety
             raise ModelNotFoundError(ner_camel.INSTALL_HINT)
+    return _crf_backend()
+
+
+def _crf_backend() -> NERBackend:
+    """The crf tagger of the model CRFTagger() would load now: the adapted one when installed, so an adapt or a
+    reset applies from the next batch. One may remove the folder between resolving and loading it: look again."""
     from extractors.entities.crf.tagger import default_model_dir
 
-    model_dir = default_model_dir()  # the adapted model when installed: an adapt or reset applies from the next batch
-    cache_key = ("crf", str(model_dir))
-    with _LOCK:
-        if cache_key not in _CACHE:
-            from extractors.entities.crf.tagger import CRFTagger
+    model_dir = default_model_dir()
+    try:
+        return _cached_crf(model_dir)
+    except ModelNotFoundError:
+        now = default_model_dir()
+        if now == model_dir:
+            raise
+        return _cached_crf(now)
 
-            _CACHE[cache_key] = CRFTagger(model_dir)
-        return _CACHE[cache_key]
+
+def _cached_crf(model_dir: Path) -> NERBackend:
+    from extractors.entities.crf.tagger import CRFTagger
+
+    key = ("crf", str(model_dir))
+    with _LOCK:
+        if key not in _CACHE:
+            for old in [k for k in _CACHE if k[0] == "crf"]:  # a replaced model's tagger: not kept for the process
+                del _CACHE[old]
+            _CACHE[key] = CRFTagger(model_dir)
+        return _CACHE[key]
 
 
 def _cuda_available() -> bool:
@@ -140,8 +159,9 @@ def _is_word(tok: str) -> bool:
     return any(c.isalnum() for c in tok)
 
 
-def find_mentions(text: str, backend: NERBackend) -> list[Mention]:
-    """Entity mentions in ``text`` with 0-based, end-exclusive offsets; ``m.text == text[m.start:m.end]``."""
+def find_mentions(text: str, backend: NERBackend, *, link: bool = True) -> list[Mention]:
+    """Entity mentions in ``text`` with 0-based, end-exclusive offsets; ``m.text == text[m.start:m.end]``.
+    With ``link``, a later short name takes the key of the full name earlier in the text (link_short_names)."""
     if not text or not text.strip():
         return []
     sentences = split_sentences(text)
@@ -162,7 +182,7 @@ def find_mentions(text: str, backend: NERBackend) -> list[Mention]:
             surface = text[start:end]
             canonical = canonical_entity(surface) or normalize_form(surface) or surface
             mentions.append(Mention(etype, surface, canonical, start, end))
-    return link_short_names(mentions)
+    return link_short_names(mentions) if link else mentions
 
 
 # -- one entity, several names in one article ----------------------------------------------------------------
@@ -289,19 +309,22 @@ class ConllLineError(EntityError):
                          "(or --text \"...\")")
 
 
+RUNNING_TEXT_WORDS = 3  # Arabic words on a tab-less CoNLL line that make it running text (a token and its lemma are 2)
 _ARABIC_LETTER = re.compile("[\u0621-\u064a\u0671-\u06d3\u06fa-\u06ff\u0750-\u077f\u08a0-\u08ff]")
 
 
 def _conll_token(line: str, line_number: int = 0) -> str:
     """The token of a CoNLL line: everything before the first space or tab.
 
-    What follows a tab is ignored, whatever it is. What follows a space before any tab is ignored (tags, POS
-    columns: «بيروت B-LOC») unless one of its words holds an Arabic letter: then the line is running text and
-    ConllLineError says so, rather than the first word alone being tagged."""
+    What follows the token is ignored, whatever it is (tags, POS or lemma columns: «بيروت B-LOC», «كتب كَتَبَ
+    VERB»), unless the line is plainly running text: then ConllLineError says so, rather than the first word alone
+    being tagged. Running text is several Arabic words before a tab, or, on a line without a tab, three or more
+    space-separated fields that are all Arabic words (a column of tags or parts of speech never is)."""
     line = line.rstrip("\r\n")
-    head = line.split("\t", 1)[0]
+    head, tab, _ = line.partition("\t")
     words = head.split()
-    if len(words) > 1 and any(_ARABIC_LETTER.search(w) for w in words[1:]):
+    arabic = len(words) > 1 and all(_ARABIC_LETTER.search(w) for w in words)
+    if arabic and (tab or len(words) >= RUNNING_TEXT_WORDS):
         raise ConllLineError(line_number, line)
     for i, ch in enumerate(line):
         if ch in " \t":

@@ -37,10 +37,14 @@ class BackgroundFetcher:
             try:
                 return future.result(timeout=tick_seconds if tick is not None else None)
             except TimeoutError:
-                if future.done():  # the coroutine's own TimeoutError, not the wait's
-                    raise
+                if future.done():  # finished meanwhile: its result, or its own exception (a TimeoutError too)
+                    return future.result()
                 if tick is not None:
-                    tick()
+                    try:
+                        tick()
+                    except BaseException:
+                        future.cancel()  # a failed progress report must not leave the batch running unseen
+                        raise
 
     def fetch_many(self, items: Iterable[DiscoveredURL], *, kind: str = "article",
                    tick: Callable[[], None] | None = None) -> list[FetchedPage]:

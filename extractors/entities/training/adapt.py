@@ -93,14 +93,22 @@ def check_train_extra() -> None:
                              f"{TRAIN_EXTRA_HINT}") from None
 
 
-def check_training_data() -> None:
-    """AdaptError when no labelled training corpus can be read here (neither the package copy nor a shared one)."""
+def check_training_data(*, allow_fewer: bool = False) -> None:
+    """AdaptError when a corpus the shipped model was trained on cannot be read here (AQMAR and Wojood are not
+    packaged): a model trained on fewer would replace the shipped one with a weaker one, unless `allow_fewer`."""
     from extractors.entities.training import corpora
-    from extractors.entities.training.crf_train import shipped_corpora
+    from extractors.entities.training.crf_train import DEFAULT_CORPORA, shipped_corpora
 
-    if not shipped_corpora():
+    found = shipped_corpora()
+    if not found:
         raise AdaptError(f"no NER training data found (neither in {corpora.PACKAGE_DATA} nor in "
                          f"{corpora.shared_dir()}): reinstall akhbar, or set AKHBAR_NER_DATA to the corpora folder")
+    missing = [name for name in DEFAULT_CORPORA if name not in found]
+    if missing and not allow_fewer:
+        raise AdaptError(f"training corpora {', '.join(missing)} not found in {corpora.shared_dir()}: the shipped "
+                         "model was trained on them too, so a model adapted without them would be weaker (see "
+                         "docs/MODEL_CARD.md); set AKHBAR_NER_DATA to a folder holding them, or pass "
+                         "--allow-fewer-corpora")
 
 
 def prepare_root(data_dir: Path | None = None) -> Path:
