@@ -689,7 +689,8 @@ def add_ner_subcommands(ner: argparse.ArgumentParser) -> None:
     """`akhbar ner adapt` (flows/ner_adapt.py); `akhbar ner` without a subcommand tags its input."""
     from flows.ner_adapt import add_adapt_arguments
 
-    sub = ner.add_subparsers(dest="ner_command", metavar="{adapt}")
+    sub = ner.add_subparsers(dest="ner_command", metavar="{adapt}",
+                             help="adapt: retrain the offline model on your own articles (optional)")
     adapt = sub.add_parser("adapt", help="retrain the crf model with word clusters learned from your warehouse's "
                            "articles (installed in your data directory; --reset goes back to the shipped model)",
                            epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)

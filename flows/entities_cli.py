@@ -24,8 +24,9 @@ Tag Arabic text with PERS, LOC, ORG and MISC entities.
 
 CoNLL mode (the default): one token per line, optionally followed by a space or tab and anything (tags, other
 columns: ignored); a blank line ends a sentence. Output: token<TAB>tag per line in strict IOB2, with the same
-sentence breaks. A line holding several Arabic words is running text, not a token: it is an error (exit 2)
-naming the line; use --plain for such input.
+sentence breaks. A line of running text (several Arabic words before a tab, or three or more space-separated
+fields that are all Arabic words) is not a token: it is an error (exit 2) naming the line; use --plain for such
+input.
 
 Plain mode (--plain, or --text "..."): raw text is tokenised and split into sentences as articles are, and each
 entity is printed on one line as start<TAB>end<TAB>type<TAB>text, where start and end are 0-based character
@@ -159,7 +160,8 @@ def add_entities_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
     """Add `entities` (with its subcommand `alias`) to an argparse subcommand set; `func` is `cmd_entities_alias`."""
     entities = sub.add_parser("entities", help="manage entities: merge spelling variants (alias)",
                               description="Manage entities.")
-    actions = entities.add_subparsers(dest="entities_command", required=True, metavar="ACTION")
+    actions = entities.add_subparsers(dest="entities_command", required=True, metavar="ACTION",
+                                      help="alias: merge spelling variants of an entity")
     alias = actions.add_parser("alias", help="merge a spelling variant into an entity; --list, --remove",
                                description=ALIAS_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_entities_alias_arguments(alias)
