@@ -23,7 +23,7 @@ run: install
 	$(BIN)/akhbar demo
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # ruff (style and common bugs, whole tree) and mypy (types of the three packages); settings in pyproject.toml
 lint: install

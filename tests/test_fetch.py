@@ -194,9 +194,9 @@ def test_unreachable_host_is_backed_off_after_connection_failures():
         return pages, f.backed_off_hosts()
 
     pages, backed_off = _run(go, obey_robots=False)
-    assert all(p.error.startswith("connection failed: ConnectError") for p in pages[:5])
+    assert all(p.error == "connection refused (nothing listens on that port)" for p in pages[:5])
     assert pages[5].error.startswith("skipped: host 127.0.0.1:9 backed off after 5 consecutive failures (last: "
-                                     "connection failed")
+                                     "connection refused")
     assert list(backed_off) == ["127.0.0.1:9"]
 
 
@@ -371,3 +371,12 @@ def test_robots_txt_4xx_allows_5xx_disallows_and_both_are_logged(site):
     by_url = {r.url: (r.status, r.error) for r in robots}
     assert by_url[site.url("/robots.txt")] == (404, None)
     assert by_url[down.url("/robots.txt")] == (503, refused.error)
+
+
+def test_a_tls_failure_is_named_as_such(site):
+    """HTTPS to a server that speaks plain HTTP: the reason says TLS, not an exception name."""
+    async def go(f):
+        return await f.fetch(site.url("/page.html").replace("http://", "https://"), "t")
+
+    page = _run(go, obey_robots=False)
+    assert page.error.startswith("TLS handshake failed: "), page.error

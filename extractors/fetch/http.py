@@ -12,6 +12,8 @@ business.
 from __future__ import annotations
 
 import asyncio
+import errno
+import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,8 +87,31 @@ def _checked_request_url(url: str) -> str:
     return request_url
 
 
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception httpx and httpcore wrapped (the socket's or TLS library's own error)."""
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
+    return exc
+
+
 def _connection_failed(exc: Exception) -> FetchError:
-    return FetchError(f"connection failed: {type(exc).__name__}: {exc}".rstrip(": "), kind="connect")
+    """The reason a person can act on: refused, reset, unreachable, a TLS problem, or else what httpx said."""
+    root = _root_cause(exc)
+    if isinstance(root, ssl.SSLCertVerificationError):
+        reason = f"TLS certificate not accepted: {root.verify_message or root.reason}"
+    elif isinstance(root, ssl.SSLError):
+        reason = f"TLS handshake failed: {root.reason or root}"
+    elif isinstance(root, ConnectionRefusedError):
+        reason = "connection refused (nothing listens on that port)"
+    elif isinstance(root, ConnectionResetError):
+        reason = "connection reset by the host"
+    elif isinstance(root, OSError) and root.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        reason = f"host unreachable ({root.strerror})"
+    else:
+        reason = f"connection failed: {type(exc).__name__}: {exc}".rstrip(": ")
+    return FetchError(reason, kind="connect")
 
 
 @contextmanager
