@@ -80,6 +80,39 @@ def test_harmonise_titles_groups_terms_and_place_heads():
     assert _harmonised("anercorp", "في مدينة القدس", "O O B-LOC") == ["O", "O", "B-LOC"]
 
 
+def test_harmonise_countries_tagged_org_or_misc_become_loc():
+    # the guideline: countries are LOC even when they act (ANERcorp and Wojood tag some ORG, ANERcorp some MISC)
+    assert _harmonised("anercorp", "وعارضت روسيا القرار", "O B-ORG O") == ["O", "B-LOC", "O"]
+    assert _harmonised("wojood", "وقالت الولايات المتحدة إن", "O B-ORG I-ORG O") == ["O", "B-LOC", "I-LOC", "O"]
+    assert _harmonised("anercorp", "وفازت مصر", "O B-MISC") == ["O", "B-LOC"]
+    assert _harmonised("anercorp", "منتخب مصر", "O B-MISC") == ["B-ORG", "I-ORG"]  # a team: org_construct
+    # the first word may carry proclitics; the whole span must be the country's name
+    assert _harmonised("anercorp", "بين قطر وإيران", "O B-LOC B-ORG") == ["O", "B-LOC", "B-LOC"]
+    assert _harmonised("aqmar", "للمملكة العربية السعودية", "B-ORG I-ORG I-ORG") == ["B-LOC", "I-LOC", "I-LOC"]
+    assert _harmonised("anercorp", "بنك قطر الوطني", "B-ORG I-ORG I-ORG") == ["B-ORG", "I-ORG", "I-ORG"]
+    # international bodies and cities are not countries: the UN and the EU stay ORG, a city tagged ORG too
+    assert _harmonised("anercorp", "الأمم المتحدة", "B-ORG I-ORG") == ["B-ORG", "I-ORG"]
+    assert _harmonised("anercorp", "الاتحاد الأوروبي", "B-ORG I-ORG") == ["B-ORG", "I-ORG"]
+    assert _harmonised("wojood", "موسكو", "B-ORG") == ["B-ORG"]
+    # a construct head before the country still makes an ORG with it (country_loc runs first)
+    assert _harmonised("anercorp", "حكومة روسيا", "O B-ORG") == ["B-ORG", "I-ORG"]
+    # the narrow training profile applies it to ANERcorp as well
+    from extractors.entities.training.harmonise import harmonise
+
+    out, counts = harmonise("anercorp", [(["روسيا", "تعطل"], ["B-ORG", "O"])], "narrow")
+    assert out[0][1] == ["B-LOC", "O"] and counts == {"anercorp:country_loc": 1}
+
+
+def test_country_file_is_cldrs_country_names():
+    """The shipped country list is what the builder writes from babel's CLDR data (countries only)."""
+    from extractors.entities.training.harmonise import cldr_country_forms, country_forms
+
+    forms = cldr_country_forms()
+    assert frozenset(forms) == country_forms()
+    assert forms["روسيا"] == "RU" and forms["المملكه العربيه السعوديه"] == "SA"
+    assert "الامم المتحده" not in forms and "الاتحاد الاوروبي" not in forms and "موسكو" not in forms
+
+
 def test_harmonise_counts_changes_per_rule():
     from extractors.entities.training.harmonise import harmonise
 

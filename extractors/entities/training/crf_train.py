@@ -41,7 +41,7 @@ GAZETTEERS = {"cldr": EXT_GAZETTEER,
 PEOPLE_FILE = MODEL_DIR / "ner_people.tsv.gz"  # built by python -m extractors.entities.training.people_build
 DEFAULT_CORPORA = ["anercorp", "aqmar", "wojood"]
 
-# The shipped setting (run 27 of docs/MODEL_CARD.md, which keeps every attempt): run 23's features (general-Arabic
+# The shipped setting (run 29 of docs/MODEL_CARD.md, which keeps every attempt; run 27 + the country_loc rule): run 23's features (general-Arabic
 # lexicon, Faker name words, CLDR gazetteer, people's name words, no label transitions unseen in training,
 # c1 = 0.25) + the institution head-noun feature + the ArWikiCats gazetteer, trained on the three corpora
 # harmonised to docs/ENTITIES.md with the "narrow" profile (ANERcorp's definite heads with an adjective stay O:

@@ -17,6 +17,12 @@ ANERcorp (and the other corpora, where a span is still O):
   A bare «الحكومة» stays O (it refers back to an institution named before).
 - ``org_extend``: an ORG span whose head noun is left outside («منظمة» O + «حماس» B-ORG) gains the head.
 - ``title_out``: a PERS span that starts with a title («الرئيس», «الشيخ», «الملك», «الدكتور») loses it.
+- ``country_loc``: an ORG or MISC span whose whole text is a country's name becomes LOC (the guideline: countries
+  are LOC even when they act, «[روسيا] تعطل القرار»). Country names are the Unicode CLDR territory names of
+  two-letter country codes in the locale ``ar`` and its regional variants (``COUNTRIES_FILE``, written once from
+  babel's CLDR data by ``python -m extractors.entities.training.harmonise``); the span's first word may carry
+  proclitics («وروسيا», «للولايات المتحدة»). Applied first, so an institution head before a country still
+  forms an ORG with it («حكومة روسيا»).
 
 AQMAR:
 - ``group_out``: single-word PERS spans naming a group of people («المسلمين», «العرب», «الصليبيين») become O:
@@ -33,12 +39,14 @@ Wojood:
 
 from __future__ import annotations
 
+import argparse
 import functools
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 from extractors.arabic import fold_word
-from extractors.entities.crf.features import INSTITUTION_HEADS, split_clitics
+from extractors.entities.crf.features import INSTITUTION_HEADS, article_form, split_clitics
 from extractors.entities.iob import spans
 from extractors.entities.training.conll import Sentence
 
@@ -75,6 +83,12 @@ TITLES = _folded(
 PLACE_HEADS = _folded(
     "مدينة قرية بلدة مخيم محافظة منطقة قضاء ولاية ضاحية حي بلدية")
 MAX_MODIFIERS = 3
+# Country names for country_loc: normalised form, tab, CLDR code (a shipped file, so harmonisation does not
+# depend on the installed babel version).
+COUNTRIES_FILE = Path(__file__).resolve().parents[1] / "models" / "ner_cldr_countries.tsv"
+# Two-letter CLDR codes that are not countries: European Union, Eurozone, United Nations, Outlying Oceania,
+# unknown region, pseudo-locales.
+NON_COUNTRY_CODES = frozenset({"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB"})
 
 Rule = Callable[[list[str], list[str]], int]
 
@@ -224,6 +238,57 @@ def misc_term_out(ns: list[str], tags: list[str]) -> int:
     return changed
 
 
+def cldr_country_forms() -> dict[str, str]:
+    """Normalised country names (form -> CLDR code) from babel's CLDR data: ``ar`` and ``ar_*`` territories."""
+    import babel.localedata
+    from babel import Locale
+
+    from extractors.entities.training.gazetteer_build import _forms
+
+    locales = ["ar"] + sorted(c for c in babel.localedata.locale_identifiers() if c.startswith("ar_"))
+    forms: dict[str, str] = {}
+    for locale in locales:
+        for code, name in Locale.parse(locale).territories.items():
+            if len(code) == 2 and code.isalpha() and code not in NON_COUNTRY_CODES:
+                for form in _forms(name):
+                    forms.setdefault(form, code)
+    return forms
+
+
+def write_countries_file(path: Path = COUNTRIES_FILE) -> int:
+    forms = cldr_country_forms()
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("# form\tcode  (country names: Unicode CLDR territory names of locale ar and ar_* via babel, "
+                 "Unicode License v3, Copyright © 2004-2025 Unicode, Inc.; built by python -m "
+                 "extractors.entities.training.harmonise)\n")
+        for form in sorted(forms):
+            fh.write(f"{form}\t{forms[form]}\n")
+    return len(forms)
+
+
+@functools.cache
+def country_forms() -> frozenset[str]:
+    with open(COUNTRIES_FILE, encoding="utf-8") as fh:
+        return frozenset(line.split("\t")[0] for line in fh if line.strip() and not line.startswith("#"))
+
+
+def _is_country(words: list[str]) -> bool:
+    """Whether the normalised words are a country name; the first word may carry proclitics («وروسيا»)."""
+    rest = words[1:]
+    return any(" ".join([first, *rest]) in country_forms() for first in (words[0], article_form(words[0])))
+
+
+def country_loc(ns: list[str], tags: list[str]) -> int:
+    changed = 0
+    for typ, s, e in spans(tags):
+        if typ in ("ORG", "MISC") and _is_country(ns[s:e]):
+            tags[s] = "B-LOC"
+            for k in range(s + 1, e):
+                tags[k] = "I-LOC"
+            changed += 1
+    return changed
+
+
 @functools.cache
 def _anercorp_mostly_o() -> frozenset[str]:
     """Words ANERcorp's train split tags O at least 90% of the time (seen at least 3 times)."""
@@ -254,10 +319,11 @@ def group_out(ns: list[str], tags: list[str]) -> int:
 ORG_RULES: list[tuple[str, Rule]] = [("org_extend", org_extend), ("org_construct", org_construct),
                                      ("org_definite", org_definite)]
 RULES: dict[str, list[tuple[str, Rule]]] = {
-    "anercorp": [("title_out", title_out), *ORG_RULES],
-    "aqmar": [("title_out", title_out), ("group_out", group_out), ("misc_letter_out", misc_letter_out),
-              ("misc_term_out", misc_term_out), *ORG_RULES],
-    "wojood": [("title_out", title_out), ("place_head_out", place_head_out), *ORG_RULES],
+    "anercorp": [("country_loc", country_loc), ("title_out", title_out), *ORG_RULES],
+    "aqmar": [("country_loc", country_loc), ("title_out", title_out), ("group_out", group_out),
+              ("misc_letter_out", misc_letter_out), ("misc_term_out", misc_term_out), *ORG_RULES],
+    "wojood": [("country_loc", country_loc), ("title_out", title_out), ("place_head_out", place_head_out),
+               *ORG_RULES],
 }
 
 
@@ -266,7 +332,7 @@ RULES: dict[str, list[tuple[str, Rule]]] = {
 # ANERcorp's own convention, docs/MODEL_CARD.md); "none" (the corpora as published).
 PROFILES = ("guideline", "narrow", "none")
 TRAINING_PROFILE = "narrow"  # the shipped model's (run 27); dev gold always uses "guideline"
-NARROW_ANERCORP = ("title_out", "org_construct")
+NARROW_ANERCORP = ("country_loc", "title_out", "org_construct")
 
 
 def harmonise(corpus: str, sentences: list[Sentence], profile: str = "guideline"
@@ -288,3 +354,15 @@ def harmonise(corpus: str, sentences: list[Sentence], profile: str = "guideline"
                 counts[f"{corpus}:{name}"] += n
         out.append((toks, new))
     return out, counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=f"Write the country names of the country_loc rule ({COUNTRIES_FILE}) "
+                                 "from the CLDR data in the installed babel package.")
+    ap.parse_args(argv)
+    print(f"{COUNTRIES_FILE}: {write_countries_file()} forms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
