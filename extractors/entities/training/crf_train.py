@@ -41,11 +41,12 @@ GAZETTEERS = {"cldr": EXT_GAZETTEER,
 PEOPLE_FILE = MODEL_DIR / "ner_people.tsv.gz"  # built by python -m extractors.entities.training.people_build
 DEFAULT_CORPORA = ["anercorp", "aqmar", "wojood"]
 
-# The shipped setting (run 29 of docs/MODEL_CARD.md, which keeps every attempt; run 27 + the country_loc rule): run 23's features (general-Arabic
-# lexicon, Faker name words, CLDR gazetteer, people's name words, no label transitions unseen in training,
-# c1 = 0.25) + the institution head-noun feature + the ArWikiCats gazetteer, trained on the three corpora
-# harmonised to docs/ENTITIES.md with the "narrow" profile (ANERcorp's definite heads with an adjective stay O:
-# the guideline's full profile costs 0.021 more on ANERcorp's own convention, which its test split scores).
+# The shipped setting (run 29 of docs/MODEL_CARD.md, which keeps every attempt; run 27 + the country_loc rule):
+# run 23's features (general-Arabic lexicon, Faker name words, CLDR gazetteer, people's name words, no label
+# transitions unseen in training, c1 = 0.25) + the institution head-noun feature + the ArWikiCats gazetteer,
+# trained on the three corpora harmonised to docs/ENTITIES.md with the "narrow" profile (ANERcorp's definite
+# heads with an adjective stay O: the guideline's full profile costs 0.021 more on ANERcorp's own convention,
+# which its test split scores).
 BEST: dict[str, Any] = {
     "algorithm": "lbfgs", "c1": 0.25, "c2": 0.005, "max_iterations": 300, "folds": 5, "clusters": 256,
     "possible_transitions": False, "minfreq": 0, "gazetteers": ["cldr", "wikicats"],
