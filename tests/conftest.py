@@ -27,6 +27,19 @@ os.environ.setdefault("AKHBAR_TASK_RUNNER", "thread")
 sys.path.insert(0, str(REPO / "tests"))
 
 
+def pytest_collection_modifyitems(session, config, items):
+    import recipe_training
+
+    if any(item.name == recipe_training.TEST_NAME for item in items) and not recipe_training.missing_corpora():
+        recipe_training.start()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import recipe_training
+
+    recipe_training.stop()
+
+
 def shared_path(*parts: str) -> Path:
     """A file under ../shared, or skip the test when this machine has no ../shared (a newcomer's clone)."""
     p = SHARED.joinpath(*parts)
