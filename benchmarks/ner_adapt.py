@@ -6,7 +6,7 @@
 
 1. A DuckDB warehouse of N SaudiNewsNet articles (2015 Saudi newspapers, CC BY-NC-SA 4.0; read at run time)
    is written with the project's loader (``warehouse.store.Warehouse.load``) to a temporary directory.
-2. The adapt command (``python -m flows.ner_adapt``, the handler of ``akhbar ner adapt``) runs in its own
+2. The adapt command (``python -m flows.cli ner adapt``, i.e. ``akhbar ner adapt``) runs in its own
    process with ``AKHBAR_DATA_DIR`` in the temporary directory: its wall time and peak RSS (``wait4``) are printed.
    The model it trains is benchmark-only: it is never written into the repository and goes away with the
    temporary directory.
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         n = build_warehouse(db, args.articles, args.seed)
         print(f"warehouse: {n} SaudiNewsNet articles in {time.perf_counter() - t0:.1f}s ({db.stat().st_size / 1e6:.1f} MB)")
         env = {**os.environ, "AKHBAR_DATA_DIR": str(data_dir)}
-        cmd = [sys.executable, "-m", "flows.ner_adapt", "--db", str(db), "--min-articles", "1"]
+        cmd = [sys.executable, "-m", "flows.cli", "ner", "adapt", "--db", str(db), "--min-articles", "1"]
         cmd += ["--iterations", str(args.iterations)] if args.iterations else []
         cmd += ["--train-sentences", str(args.train_sentences)] if args.train_sentences else []
         cmd += ["--max-sentences", str(args.max_sentences)] if args.max_sentences else []

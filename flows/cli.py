@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TextIO, TypeVar
 import flows  # noqa: F401  (telemetry defaults before Prefect loads)
 from extractors.config import VERSION, ConfigError, load_config
 from extractors.discover.urls import BadURL, canonical_url, without_userinfo
+from extractors.entities.base import BACKENDS
+from flows.cli_common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, positive_int
+from flows.cli_common import error as _err
 from flows.local_api import EXIT_INTERRUPTED, EXIT_TERMINATED, PrefectUnavailable, Terminated, prefect_api, stop_signals
 from flows.settings import SettingsError, load_settings
 from warehouse.connection import DEFAULT_DB_PATH, WarehouseError, check_database, storage_problem
@@ -35,9 +38,7 @@ if TYPE_CHECKING:
     from flows.ingest import Backend
     from flows.run_summary import ProgressEvent, RunSummary
 
-EXIT_OK, EXIT_ERROR, EXIT_CONFIG = 0, 1, 2
 DEMO_DB_PATH = "data/demo.duckdb"
-BACKENDS = ["auto", "crf", "camel"]
 FORMATS = ["table", "csv", "json"]
 
 P = ParamSpec("P")
@@ -46,10 +47,6 @@ R = TypeVar("R")
 
 class UsageError(ValueError):
     """A bad argument: its message is printed as one error line and the command exits 2."""
-
-
-def _err(msg: str) -> None:
-    print(f"akhbar: error: {msg}", file=sys.stderr)
 
 
 def _write(text: str) -> None:
@@ -128,17 +125,6 @@ def _print_summary(summary: RunSummary, *, max_failures: int = 10) -> None:
     print(f"  database: {Path(summary.db_path).resolve()}")
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def cell_width(text: str) -> int | None:
     """An argparse type for --width: characters per table cell, 0 for no cut (None)."""
     try:
@@ -165,7 +151,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse's errors as one line naming the option, exit 2 (its default prints the whole usage first)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_CONFIG, f"akhbar: error: {message} (see `{self.prog} --help`)\n")
+        self.exit(EXIT_USAGE, f"akhbar: error: {message} (see `{self.prog} --help`)\n")
 
 
 def check_ingest(args: argparse.Namespace) -> None:
@@ -425,7 +411,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                      insecure=args.insecure, policy=policy)
     except ServeUsageError as exc:
         _err(str(exc))
-        return EXIT_CONFIG
+        return EXIT_USAGE
     except ServeError as exc:
         _err(str(exc))
         return EXIT_ERROR
@@ -662,38 +648,23 @@ COMMANDS = (
 EXIT_CODES_HELP = f"""exit codes:
   {EXIT_OK}    done (a run that completed, even if some URLs failed: they are in the fetches table)
   {EXIT_ERROR}    failed (a run that fetched nothing because of failures, a damaged or locked database, ...)
-  {EXIT_CONFIG}    bad usage: an option, argument, sources.toml or AKHBAR_* setting (reported before anything starts)
+  {EXIT_USAGE}    bad usage: an option, argument, sources.toml or AKHBAR_* setting (reported before anything starts)
   {EXIT_INTERRUPTED}  stopped with Ctrl-C (what was loaded is kept)
   {EXIT_TERMINATED}  stopped with SIGTERM (what was loaded is kept)"""
 
 
 def add_ner_parser(sub: argparse._SubParsersAction) -> None:
-    """`akhbar ner`: CoNLL tokens or raw text in, tags or entities with offsets out (neither starts Prefect)."""
-    from flows.entities_cli import NER_DESCRIPTION, add_ner_arguments, cmd_ner
+    """`akhbar ner` (flows/entities_cli.py) and its optional subcommand `adapt` (flows/ner_adapt.py); neither
+    starts Prefect."""
+    from flows.entities_cli import add_ner_parser as add_ner_command
+    from flows.ner_adapt import add_adapt_arguments, cmd_ner_adapt
 
-    ner = sub.add_parser("ner", help="tag CoNLL tokens, or raw text with --plain / --text (entities with offsets)",
-                         description=NER_DESCRIPTION, epilog=EXIT_CODES_HELP,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_ner_arguments(ner)
-    ner.set_defaults(func=cmd_ner)
-    add_ner_subcommands(ner)
-
-
-def cmd_ner_adapt(args: argparse.Namespace) -> int:
-    from flows.ner_adapt import cmd_ner_adapt as adapt
-
-    return adapt(args)
-
-
-def add_ner_subcommands(ner: argparse.ArgumentParser) -> None:
-    """`akhbar ner adapt` (flows/ner_adapt.py); `akhbar ner` without a subcommand tags its input."""
-    from flows.ner_adapt import add_adapt_arguments
-
-    sub = ner.add_subparsers(dest="ner_command", metavar="{adapt}",
-                             help="adapt: retrain the offline model on your own articles (optional)")
-    adapt = sub.add_parser("adapt", help="retrain the crf model with word clusters learned from your warehouse's "
-                           "articles (installed in your data directory; --reset goes back to the shipped model)",
-                           epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ner = add_ner_command(sub, EXIT_CODES_HELP)
+    actions = ner.add_subparsers(dest="ner_command", metavar="{adapt}",
+                                 help="adapt: retrain the offline model on your own articles (optional)")
+    adapt = actions.add_parser("adapt", help="retrain the crf model with word clusters learned from your warehouse's "
+                               "articles (installed in your data directory; --reset goes back to the shipped model)",
+                               epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_adapt_arguments(adapt)
     adapt.set_defaults(func=cmd_ner_adapt, runs_flows=False, check=None)
 
@@ -738,7 +709,7 @@ def main(argv: list[str] | None = None) -> int:
             return int(args.func(args))
     except (ConfigError, SettingsError, UsageError, QueryArgumentError) as exc:
         _err(str(exc))
-        return EXIT_CONFIG
+        return EXIT_USAGE
     except (WarehouseError, PrefectUnavailable) as exc:
         _err(str(exc))
         return EXIT_ERROR

@@ -3,8 +3,7 @@
 
 Each `add_*_arguments(parser)` adds a command's options to an argparse parser; each `cmd_*(args)` runs it and
 returns the exit code: 0 done, 1 failed (a backend that cannot load, a database problem), 2 bad usage (printed
-as one line, `akhbar: error: ...`). flows/cli.py wires them in; `python -m flows.entities_cli ner|entities ...`
-runs them on their own.
+as one line, `akhbar: error: ...`). flows/cli.py wires them in (`add_ner_parser`, `add_entities_parser`).
 """
 
 from __future__ import annotations
@@ -14,10 +13,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from extractors.entities.base import BACKENDS
+from flows.cli_common import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from flows.cli_common import error as _err
 from warehouse.connection import DEFAULT_DB_PATH, WarehouseError
-
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-BACKENDS = ["auto", "crf", "camel"]
 
 NER_DESCRIPTION = """\
 Tag Arabic text with PERS, LOC, ORG and MISC entities.
@@ -33,10 +32,6 @@ entity is printed on one line as start<TAB>end<TAB>type<TAB>text, where start an
 offsets (Unicode code points, end exclusive) into the input exactly as read (text[start:end] is the entity; a tab
 or line break inside it is printed as a space).
 """
-
-
-def _err(message: str) -> None:
-    print(f"akhbar: error: {message}", file=sys.stderr)
 
 
 # ------------------------------------------------------------------------------------------------ akhbar ner
@@ -214,28 +209,14 @@ def cmd_entities_alias(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# ------------------------------------------------------------------------------------------------ on its own
+# ------------------------------------------------------------------------------------------------ wiring
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """`python -m flows.entities_cli`: the two commands as flows/cli.py wires them."""
-    parser = argparse.ArgumentParser(prog="akhbar")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    ner = sub.add_parser("ner", help="tag CoNLL tokens, or raw text with --plain / --text",
-                         description=NER_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_ner_parser(sub: argparse._SubParsersAction, epilog: str) -> argparse.ArgumentParser:
+    """Add `ner` (func `cmd_ner`) to an argparse subcommand set; flows/cli.py adds `ner adapt` under it."""
+    ner = sub.add_parser("ner", help="tag CoNLL tokens, or raw text with --plain / --text (entities with offsets)",
+                         description=NER_DESCRIPTION, epilog=epilog,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     add_ner_arguments(ner)
     ner.set_defaults(func=cmd_ner)
-    add_entities_parser(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return int(args.func(args))
-    except BrokenPipeError:
-        return EXIT_OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return ner

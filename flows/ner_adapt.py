@@ -15,9 +15,10 @@ from pathlib import Path
 
 import duckdb
 
+from flows.cli_common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, positive_int
+from flows.cli_common import error as _err
 from warehouse.connection import DEFAULT_DB_PATH, connect, one_row
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 PAGE_ARTICLES = 500
 MIN_ARTICLES = 50  # fewer articles teach the word clusters almost nothing the shipped training text does not
 DEFAULT_MAX_SENTENCES = 200_000  # of the user's articles: memory and cluster time stay bounded
@@ -32,16 +33,6 @@ LIMIT $limit
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return value
-
-
 def add_adapt_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", default=DEFAULT_DB_PATH, help=f"DuckDB file to learn from (default: {DEFAULT_DB_PATH})")
     parser.add_argument("--allow-fewer-corpora", action="store_true",
@@ -49,19 +40,15 @@ def add_adapt_arguments(parser: argparse.ArgumentParser) -> None:
                              "there, which is weaker than the shipped model on modern text")
     parser.add_argument("--reset", action="store_true",
                         help="remove the adapted model: crf and auto use the shipped model again")
-    parser.add_argument("--min-articles", type=_positive_int, default=MIN_ARTICLES, metavar="N",
+    parser.add_argument("--min-articles", type=positive_int, default=MIN_ARTICLES, metavar="N",
                         help=f"refuse to adapt from fewer Arabic articles (default: {MIN_ARTICLES})")
-    parser.add_argument("--max-sentences", type=_positive_int, default=DEFAULT_MAX_SENTENCES, metavar="N",
+    parser.add_argument("--max-sentences", type=positive_int, default=DEFAULT_MAX_SENTENCES, metavar="N",
                         help="read at most N sentences of the articles, a sample spread over the warehouse "
                              f"(default: {DEFAULT_MAX_SENTENCES:,})")
-    parser.add_argument("--iterations", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--iterations", type=positive_int, default=None, metavar="N",
                         help="training iterations (default: the shipped model's); fewer for a quick, weaker trial")
-    parser.add_argument("--train-sentences", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--train-sentences", type=positive_int, default=None, metavar="N",
                         help="train on the first N labelled sentences only (a quick, weaker trial)")
-
-
-def _err(message: str) -> None:
-    print(f"akhbar: error: {message}", file=sys.stderr)
 
 
 def _note(message: str) -> None:
@@ -127,7 +114,7 @@ def _adapt(args: argparse.Namespace) -> int:
                        max_user_sentences=args.max_sentences, min_articles=args.min_articles, log=_note)
     except OSError as exc:  # a full disk, say: nothing was installed, the previous model stays in use
         _err(f"could not build the adapted model in {root}: {exc.strerror or exc}; the previous model stays in use")
-        return EXIT_FAILED
+        return EXIT_ERROR
     installed, text = result.installed, result.text
     print(f"adapted model installed in {installed.folder} ({installed.model_id}), learned from {text.articles:,} "
           f"articles ({len(text.sentences):,} sentences) in {result.seconds:.0f}s")
@@ -161,14 +148,3 @@ def article_texts(db: Path, page: int = PAGE_ARTICLES) -> Iterator[str]:
             return
         after = rows[-1][0]
         yield from (text for _, text in rows)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m flows.ner_adapt ...`: the same command outside `akhbar` (`akhbar ner adapt` is the usual way)."""
-    parser = argparse.ArgumentParser(prog="akhbar ner adapt", description=__doc__)
-    add_adapt_arguments(parser)
-    return cmd_ner_adapt(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

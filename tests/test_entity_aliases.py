@@ -1,7 +1,7 @@
 """One entity, many spellings: entity_aliases (migration 016), merged entities, display forms, `entities alias`.
 
 Real DuckDB files loaded through the warehouse's own loader; the command runs as a real process
-(`python -m flows.entities_cli`, the handlers flows/cli.py wires in)."""
+(`python -m flows.cli entities alias`)."""
 
 from __future__ import annotations
 
@@ -236,7 +236,7 @@ def test_alias_handler_exit_codes_and_one_line_errors(news, capsys):
 
 
 def akhbar_entities(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flows.entities_cli", "entities", "alias", *argv],
+    return subprocess.run([sys.executable, "-m", "flows.cli", "entities", "alias", *argv],
                           capture_output=True, text=True, timeout=120, cwd=REPO,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
 

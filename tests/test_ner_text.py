@@ -1,7 +1,7 @@
 """Free text in: `akhbar ner --text` and `--plain`, and running text in CoNLL mode refused with the line number.
 
 The handler is flows/entities_cli.cmd_ner (flows/cli.py wires it in as `akhbar ner`); the process tests run it
-as `python -m flows.entities_cli ner`, with the shipped CRF model."""
+as `python -m flows.cli ner`, with the shipped CRF model."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ NAMES = {"بايدن": "B-PERS", "واشنطن": "B-LOC", "بيروت": "B-LOC",
 
 
 def ner(*argv: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flows.entities_cli", "ner", *argv], input=stdin,
+    return subprocess.run([sys.executable, "-m", "flows.cli", "ner", *argv], input=stdin,
                           capture_output=True, text=True, timeout=120, cwd=REPO,
                           env={**os.environ, "PYTHONPATH": str(REPO), "AKHBAR_CAMEL_MODEL": ""})
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 ENTITY_TYPES = ("PERS", "LOC", "ORG", "MISC")
+BACKENDS = ("auto", "crf", "camel")  # what get_backend() accepts
 
 
 class EntityError(Exception):

@@ -33,7 +33,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from extractors.entities.base import ENTITY_TYPES, EntityError, ModelNotFoundError, NERBackend
+from extractors.entities.base import BACKENDS, ENTITY_TYPES, EntityError, ModelNotFoundError, NERBackend
 from extractors.entities.canon import canonical_entity, known_forms, normalize_form
 from extractors.entities.iob import spans, to_iob2
 from extractors.entities.tokens import MAX_SENTENCE_TOKENS, Token, is_arabic, split_sentences, tokenize
@@ -64,8 +64,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-BACKENDS = ("auto", "crf", "camel")
 
 _CACHE: dict[tuple[str, str], NERBackend] = {}
 _LOCK = threading.Lock()

@@ -26,7 +26,8 @@ _PAREN = re.compile(r"\([^)]*\)")
 _SKIP = {"العالم", "غير معروف", "منطقة غير معروفة", "منطقة مجهولة"}
 
 
-def _forms(name: str) -> list[str]:
+def name_forms(name: str) -> list[str]:
+    """The normalised forms of one CLDR name (parentheses dropped, split at dashes and commas, 1-6 words)."""
     out = []
     name = _PAREN.sub(" ", name)
     for part in re.split(r"\s+-\s+|[،,]", name):
@@ -37,8 +38,22 @@ def _forms(name: str) -> list[str]:
     return out
 
 
-def collect() -> dict[str, str]:
+def arabic_locales() -> list[str]:
+    """CLDR's Arabic locales as babel ships them: ``ar`` and its regional variants ``ar_*``."""
     import babel
+
+    return ["ar"] + sorted(code for code in babel.localedata.locale_identifiers() if code.startswith("ar_"))
+
+
+def write_form_table(path: Path, header: str, forms: dict[str, str]) -> None:
+    """A shipped list: a ``#`` header line, then ``form<TAB>value`` per form, sorted."""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(f"# {header}\n")
+        for form in sorted(forms):
+            fh.write(f"{form}\t{forms[form]}\n")
+
+
+def collect() -> dict[str, str]:
     from babel import Locale
 
     entries: dict[str, str] = {}
@@ -46,11 +61,11 @@ def collect() -> dict[str, str]:
     def add(name: str, typ: str) -> None:
         if not name or name in _SKIP or any(ch.isdigit() for ch in name):
             return
-        for f in _forms(name):
+        for f in name_forms(name):
             if len(f) >= 3 and (typ != "TIME" or len(f) >= 4):  # «اب», «احد» are ordinary words too
                 entries.setdefault(f, typ)  # first type wins: LOC before CUR/LANG
 
-    locales = ["ar"] + sorted(code for code in babel.localedata.locale_identifiers() if code.startswith("ar_"))
+    locales = arabic_locales()
     for code in locales:
         loc = Locale.parse(code)
         for name in loc.territories.values():
@@ -88,12 +103,9 @@ def collect() -> dict[str, str]:
 
 def main() -> int:
     entries = collect()
-    with open(OUT, "w", encoding="utf-8") as fh:
-        fh.write("# form\ttype  (Unicode CLDR via babel, Unicode License v3, Copyright © 2004-2025 Unicode, Inc.; "
-                 "month/day names also from dateparser, BSD-3-Clause; built by python -m "
-                 "extractors.entities.training.gazetteer_build)\n")
-        for form in sorted(entries):
-            fh.write(f"{form}\t{entries[form]}\n")
+    write_form_table(OUT, "form\ttype  (Unicode CLDR via babel, Unicode License v3, Copyright © 2004-2025 Unicode, "
+                          "Inc.; month/day names also from dateparser, BSD-3-Clause; built by python -m "
+                          "extractors.entities.training.gazetteer_build)", entries)
     print(f"{len(entries)} forms -> {OUT}")
     return 0
 

@@ -240,29 +240,26 @@ def misc_term_out(ns: list[str], tags: list[str]) -> int:
 
 def cldr_country_forms() -> dict[str, str]:
     """Normalised country names (form -> CLDR code) from babel's CLDR data: ``ar`` and ``ar_*`` territories."""
-    import babel.localedata
     from babel import Locale
 
-    from extractors.entities.training.gazetteer_build import _forms
+    from extractors.entities.training.gazetteer_build import arabic_locales, name_forms
 
-    locales = ["ar"] + sorted(c for c in babel.localedata.locale_identifiers() if c.startswith("ar_"))
     forms: dict[str, str] = {}
-    for locale in locales:
+    for locale in arabic_locales():
         for code, name in Locale.parse(locale).territories.items():
             if len(code) == 2 and code.isalpha() and code not in NON_COUNTRY_CODES:
-                for form in _forms(name):
+                for form in name_forms(name):
                     forms.setdefault(form, code)
     return forms
 
 
 def write_countries_file(path: Path = COUNTRIES_FILE) -> int:
+    from extractors.entities.training.gazetteer_build import write_form_table
+
     forms = cldr_country_forms()
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write("# form\tcode  (country names: Unicode CLDR territory names of locale ar and ar_* via babel, "
-                 "Unicode License v3, Copyright © 2004-2025 Unicode, Inc.; built by python -m "
-                 "extractors.entities.training.harmonise)\n")
-        for form in sorted(forms):
-            fh.write(f"{form}\t{forms[form]}\n")
+    write_form_table(path, "form\tcode  (country names: Unicode CLDR territory names of locale ar and ar_* via "
+                           "babel, Unicode License v3, Copyright © 2004-2025 Unicode, Inc.; built by python -m "
+                           "extractors.entities.training.harmonise)", forms)
     return len(forms)
 
 
