@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -25,7 +26,16 @@ from extractors.discover.urls import BadURL, canonical_url, without_userinfo
 from extractors.entities.base import BACKENDS
 from flows.cli_common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, positive_int
 from flows.cli_common import error as _err
-from flows.local_api import EXIT_INTERRUPTED, EXIT_TERMINATED, PrefectUnavailable, Terminated, prefect_api, stop_signals
+from flows.local_api import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    PrefectUnavailable,
+    Terminated,
+    prefect_api,
+    raise_if_stop_requested,
+    stop_signal,
+    stop_signals,
+)
 from flows.settings import SettingsError, load_settings
 from warehouse.connection import DEFAULT_DB_PATH, WarehouseError, check_database, storage_problem
 from warehouse.formatting import DEFAULT_CELL_WIDTH
@@ -288,6 +298,7 @@ def _demo_ingest(db: Path, backend: Backend) -> RunSummary:
         summary = ingest.with_options(task_runner=task_runner_from_spec("thread"))(
             sources_file=str(sources), db_path=str(building), allow_private_addresses=True, backend=backend,
             write_report=False)
+        raise_if_stop_requested()  # a Ctrl-C that Prefect swallowed as the run ended still keeps the old demo
         Path(f"{db}.wal").unlink(missing_ok=True)
         os.replace(building, db)
     summary.db_path = str(db)
@@ -706,30 +717,43 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "check", None):
             args.check(args)
         with stop_signals(), (prefect_api() if getattr(args, "runs_flows", False) else nullcontext()):
-            return int(args.func(args))
-    except (ConfigError, SettingsError, UsageError, QueryArgumentError) as exc:
+            code = int(args.func(args))
+            raise_if_stop_requested()  # stopped at the very end: say so instead of exiting 0 as if not asked
+            return code
+    except KeyboardInterrupt as exc:
+        return _stopped(sigterm=isinstance(exc, Terminated))
+    except Exception as exc:
+        if stop_signal() is not None:  # the stop surfaced as another error (DuckDB's "Query interrupted")
+            return _stopped(sigterm=stop_signal() == signal.SIGTERM)
+        return _failed(exc, getattr(args, "db", None))
+
+
+def _stopped(*, sigterm: bool) -> int:
+    _err(f"{'stopped (SIGTERM)' if sigterm else 'interrupted'}; what was loaded is kept, run the same command again "
+         "to continue")
+    return EXIT_TERMINATED if sigterm else EXIT_INTERRUPTED
+
+
+def _failed(exc: Exception, db: str | None) -> int:
+    """The exit code of a command that raised `exc`, after one line saying what to do; raises what is a bug."""
+    if isinstance(exc, (ConfigError, SettingsError, UsageError, QueryArgumentError)):
         _err(str(exc))
         return EXIT_USAGE
-    except (WarehouseError, PrefectUnavailable) as exc:
+    if isinstance(exc, (WarehouseError, PrefectUnavailable)):
         _err(str(exc))
         return EXIT_ERROR
-    except KeyboardInterrupt as exc:
-        stopped_by = "stopped (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
-        _err(f"{stopped_by}; what was loaded is kept, run the same command again to continue")
-        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
-    except BrokenPipeError:
+    if isinstance(exc, BrokenPipeError):
         return EXIT_OK
-    except Exception as exc:  # a damaged database or a full disk met while working: one line, not a traceback
-        failure = _failed_run_message(exc)
-        if failure:  # the run fetched nothing: its causes, one line each
-            for line in failure.splitlines():
-                _err(line)
-            return EXIT_ERROR
-        problem = storage_problem(exc, getattr(args, "db", None) or "the database")
-        if problem is None:
-            raise
-        _err(str(problem))
+    failure = _failed_run_message(exc)
+    if failure:  # the run fetched nothing: its causes, one line each
+        for line in failure.splitlines():
+            _err(line)
         return EXIT_ERROR
+    problem = storage_problem(exc, db or "the database")  # a damaged database or a full disk met while working
+    if problem is None:
+        raise exc
+    _err(str(problem))
+    return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -40,6 +40,11 @@ def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
     raise _stop_error(signum)
 
 
+def stop_signal() -> int | None:
+    """The signal that asked this process to stop, or None."""
+    return _stop_requested[0] if _stop_requested else None
+
+
 def raise_if_stop_requested() -> None:
     """Raise again at a safe point if a stop signal arrived: Python raises the signal's exception wherever the
     main thread happens to be, and there it can be swallowed (in a `__del__`, say) while the run goes on."""

@@ -140,6 +140,6 @@ def test_an_interrupted_demo_keeps_the_previous_demo_database(tmp_path):
     run = Run("demo", "--db", str(db), home=home)
     wait_until(lambda: len(flow_run_states(home)) == 2 if (home / "prefect.db").exists() else False)
     returncode, _ = run.stop(signal.SIGINT, group=True)
-    assert returncode == 130
+    assert returncode == 130, "".join(run.err)[-3000:]
     assert rows(db, "SELECT count(*) FROM articles") == before == [(16,)]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".demo-")] == []
