@@ -17,6 +17,7 @@ from extractors.arabic import clean_text, normalize_arabic
 from extractors.dedup import minhash
 from extractors.discover.urls import article_id, canonical_from_html
 from extractors.entities.base import NERBackend
+from extractors.fetch.claims import CLAIMED_ELSEWHERE
 from extractors.records import ExtractedArticle, FetchedPage, FetchLogRow, Mention, ProcessedArticle, RawPage
 
 _SPACES = re.compile(r"\s+")
@@ -81,6 +82,7 @@ class ProcessedBatch:
     fetch_rows: list[FetchLogRow] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason)
     fetched: int = 0  # pages that came back with a body
+    skipped: int = 0  # pages another run was fetching: that run stores them, this one neither fetched nor failed
     seconds_extract: float = 0.0
     seconds_entities: float = 0.0
 
@@ -115,6 +117,9 @@ def _extract_pages(pages: Sequence[FetchedPage], timezones: dict[str, str],
     """The articles of the usable pages; every page gets its fetch-log rows, and failures a reason."""
     extracted = []
     for page in pages:
+        if page.error is not None and page.error.startswith(CLAIMED_ELSEWHERE):
+            out.skipped += 1
+            continue
         if not page.ok:
             out.fetch_rows.extend(fetch_log_rows(page))
             out.failures.append((page.url, page.error or "no body"))

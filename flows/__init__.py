@@ -1,8 +1,8 @@
 """Prefect flows and the `akhbar` command line: the orchestration over `extractors/` and `warehouse/`.
 
-- `ingest` (flows `ingest`, `ingest-urls`), `reprocess`, `merge` (`merge-lake`): the flows;
+- `ingest` (flows `ingest`, `ingest-urls`), `reprocess`: the flows;
 - `batch_pipeline`: batches in flight on the task runner, grouped into loads, shared by ingest and reprocess;
-- `sinks`: where a run's rows go (the DuckDB warehouse or a Parquet lake), chosen once per run;
+- `sinks`: where a run's rows go (the warehouse: a DuckDB file or a DuckLake), built once per run;
 - `run_summary`: a run's id and counts; `reporting`: what a run shows in the Prefect UI;
 - `settings`: the `AKHBAR_*` environment settings; `runners`: the task runner they name;
 - `politeness`: per-host limits shared through the Prefect server; `serve`: `akhbar serve`;

@@ -7,8 +7,7 @@ run's sink in groups: one transaction of at least `every_pages` pages (stored or
 oldest waiting batch is `after_seconds` old (a slow, polite crawl still lands its articles regularly), and the
 rest at the end of the run. Each transaction costs a fixed open + commit + checkpoint (about 0.14 s on the
 benchmark machine, and checkpoints of small appends bloat the file), so 1,000-page loads take half the time of
-200-page ones. The file is free between loads. A sink that wants every batch at once (the lake: one worker's
-file set per batch) gets it.
+200-page ones. The file is free between loads.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from prefect.utilities.annotations import quote
 from extractors.batch import ProcessedBatch
 from flows.local_api import raise_if_stop_requested
 from flows.run_summary import RunSummary, loaded_event, notify_progress
-from flows.sinks import RunSink
+from flows.sinks import WarehouseSink
 
 LOAD_EVERY_PAGES = 1000
 LOAD_AFTER_SECONDS = 60.0
@@ -56,7 +55,7 @@ class LoadPolicy:
 
 
 @task(name="load-batch", cache_policy=NO_CACHE)
-def load_batch(sink: RunSink, batch: ProcessedBatch) -> int:
+def load_batch(sink: WarehouseSink, batch: ProcessedBatch) -> int:
     """One batch's rows into the run's sink; the number of mentions stored."""
     return sink.load(batch.articles, batch.fetch_rows).mentions
 
@@ -83,7 +82,7 @@ class BatchPipeline:
     told (flows.run_summary.notify_progress); `on_wait()` every WAIT_TICK_SECONDS while a batch is awaited.
     """
 
-    def __init__(self, sink: RunSink, summary: RunSummary, *, policy: LoadPolicy = LoadPolicy(),
+    def __init__(self, sink: WarehouseSink, summary: RunSummary, *, policy: LoadPolicy = LoadPolicy(),
                  on_loaded: Callable[[RunSummary], None] | None = None,
                  on_wait: Callable[[], None] | None = None) -> None:
         self.sink = sink
@@ -145,6 +144,6 @@ class BatchPipeline:
 
     def _load_due(self) -> bool:
         waiting = sum(len(b.articles) + len(b.failures) for b in self._to_load)
-        return (self.sink.load_each_batch or waiting >= self.policy.every_pages
+        return (waiting >= self.policy.every_pages
                 or time.monotonic() - self._waiting_since >= self.policy.after_seconds)
 

@@ -37,8 +37,16 @@ from flows.local_api import (
     stop_signals,
 )
 from flows.settings import SettingsError, load_settings
-from warehouse.connection import DEFAULT_DB_PATH, WarehouseError, check_database, storage_problem
+from warehouse.connection import (
+    DEFAULT_DB_PATH,
+    WarehouseError,
+    check_database,
+    is_lake,
+    location_problem,
+    storage_problem,
+)
 from warehouse.formatting import DEFAULT_CELL_WIDTH
+from warehouse.lake_location import catalog_file
 from warehouse.queries import QueryArgumentError
 
 if TYPE_CHECKING:
@@ -123,6 +131,8 @@ def _print_summary(summary: RunSummary, *, max_failures: int = 10) -> None:
     print(f"run {summary.run_id} finished in {summary.seconds:.1f}s")
     print(f"  discovered {summary.discovered}, fetched {summary.fetched}, stored {summary.stored}, "
           f"failed {summary.failed}, mentions {summary.mentions}")
+    if summary.skipped:
+        print(f"  skipped {summary.skipped}: another run into the same warehouse was fetching them (it stores them)")
     for name, st in summary.per_source.items():
         extra = f"  ({'; '.join(st.errors)})" if st.errors else ""
         print(f"  source {name}: discovered {st.discovered}, stored {st.stored}, failed {st.failed}{extra}")
@@ -132,7 +142,7 @@ def _print_summary(summary: RunSummary, *, max_failures: int = 10) -> None:
             print(f"    {url}: {reason}")
         if len(summary.failures) > max_failures:
             print(f"    ... and {len(summary.failures) - max_failures} more")
-    print(f"  database: {Path(summary.db_path).resolve()}")
+    print(f"  database: {summary.db_path if is_lake(summary.db_path) else Path(summary.db_path).resolve()}")
 
 
 def cell_width(text: str) -> int | None:
@@ -165,10 +175,9 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def check_ingest(args: argparse.Namespace) -> None:
-    """Before Prefect starts: the sources file (ConfigError: exit 2) and the database file."""
+    """Before Prefect starts: the sources file (ConfigError: exit 2) and the warehouse."""
     load_config(args.sources)
-    if not args.lake:
-        check_database_arg(args.db)
+    check_writable_warehouse(args)
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -177,12 +186,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     with _run_progress("ingest", "URLs"):
         summary = _with_configured_runner(ingest)(
             sources_file=args.sources, db_path=args.db, limit=args.limit,
-            allow_private_addresses=args.allow_private_addresses, backend=args.backend, lake=args.lake,
+            allow_private_addresses=args.allow_private_addresses, backend=args.backend, data_path=args.data_path,
             shared_politeness=args.shared_politeness, since=args.since)
     _print_summary(summary)
-    if args.lake:
-        print(f"  lake: {args.lake} (merge it into the database with: "
-              f"akhbar merge-lake --lake {args.lake} --db {args.db})")
     return EXIT_OK
 
 
@@ -231,15 +237,32 @@ def cmd_sources(args: argparse.Namespace) -> int:
     return EXIT_ERROR if args.strict and healthy < len(checks) else EXIT_OK
 
 
-def cmd_merge_lake(args: argparse.Namespace) -> int:
-    from flows.merge import merge_lake_flow
+def check_migrate_warehouse(args: argparse.Namespace) -> None:
+    """`--from` an existing DuckDB file, `--to` a lake that can be written (before DuckDB starts copying)."""
+    source = args.source
+    if is_lake(source):
+        raise UsageError(f"--from {source}: give the DuckDB file to copy (a ducklake: warehouse is the --to side)")
+    if not Path(source).is_file():
+        raise UsageError(f"--from {source}: no such DuckDB file")
+    if not is_lake(args.to):
+        raise UsageError(f"--to {args.to}: give a ducklake: warehouse, e.g. ducklake:sqlite:data/akhbar.sqlite")
+    check_location(args.to, args.data_path, writing=True)
+    check_database(source)
 
-    counts = merge_lake_flow(lake=args.lake, db_path=args.db)
-    print(f"merged {counts.files} new files from {args.lake} into {args.db} in {counts.seconds:.1f}s: "
-          f"{counts.batches} batches, {counts.articles} articles, {counts.mentions} mentions, "
-          f"{counts.fetches} fetches, {counts.runs} runs")
-    if counts.incomplete:
-        print(f"  {counts.incomplete} files of unfinished batches left for a later merge")
+
+def cmd_migrate_warehouse(args: argparse.Namespace) -> int:
+    """Copy a DuckDB file into a lake table by table; exit 1 when a table's rows did not all arrive."""
+    from warehouse.lake_copy import copy_warehouse
+
+    source = Path(args.source)
+    copies = copy_warehouse(source, args.to, args.data_path)
+    for copy in copies:
+        print(f"{copy.table}: {copy.source_rows} -> {copy.target_rows} rows")
+    short = [c.table for c in copies if c.source_rows != c.target_rows]
+    if short:
+        _err(f"the row counts of {', '.join(short)} differ between {source} and {args.to}: the copy is incomplete")
+        return EXIT_ERROR
+    print(f"copied {len(copies)} tables from {source} into {args.to}")
     return EXIT_OK
 
 
@@ -259,11 +282,44 @@ def _checked_urls(urls: list[str]) -> list[str]:
 
 def check_ingest_urls(args: argparse.Namespace) -> None:
     args.urls = _checked_urls(args.urls)
-    check_database_arg(args.db)
+    check_writable_warehouse(args)
+
+
+def check_location(db: str, data_path: str | None, *, writing: bool) -> None:
+    """--db and --data-path together (a PostgreSQL catalog written without --data-path, ...): UsageError."""
+    problem = location_problem(db, data_path, writing=writing)
+    if problem:
+        raise UsageError(problem)
+
+
+def check_writable_warehouse(args: argparse.Namespace) -> None:
+    """--db and --data-path of a command that writes, before Prefect starts; a DuckDB file is checked cheaply."""
+    check_location(args.db, args.data_path, writing=True)
+    if not is_lake(args.db):
+        check_database_arg(args.db)
+
+
+def check_reprocess(args: argparse.Namespace) -> None:
+    """Reprocessing needs a warehouse with archived pages: a missing one is an error (exit 1), before Prefect."""
+    check_writable_warehouse(args)
+    local = catalog_file(args.db) if is_lake(args.db) else Path(args.db)  # None: a catalog on a server
+    if local is not None and not local.exists():
+        raise WarehouseError(f"no database at {args.db}: nothing to reprocess (pass --db)")
+
+
+def check_serve(args: argparse.Namespace) -> None:
+    """The warehouse the served runs will write."""
+    check_location(args.db, args.data_path, writing=True)
+
+
+def check_reading(args: argparse.Namespace) -> None:
+    """--db and --data-path of a command that only reads."""
+    check_location(args.db, args.data_path, writing=False)
 
 
 def check_database_arg(db: str) -> None:
-    """--db before Prefect starts: a directory is a usage error; a damaged or foreign file a one-line error."""
+    """--db (a DuckDB file) before Prefect starts: a directory is a usage error; a damaged or foreign file a
+    one-line error."""
     if Path(db).is_dir():
         raise UsageError(f"--db {db} is a directory; give the path of a DuckDB file, e.g. {Path(db) / 'akhbar.duckdb'}")
     check_database(db)
@@ -275,7 +331,7 @@ def cmd_ingest_urls(args: argparse.Namespace) -> int:
     with _run_progress("ingest-urls", "URLs"):
         summary = _with_configured_runner(ingest_urls)(
             urls=args.urls, db_path=args.db, source=args.source,
-            allow_private_addresses=args.allow_private_addresses, backend=args.backend)
+            allow_private_addresses=args.allow_private_addresses, backend=args.backend, data_path=args.data_path)
     _print_summary(summary)
     return EXIT_OK
 
@@ -304,6 +360,12 @@ def _demo_ingest(db: Path, backend: Backend) -> RunSummary:
     summary.db_path = str(db)
     summary.report_path = str(build_report(db).out_path)
     return summary
+
+
+def check_demo(args: argparse.Namespace) -> None:
+    if is_lake(args.db):
+        raise UsageError(f"--db {args.db}: the demo builds a DuckDB file (it replaces it on each run); ingest into a "
+                         "lake with `akhbar ingest`, or copy the demo into one with `akhbar migrate-warehouse`")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -407,9 +469,28 @@ def cmd_query(args: argparse.Namespace) -> int:
         return _list_queries()
     if not args.query:
         raise UsageError("give a named query or SQL (see `akhbar query --list`)")
-    cols, rows = run_query(args.db, args.query, _params(args.param), allow_files=args.allow_files)
+    cols, rows = run_query(args.db, args.query, _params(args.param), allow_files=args.allow_files,
+                           as_of=args.as_of)
     _write(render(cols, rows, args.format, cap=args.width))
     return EXIT_OK
+
+
+def as_of_moment(text: str) -> datetime:
+    """An argparse type for --as-of: an ISO 8601 date or date-time (UTC when it names no zone)."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an ISO 8601 date-time such as 2026-01-31T18:00:00Z, "
+                                         f"got {text!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def check_query(args: argparse.Namespace) -> None:
+    """--as-of reads a past snapshot, which only a lake keeps."""
+    check_reading(args)
+    if args.as_of is not None and not is_lake(args.db):
+        raise UsageError(f"--as-of needs a ducklake: warehouse ({args.db} is a DuckDB file, which keeps no past "
+                         "snapshots; see `akhbar migrate-warehouse`)")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -419,7 +500,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                           allow_private_addresses=args.allow_private_addresses)
     try:
         return serve(host=args.host, port=args.port, db_path=args.db, sources_file=args.sources,
-                     insecure=args.insecure, policy=policy)
+                     insecure=args.insecure, policy=policy, data_path=args.data_path)
     except ServeUsageError as exc:
         _err(str(exc))
         return EXIT_USAGE
@@ -428,7 +509,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_ERROR
 
 
-def _search_index_state(db: Path, reindex: bool) -> str:
+def _search_index_state(db: str, reindex: bool) -> str:
     from warehouse.connection import connect
     from warehouse.search import index_state
 
@@ -441,7 +522,7 @@ def _search_index_state(db: Path, reindex: bool) -> str:
         con.close()
 
 
-def _refresh_search_index(db: Path, reindex: bool) -> None:
+def _refresh_search_index(db: str, reindex: bool) -> None:
     """Bring the index up to date when it is not (always with reindex)."""
     from warehouse.search import SearchIndexMissing, refresh_search_index
 
@@ -460,13 +541,17 @@ def _refresh_search_index(db: Path, reindex: bool) -> None:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from warehouse.formatting import render
-    from warehouse.search import hit_rows, search
+    from warehouse.search import hit_rows, refresh_search_index, search
 
-    db = Path(args.db)
-    if not db.exists():
+    db = args.db
+    if is_lake(db):  # the index is a local cache of the lake, brought up to date by search itself when behind
+        if args.reindex:
+            refresh_search_index(db, force=True, log=lambda msg: print(f"akhbar: {msg}", file=sys.stderr))
+    elif not Path(db).exists():
         _err(f"no database at {db}: run `akhbar ingest` or `akhbar demo` first, or pass --db")
         return EXIT_ERROR
-    _refresh_search_index(db, args.reindex)
+    else:
+        _refresh_search_index(db, args.reindex)
     if not args.text:
         if args.reindex:
             print(f"search index of {db} rebuilt")
@@ -501,11 +586,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_reprocess(args: argparse.Namespace) -> int:
     from flows.reprocess import reprocess
 
-    if not Path(args.db).exists():
-        _err(f"no database at {args.db}: nothing to reprocess (pass --db)")
-        return EXIT_ERROR
     with _run_progress("reprocess", "pages"):
-        summary = _with_configured_runner(reprocess)(db_path=args.db, backend=args.backend, source=args.source)
+        summary = _with_configured_runner(reprocess)(db_path=args.db, backend=args.backend, source=args.source,
+                                                     data_path=args.data_path)
     print(f"reprocessed {summary.stored + summary.failed} archived pages in {summary.seconds:.1f}s: "
           f"{summary.stored} articles updated, {summary.failed} failed, {summary.mentions} mentions")
     for url, reason in summary.failures[:10]:
@@ -529,7 +612,15 @@ def option(*flags: str, **settings: Any) -> Option:
 
 
 def db_option(default: str = DEFAULT_DB_PATH) -> Option:
-    return option("--db", default=default, help=f"DuckDB file (default: {default})")
+    return option("--db", default=default, metavar="PATH_OR_LAKE",
+                  help=f"the warehouse: a DuckDB file (default: {default}) or ducklake:CATALOG, CATALOG being a "
+                       ".ducklake file, sqlite:PATH or postgres:DSN (many writers at once)")
+
+
+DATA_PATH = option("--data-path", default=None, metavar="DIR_OR_URL",
+                   help="where a ducklake: warehouse keeps its Parquet files, e.g. s3://bucket/prefix (needed when "
+                        "the lake is created: default beside a file catalog, required for postgres:; the catalog "
+                        "remembers it)")
 
 
 BACKEND = option("--backend", default="auto", choices=BACKENDS,
@@ -564,11 +655,9 @@ COMMANDS = (
         option("--since", type=since_date, default=None, metavar="DATE",
                help="backfill: only feed and sitemap entries dated on or after this UTC day (YYYY-MM-DD), every "
                     "child of a sitemap index from that day on; max_articles does not apply, --limit does"),
+        DATA_PATH,
         PRIVATE_ADDRESSES,
         BACKEND,
-        option("--lake", default=None, metavar="URL",
-               help="write each batch as Parquet files to this lake (a directory or an fsspec URL such as "
-                    "s3://bucket/akhbar) instead of the database; merge them with `akhbar merge-lake`"),
         option("--shared-politeness", action="store_true", default=None,
                help="keep each host's limits across all workers through the Prefect server's global "
                     "concurrency limits (default: the AKHBAR_SHARED_POLITENESS environment variable)"),
@@ -583,22 +672,18 @@ COMMANDS = (
                     "are reported)"),
         option("--format", default="table", choices=["table", "json"], help="output format (default: table)"),
     )),
-    Command("merge-lake", "merge the Parquet files ingest runs wrote to a lake into the database", cmd_merge_lake, (
-        option("--lake", required=True, metavar="URL",
-               help="the lake: a directory or an fsspec URL such as s3://bucket/akhbar"),
-        db_option(),
-    ), runs_flows=True),
     Command("ingest-urls", "fetch and process the given article URLs", cmd_ingest_urls, (
         option("urls", nargs="+", metavar="URL", help="http(s) article URLs (already stored ones are refreshed)"),
         db_option(),
+        DATA_PATH,
         option("--source", default="adhoc", help="source name to record (default: adhoc)"),
         PRIVATE_ADDRESSES,
         BACKEND,
     ), runs_flows=True, check=check_ingest_urls),
     Command("demo", "serve the bundled sample site and ingest it into data/demo.duckdb", cmd_demo, (
-        db_option(DEMO_DB_PATH),
+        option("--db", default=DEMO_DB_PATH, help=f"DuckDB file (default: {DEMO_DB_PATH})"),
         BACKEND,
-    ), runs_flows=True),
+    ), runs_flows=True, check=check_demo),
     Command("extract", "extract one saved HTML file and print it as JSON", cmd_extract, (
         option("file", help="a saved HTML page"),
         option("--url", default=None, help="the page's URL (for relative links and metadata)"),
@@ -612,47 +697,62 @@ COMMANDS = (
         option("--param", action="append", default=[], metavar="KEY=VALUE",
                help="a parameter of the named query, e.g. --param type=LOC (repeat for more)"),
         db_option(),
+        DATA_PATH,
+        option("--as-of", type=as_of_moment, default=None, metavar="TIMESTAMP",
+               help="read the warehouse as it was at this moment (ISO 8601; a ducklake: warehouse's snapshot)"),
         TABLE_FORMAT,
         TABLE_WIDTH,
         option("--list", action="store_true", help="list the named queries"),
         option("--allow-files", action="store_true",
                help="let the SQL read and write local files (read_csv, COPY ... TO); off by default"),
-    )),
+    ), check=check_query),
     Command("serve", "start a local Prefect server (UI) and serve the deployments, in the foreground", cmd_serve, (
         option("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"),
         option("--port", type=int, default=4200, help="port of the API and UI (default: 4200)"),
         db_option(),
+        DATA_PATH,
         option("--sources", default="sources.toml",
                help="sources.toml of the nightly deployment (default: sources.toml in the working directory)"),
         option("--insecure", action="store_true",
                help="listen on another address than loopback without PREFECT_SERVER_API_AUTH_STRING (anyone who "
                     "reaches the port can start runs)"),
         option("--allow-any-path", action="store_true",
-               help="let served runs use a db_path, sources_file or lake outside the working directory"),
+               help="let served runs use a db_path, sources_file or data_path outside the working directory"),
         option("--allow-private-addresses", action="store_true",
                help="let served runs fetch private, loopback and link-local addresses (allow_private_addresses)"),
-    )),
+    ), check=check_serve),
     Command("search", "Arabic full-text search over the stored articles (BM25, Arabic stemmer)", cmd_search, (
         option("text", nargs="*", metavar="TEXT", help="words to search for"),
         db_option(),
+        DATA_PATH,
         option("--limit", type=positive_int, default=10, help="at most N results (default: 10)"),
         option("--source", default=None, help="only articles of this source"),
         option("--all", action="store_true", help="only articles containing every word"),
         TABLE_FORMAT,
         TABLE_WIDTH,
         option("--reindex", action="store_true", help="rebuild the search index first"),
-    )),
+    ), check=check_reading),
     Command("export", "export the database as Parquet files (Hive-partitioned) for other engines", cmd_export, (
         option("dir", metavar="DIR", help="output directory (its table folders are replaced)"),
         option("--format", default="parquet", choices=["parquet"], help="output format (default: parquet)"),
         db_option(),
-    )),
+        DATA_PATH,
+    ), check=check_reading),
     Command("reprocess", "re-extract and re-tag archived pages without fetching (e.g. after a model update)",
             cmd_reprocess, (
         db_option(),
+        DATA_PATH,
         BACKEND,
         option("--source", default=None, help="only this source's pages"),
-    ), runs_flows=True),
+    ), runs_flows=True, check=check_reprocess),
+    Command("migrate-warehouse", "copy a DuckDB file's warehouse into a new ducklake: warehouse, table by table",
+            cmd_migrate_warehouse, (
+        option("--from", dest="source", required=True, metavar="FILE", help="the DuckDB file to copy (only read)"),
+        option("--to", required=True, metavar="LAKE",
+               help="the lake to fill: ducklake:CATALOG (a .ducklake file, sqlite:PATH or postgres:DSN); it must "
+                    "hold no articles yet"),
+        DATA_PATH,
+    ), check=check_migrate_warehouse),
 )
 
 

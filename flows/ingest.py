@@ -5,8 +5,9 @@ httpx client) -> process (extract + entities, CPU, submitted to the task runner 
 fetch) -> load (one writer, bulk, DuckDB open only while writing; flows/batch_pipeline.py). A run of 5,000
 articles has tens of task runs, not thousands.
 
-Where the rows go is the run's sink (flows/sinks.py), chosen once when the run starts: the DuckDB file, or with
-`lake` Parquet files in a lake (warehouse/lake.py) for `merge-lake` (flows/merge.py) to merge.
+Where the rows go is the run's sink (flows/sinks.py), built once when the run starts: the warehouse, a DuckDB file
+or a DuckLake (`db_path` = `ducklake:<catalog>`, its Parquet files under `data_path`) that runs on several workers
+write to at once.
 
 Scale-out (docs/SCALING.md): the CPU stages run on the configured task runner (flows/runners.py, e.g. a Dask
 cluster); `shared_politeness` keeps each host's limits across several workers through the Prefect server's global
@@ -21,7 +22,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import zip_longest
 from logging import Logger, LoggerAdapter
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger, task
@@ -44,7 +44,6 @@ from flows.politeness import (
     host_limits,
     local_host_gate,
     shared_politeness_enabled,
-    url_claims_for,
 )
 from flows.reporting import Progress, publish_run_artifacts
 from flows.run_summary import (
@@ -57,7 +56,7 @@ from flows.run_summary import (
 )
 from flows.runners import ConfiguredTaskRunner, workers_share_this_api
 from flows.served_policy import check_served_run
-from flows.sinks import RunSink, WarehouseSink, open_sink
+from flows.sinks import WarehouseSink, url_claims_for_warehouse, warehouse_name
 from warehouse.connection import DEFAULT_DB_PATH
 
 DEFAULT_BATCH_SIZE = 200
@@ -76,8 +75,8 @@ class Discovered:
     unchanged: int = 0
 
 
-@task(name="prepare-run", cache_policy=NO_CACHE, task_run_name="prepare-{sink.kind}")
-def prepare_run(sink: RunSink, sources: Sequence[Source], flow_name: str, parameters: dict[str, Any],
+@task(name="prepare-run", cache_policy=NO_CACHE, task_run_name="prepare-warehouse")
+def prepare_run(sink: WarehouseSink, sources: Sequence[Source], flow_name: str, parameters: dict[str, Any],
                 replace_sources: bool = True) -> None:
     """The run's sources and its `runs` row, in the sink (migrating the database first)."""
     sink.start_run(sources, flow_name, parameters, replace_sources=replace_sources)
@@ -106,7 +105,7 @@ def refetch_before(source: Source) -> datetime | None:
 
 
 @task(name="discover", cache_policy=NO_CACHE, task_run_name="discover-{source.name}")
-def discover_task(fetcher: BackgroundFetcher, source: Source, sink: RunSink, limit: int | None,
+def discover_task(fetcher: BackgroundFetcher, source: Source, sink: WarehouseSink, limit: int | None,
                   since: datetime | None = None) -> Discovered:
     """Feeds and sitemaps of one source -> new article URLs, newest first, at most max_articles/limit, then the
     stored ones due for a refetch (refetch_after_days).
@@ -222,7 +221,7 @@ class RunProgress:
             notify_progress(ProgressEvent("fetching", fetched, self.total, self.summary.stored, self.summary.failed))
 
 
-def run_batches(fetcher: BackgroundFetcher, items: Sequence[DiscoveredURL], *, sink: RunSink, backend: str,
+def run_batches(fetcher: BackgroundFetcher, items: Sequence[DiscoveredURL], *, sink: WarehouseSink, backend: str,
                 timezones: dict[str, str], batch_size: int, summary: RunSummary,
                 policy: LoadPolicy = LoadPolicy()) -> None:
     """Stream URLs through fetch -> process -> load, keeping a few batches in flight."""
@@ -244,7 +243,7 @@ def run_batches(fetcher: BackgroundFetcher, items: Sequence[DiscoveredURL], *, s
     pipeline.flush()
 
 
-def discover_all(fetcher: BackgroundFetcher, sources: Sequence[Source], sink: RunSink, limit: int | None,
+def discover_all(fetcher: BackgroundFetcher, sources: Sequence[Source], sink: WarehouseSink, limit: int | None,
                  summary: RunSummary, since: datetime | None = None) -> tuple[list[DiscoveredURL], list[FeedState]]:
     """Every source's new URLs, interleaved, and the feed states to save when the run completes."""
     logger = get_run_logger()
@@ -293,7 +292,7 @@ def shared_gate(config: Config, logger: RunLogger) -> PrefectHostGate:
     return PrefectHostGate(lease_seconds=max(60.0, 2 * config.crawl.timeout_seconds + 10))
 
 
-def crawl(config: Config, sink: RunSink, summary: RunSummary, *, limit: int | None, allow_private_addresses: bool,
+def crawl(config: Config, sink: WarehouseSink, summary: RunSummary, *, limit: int | None, allow_private_addresses: bool,
           backend: str, batch_size: int, shared_politeness: bool, policy: LoadPolicy,
           since: datetime | None = None) -> None:
     """Discover, fetch, process and load every source of `config`; the feed states are saved only at the end,
@@ -301,7 +300,7 @@ def crawl(config: Config, sink: RunSink, summary: RunSummary, *, limit: int | No
     logger = get_run_logger()
     gate = shared_gate(config, logger) if shared_politeness else local_host_gate()
     with BackgroundFetcher(config.crawl, allow_private_addresses=allow_private_addresses, host_gate=gate,
-                           url_claims=url_claims_for(summary.db_path)) as fetcher:
+                           url_claims=url_claims_for_warehouse(summary.db_path)) as fetcher:
         items, feed_states = discover_all(fetcher, config.sources, sink, limit, summary, since)
         summary.discovered = len(items)
         run_batches(fetcher, items, sink=sink, backend=backend, timezones={s.name: s.timezone for s in config.sources},
@@ -316,7 +315,7 @@ def crawl(config: Config, sink: RunSink, summary: RunSummary, *, limit: int | No
 
 
 @task(name="retention", cache_policy=NO_CACHE)
-def retention_task(sink: RunSink, crawl_settings: CrawlSettings) -> None:
+def retention_task(sink: WarehouseSink, crawl_settings: CrawlSettings) -> None:
     """Old fetch-log rows and raw pages out ([crawl] keep_fetches_days, keep_raw_days); articles stay.
 
     Housekeeping only: when it cannot run (the file locked too long, a full disk) the run that stored its
@@ -337,7 +336,7 @@ def since_moment(since: date | None) -> datetime | None:
     return None if since is None else datetime(since.year, since.month, since.day, tzinfo=UTC)
 
 
-def finish(sink: RunSink, summary: RunSummary, started: float, status: str, flow_name: str) -> RunSummary:
+def finish(sink: WarehouseSink, summary: RunSummary, started: float, status: str, flow_name: str) -> RunSummary:
     """Close the run in the sink, refresh the search index, show the run in the UI and log its totals."""
     summary.seconds = time.perf_counter() - started
     sink.finish_run(summary, status)
@@ -359,7 +358,7 @@ def ingest(
     backend: Backend = "auto",
     batch_size: Annotated[int, Field(ge=1, le=5000)] = DEFAULT_BATCH_SIZE,
     write_report: bool = True,
-    lake: str | None = None,
+    data_path: str | None = None,
     shared_politeness: bool | None = None,
     load_every_pages: Annotated[int, Field(ge=1)] = LOAD_EVERY_PAGES,
     since: date | None = None,
@@ -368,14 +367,15 @@ def ingest(
 
     Args:
         sources_file: Path of the sources.toml file (relative to the working directory).
-        db_path: Path of the DuckDB file to load into.
+        db_path: The warehouse to load into: a DuckDB file, or `ducklake:<catalog>` (a .ducklake file,
+            sqlite:PATH or postgres:DSN) that several runs may write at once.
         limit: At most this many new articles per source in this run (default: each source's max_articles).
         allow_private_addresses: Allow fetching from private, loopback and link-local addresses.
         backend: Entity recogniser: auto, crf or camel.
         batch_size: URLs per fetch/process/load batch.
         write_report: Write the HTML report next to the database after the run.
-        lake: Write each batch as Parquet files to this lake (a directory or an fsspec URL such as
-            s3://bucket/akhbar) instead of the database; merge them with the merge-lake flow.
+        data_path: Where a new lake's Parquet files go (a directory or a URL such as s3://bucket/prefix; needed
+            only when the run creates the lake: default beside a file catalog, required for PostgreSQL).
         shared_politeness: Keep each host's limits across all workers with the Prefect server's global
             concurrency and rate limits (default: the AKHBAR_SHARED_POLITENESS environment variable, else off).
         load_every_pages: Load processed pages into the database in transactions of at least this many pages
@@ -384,21 +384,21 @@ def ingest(
             every child of a sitemap index from that day on; max_articles does not apply (limit does).
     """
     started = time.perf_counter()
-    check_served_run(db_path=db_path, sources_file=sources_file, lake=lake,
+    check_served_run(db_path=db_path, sources_file=sources_file, data_path=data_path,
                      allow_private_addresses=allow_private_addresses)
     config: Config = load_config(sources_file)
     run_id = new_run_id()
-    summary = RunSummary(run_id=run_id, db_path=str(Path(db_path)), lake=lake or None)
+    summary = RunSummary(run_id=run_id, db_path=warehouse_name(db_path))
     shared = shared_politeness_enabled(shared_politeness)
     params: dict[str, Any] = {"sources_file": sources_file, "db_path": db_path, "limit": limit,
                               "allow_private_addresses": allow_private_addresses, "backend": backend}
-    if lake:
-        params["lake"] = lake
+    if data_path:
+        params["data_path"] = data_path
     if shared:
         params["shared_politeness"] = True
     if since is not None:
         params["since"] = since.isoformat()
-    sink = open_sink(db_path, run_id, lake, log=get_run_logger().warning)
+    sink = WarehouseSink(db_path, run_id, data_path=data_path, log=get_run_logger().warning)
     prepare_run(sink, config.sources, "ingest", params)
     outcome = RunOutcome()
     try:
@@ -437,23 +437,28 @@ def ingest_urls(
     source: Annotated[str, Field(min_length=1)] = "adhoc",
     allow_private_addresses: bool = False,
     backend: Backend = "auto",
+    data_path: str | None = None,
 ) -> RunSummary:
     """Fetch, extract, tag and store the given article URLs (already stored ones are refreshed).
 
     Args:
         urls: Article URLs to fetch.
-        db_path: Path of the DuckDB file to load into.
+        db_path: The warehouse to load into: a DuckDB file, or `ducklake:<catalog>`.
         source: Source name recorded for these articles.
         allow_private_addresses: Allow fetching from private, loopback and link-local addresses.
         backend: Entity recogniser: auto, crf or camel.
+        data_path: Where a new lake's Parquet files go (see the ingest flow).
     """
     started = time.perf_counter()
-    check_served_run(db_path=db_path, allow_private_addresses=allow_private_addresses)
+    check_served_run(db_path=db_path, data_path=data_path, allow_private_addresses=allow_private_addresses)
     run_id = new_run_id()
-    summary = RunSummary(run_id=run_id, db_path=str(Path(db_path)))
-    params = {"urls": [without_userinfo(str(u)) for u in urls], "db_path": db_path, "source": source,
-              "allow_private_addresses": allow_private_addresses, "backend": backend}
-    sink = WarehouseSink(db_path, run_id, log=get_run_logger().warning)
+    summary = RunSummary(run_id=run_id, db_path=warehouse_name(db_path))
+    params: dict[str, Any] = {"urls": [without_userinfo(str(u)) for u in urls], "db_path": db_path,
+                              "source": source, "allow_private_addresses": allow_private_addresses,
+                              "backend": backend}
+    if data_path:
+        params["data_path"] = data_path
+    sink = WarehouseSink(db_path, run_id, data_path=data_path, log=get_run_logger().warning)
     # the name may be a configured source: keep its settings
     prepare_run(sink, [Source(name=source, feeds=())], "ingest-urls", params, replace_sources=False)
     items, bad = parse_urls(urls, source)
@@ -465,7 +470,8 @@ def ingest_urls(
     outcome = RunOutcome()
     try:
         with outcome, BackgroundFetcher(CrawlSettings(), allow_private_addresses=allow_private_addresses,
-                                        host_gate=local_host_gate(), url_claims=url_claims_for(db_path)) as fetcher:
+                                        host_gate=local_host_gate(),
+                                        url_claims=url_claims_for_warehouse(db_path)) as fetcher:
             run_batches(fetcher, items, sink=sink, backend=backend, timezones={}, batch_size=DEFAULT_BATCH_SIZE,
                         summary=summary)
             outcome.fail_if(nothing_fetched_message(summary))

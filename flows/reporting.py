@@ -66,7 +66,8 @@ def publish_run_artifacts(summary: RunSummary, flow_name: str) -> None:
 
 
 def publish_html_report(db_path: str, days: int = 30) -> str | None:
-    """Write the HTML report next to the database and show its headline figures in the UI; never fails the run."""
+    """Write the HTML report next to the database (a lake's: beside its catalog file, else in ./data/) and show its
+    headline figures in the UI; never fails the run."""
     try:
         info = build_report(db_path, days=days)
     except Exception as exc:
@@ -74,5 +75,5 @@ def publish_html_report(db_path: str, days: int = 30) -> str | None:
         return None
     create_markdown_artifact(report_markdown(info), key="ingest-report",
                              description="Headline figures and the path of the HTML report")
-    get_run_logger().info("HTML report: %s (%.1f MB)", info.out_path, info.bytes / 1e6)
+    get_run_logger().info("HTML report: %s (%.1f MB)", info.out_path.resolve(), info.bytes / 1e6)
     return str(info.out_path)

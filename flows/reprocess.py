@@ -15,7 +15,7 @@ from flows.batch_pipeline import BatchPipeline, LoadPolicy
 from flows.reporting import publish_run_artifacts
 from flows.run_summary import RunOutcome, RunSummary, new_run_id
 from flows.runners import ConfiguredTaskRunner, workers_share_this_api
-from flows.sinks import WarehouseSink
+from flows.sinks import WarehouseSink, warehouse_name
 from warehouse.connection import DEFAULT_DB_PATH
 
 # Each reprocessed batch is loaded as soon as it is back: the pages are already archived, so there is no crawl
@@ -44,22 +44,24 @@ def reprocess(
     backend: Literal["auto", "crf", "camel"] = "auto",
     source: str | None = None,
     batch_size: int = 200,
+    data_path: str | None = None,
 ) -> RunSummary:
     """Re-extract and re-tag every archived page (or one source's) from the raw archive, without fetching.
 
     Articles are updated in place and their mentions replaced; row counts do not grow.
 
     Args:
-        db_path: Path of the DuckDB file.
+        db_path: The warehouse: a DuckDB file, or `ducklake:<catalog>`.
         backend: Entity recogniser: auto, crf or camel.
         source: Only this source's pages (default: all).
         batch_size: Pages per batch.
+        data_path: Where the lake's Parquet files go if this run creates it (see the ingest flow).
     """
     started = time.perf_counter()
     run_id = new_run_id()
-    sink = WarehouseSink(db_path, run_id, log=get_run_logger().warning)
+    sink = WarehouseSink(db_path, run_id, data_path=data_path, log=get_run_logger().warning)
     sink.start_run([], "reprocess", {"db_path": db_path, "backend": backend, "source": source})
-    summary = RunSummary(run_id=run_id, db_path=db_path)
+    summary = RunSummary(run_id=run_id, db_path=warehouse_name(db_path))
     timezones = sink.warehouse.source_timezones()
     pipeline = BatchPipeline(sink, summary, policy=EACH_BATCH, on_loaded=log_reprocessed())
     outcome = RunOutcome()

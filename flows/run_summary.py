@@ -32,13 +32,13 @@ class RunSummary:
     fetched: int = 0
     stored: int = 0
     failed: int = 0
+    skipped: int = 0  # URLs another run into the same warehouse was fetching (it stores them)
     mentions: int = 0
     seconds: float = 0.0
     per_source: dict[str, SourceStats] = field(default_factory=dict)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (url, reason), all of them
     stage_seconds: dict[str, float] = field(default_factory=dict)
     report_path: str | None = None
-    lake: str | None = None  # set when the run wrote to a lake instead of the database
     ner_models: dict[str, str] = field(default_factory=dict)  # backend that tagged -> its model (backend_model_id)
 
     def source(self, name: str | None) -> SourceStats:
@@ -53,9 +53,10 @@ class RunSummary:
         self.add_seconds("extract", batch.seconds_extract)
         self.add_seconds("entities", batch.seconds_entities)
         self.fetched += batch.fetched
+        self.skipped += batch.skipped
 
     def count_loaded(self, batch: ProcessedBatch, mentions: int) -> None:
-        """A batch now in the database or the lake: stored and failed pages, in total and per source."""
+        """A batch now in the warehouse: stored and failed pages, in total and per source."""
         self.mentions += mentions
         self.stored += len(batch.articles)
         self.failed += len(batch.failures)

@@ -232,7 +232,10 @@ def _tail(path: Path, lines: int = 15) -> str:
         return ""
 
 
-def build_deployments(db_path: Path, sources_file: Path, specs: dict[str, DeploymentSpec]) -> list[Any]:
+def build_deployments(db_path: str | Path, sources_file: Path, specs: dict[str, DeploymentSpec],
+                      data_path: str | None = None) -> list[Any]:
+    """The served deployments with `akhbar serve`'s warehouse (`db_path`, and `data_path` for a new lake) and
+    sources file as their parameters."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.schedules import Cron
     from prefect.types.entrypoint import EntrypointType
@@ -249,6 +252,8 @@ def build_deployments(db_path: Path, sources_file: Path, specs: dict[str, Deploy
         params = dict(spec.parameters)
         if "db_path" in params:
             params["db_path"] = str(db_path)
+            if data_path:
+                params["data_path"] = data_path
         if "sources_file" in params:
             params["sources_file"] = str(sources_file)
         schedules = [Cron(s["cron"], timezone=s.get("timezone"), active=s.get("active", True))
@@ -263,7 +268,7 @@ def build_deployments(db_path: Path, sources_file: Path, specs: dict[str, Deploy
 
 def serve(host: str = "127.0.0.1", port: int = 4200, db_path: str = "data/akhbar.duckdb",
           sources_file: str = "sources.toml", startup_timeout: float = 120.0, *, insecure: bool = False,
-          policy: ServedPolicy | None = None) -> int:
+          policy: ServedPolicy | None = None, data_path: str | None = None) -> int:
     """Start the server, serve the deployments in the foreground until Ctrl+C (or SIGTERM), stop the server.
 
     Another host than loopback needs Prefect's basic auth (PREFECT_SERVER_API_AUTH_STRING) or `insecure`; the
@@ -275,7 +280,11 @@ def serve(host: str = "127.0.0.1", port: int = 4200, db_path: str = "data/akhbar
               file=sys.stderr)
     if not port_free(host, port):
         raise ServeError(f"{host}:{port} is already in use (another Prefect server?); stop it or pass --port")
-    db = Path(db_path).expanduser().resolve()
+    from flows.sinks import absolute_location
+
+    # the served runs get absolute paths: a lake's catalog file and a local data path as much as a DuckDB file
+    db = absolute_location(db_path)
+    data = absolute_location(data_path) if data_path else None
     sources = Path(sources_file).expanduser().resolve()
     if not sources.is_file():
         print(f"akhbar: note: {sources} does not exist yet; the nightly deployment needs it", file=sys.stderr)
@@ -314,7 +323,7 @@ def serve(host: str = "127.0.0.1", port: int = 4200, db_path: str = "data/akhbar
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         with temporary_settings({PREFECT_API_URL: api_url}):
-            deployments = build_deployments(db, sources, deployment_specs())
+            deployments = build_deployments(db, sources, deployment_specs(), data)
             runner = Runner(name="akhbar-serve", pause_on_shutdown=True)
             for d in deployments:
                 runner.add_deployment(d)

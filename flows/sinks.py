@@ -1,79 +1,59 @@
-"""Where a run's rows go: the DuckDB warehouse, or a Parquet lake that `merge-lake` merges later.
+"""Where a run's rows go: the warehouse, a DuckDB file or a DuckLake (`ducklake:<catalog>`, warehouse/connection.py).
 
-The ingest flow chooses one sink when it starts and uses it for everything the run stores or asks about:
-the run's start and end, the feed states and already stored article ids that discovery needs, each batch's
-rows, and the feed states to keep for the next run. Each sink is built once per run.
+The ingest and reprocess flows build one sink when they start and use it for everything the run stores or asks
+about: the run's start and end, the feed states and already stored article ids that discovery needs, each batch's
+rows, and the feed states to keep for the next run. Both forms of the warehouse go through the same `Warehouse`,
+so there is one sink.
 """
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from extractors.config import CrawlSettings, Source
 from extractors.discover.feed_state import FeedState
+from extractors.fetch.claims import UrlClaims
 from extractors.records import FetchLogRow, ProcessedArticle
+from flows.politeness import url_claims_for
 from flows.reporting import publish_html_report
 from flows.run_summary import RunSummary
-from warehouse.connection import verify_database
+from warehouse.connection import is_lake, verify_database
 from warehouse.feed_states import load_feed_states, save_feed_states
-from warehouse.lake import LakeWriter
+from warehouse.lake_location import LAKE_PREFIX, catalog_file, catalog_of
 from warehouse.loader import LoadCounts
 from warehouse.retention import RetentionCounts, apply_retention
 from warehouse.search import refresh_search_index
-from warehouse.store import Warehouse, due_for_refetch, known_article_ids
+from warehouse.store import Warehouse
 
 Log = Callable[[str], None]
-
-
-class RunSink(Protocol):
-    """What the flows need from the place a run's rows go."""
-
-    kind: str  # names the run's prepare task: prepare-warehouse or prepare-lake
-    load_each_batch: bool  # True: load every processed batch at once rather than grouping batches into loads
-
-    def start_run(self, sources: Sequence[Source], flow_name: str, parameters: dict[str, Any], *,
-                  replace_sources: bool = True) -> None: ...
-
-    def feed_states(self) -> dict[str, FeedState]: ...
-
-    def known_article_ids(self, ids: Sequence[str]) -> set[str]: ...
-
-    def due_for_refetch(self, ids: Sequence[str], before: datetime) -> set[str]: ...
-
-    def apply_retention(self, crawl: CrawlSettings) -> RetentionCounts | None: ...
-
-    def load(self, articles: Sequence[ProcessedArticle], fetch_rows: Sequence[FetchLogRow]) -> LoadCounts: ...
-
-    def save_feed_states(self, states: Sequence[FeedState]) -> None: ...
-
-    def finish_run(self, summary: RunSummary, status: str) -> None: ...
-
-    def refresh_search(self) -> None: ...
-
-    def describe(self) -> str: ...
-
-    def publish_report(self) -> str | None: ...
+# the catalogs written `ducklake:<kind>:FILE` (a bare `ducklake:FILE` is a DuckDB catalog too)
+FILE_CATALOG_KINDS = ("sqlite:", "duckdb:")
 
 
 class WarehouseSink:
-    """The run's rows go straight into the DuckDB file (opened per call, so it is free between loads)."""
+    """The run's rows go straight into the warehouse (a DuckDB file is opened per call, so it is free between
+    loads; a lake takes commits from several runs at once).
 
-    kind = "warehouse"
-    load_each_batch = False
+    `data_path` is where a lake's Parquet files go when this run creates the lake (None: DuckLake's default
+    beside a file catalog); it is ignored for a DuckDB file and for a lake that exists (its catalog knows)."""
 
-    def __init__(self, db_path: str, run_id: str, *, log: Log | None = None) -> None:
+    def __init__(self, db_path: str, run_id: str, *, data_path: str | None = None, log: Log | None = None) -> None:
         self.db_path = db_path
         self.run_id = run_id
         self.log = log
-        self.warehouse = Warehouse(db_path, on_wait=log)
+        self.warehouse = Warehouse(db_path, data_path=data_path, on_wait=log)
 
     def start_run(self, sources: Sequence[Source], flow_name: str, parameters: dict[str, Any], *,
                   replace_sources: bool = True) -> None:
-        # a damaged file stops the run before anything is written into it (every block's checksum is read)
-        verify_database(self.db_path, on_wait=self.log)
+        # a damaged file stops the run before anything is written into it (every block's checksum is read); a
+        # lake has no DuckDB file of its own to check
+        if not is_lake(self.db_path):
+            verify_database(self.db_path, on_wait=self.log)
         self.warehouse.migrate()
         self.warehouse.upsert_sources(sources, replace=replace_sources)
         self.warehouse.start_run(self.run_id, flow_name, parameters)
@@ -92,16 +72,15 @@ class WarehouseSink:
         """Delete the fetch-log rows and raw pages past `keep_fetches_days` / `keep_raw_days` (None: none set)."""
         if crawl.keep_fetches_days is None and crawl.keep_raw_days is None:
             return None
-        with self.warehouse.transaction() as con:
-            return apply_retention(con, now=datetime.now(UTC), keep_fetches_days=crawl.keep_fetches_days,
-                                   keep_raw_days=crawl.keep_raw_days)
+        now = datetime.now(UTC)
+        return self.warehouse.write(lambda con: apply_retention(con, now=now, keep_fetches_days=crawl.keep_fetches_days,
+                                                                keep_raw_days=crawl.keep_raw_days), what="retention")
 
     def load(self, articles: Sequence[ProcessedArticle], fetch_rows: Sequence[FetchLogRow]) -> LoadCounts:
         return self.warehouse.load(articles, fetch_rows, self.run_id)
 
     def save_feed_states(self, states: Sequence[FeedState]) -> None:
-        with self.warehouse.transaction() as con:
-            save_feed_states(con, states)
+        self.warehouse.write(lambda con: save_feed_states(con, states), what="feed states")
 
     def finish_run(self, summary: RunSummary, status: str) -> None:
         self.warehouse.finish_run(self.run_id, discovered=summary.discovered, fetched=summary.fetched,
@@ -120,88 +99,33 @@ class WarehouseSink:
         return publish_html_report(self.db_path)
 
 
-class LakeSink:
-    """The run's rows go to a lake as Parquet files; the DuckDB file, if any, is only read, and only briefly.
-
-    Each processed batch is one worker's file set, written as soon as it is ready. Feed states and stored article
-    ids come from the database when there is one (read-only); without it every URL is new (the merge
-    deduplicates whatever is fetched twice).
-    """
-
-    kind = "lake"
-    load_each_batch = True
-
-    def __init__(self, lake: str, db_path: str, run_id: str, *, log: Log | None = None) -> None:
-        self.lake = lake
-        self.db_path = db_path
-        self.log = log
-        self.writer = LakeWriter(lake, run_id)
-        self.warehouse = Warehouse(db_path, on_wait=log)
-        self.flow_name = ""
-        self.parameters: dict[str, Any] = {}
-        self.started_at = datetime.now(UTC)
-
-    def start_run(self, sources: Sequence[Source], flow_name: str, parameters: dict[str, Any], *,
-                  replace_sources: bool = True) -> None:
-        """The run's sources and its `runs` row go to the lake (replace_sources: the merge always replaces)."""
-        self.flow_name, self.parameters, self.started_at = flow_name, parameters, datetime.now(UTC)
-        self.writer.write_sources(sources)
-        self.writer.write_run(flow=flow_name, started_at=self.started_at, parameters=parameters)
-
-    def _read_database(self, ids: Sequence[str], before: datetime | None = None
-                       ) -> tuple[dict[str, FeedState], set[str], set[str]]:
-        """Feed states, the known ids among `ids` and (with `before`) those due for a refetch."""
-        if not Path(self.db_path).exists():
-            return {}, set(), set()
-        try:
-            with self.warehouse.connection(read_only=True) as con:
-                due = due_for_refetch(con, ids, before) if before is not None else set()
-                return load_feed_states(con), known_article_ids(con, ids), due
-        except Exception as exc:
-            if self.log is not None:
-                self.log(f"lake mode: could not read {self.db_path} ({exc}); treating every URL as new")
-            return {}, set(), set()
-
-    def feed_states(self) -> dict[str, FeedState]:
-        return self._read_database([])[0]
-
-    def known_article_ids(self, ids: Sequence[str]) -> set[str]:
-        return self._read_database(ids)[1]
-
-    def due_for_refetch(self, ids: Sequence[str], before: datetime) -> set[str]:
-        return self._read_database(ids, before)[2]
-
-    def apply_retention(self, crawl: CrawlSettings) -> RetentionCounts | None:
-        """Nothing: a lake run only reads the database (retention applies to runs that write it)."""
-        return None
-
-    def load(self, articles: Sequence[ProcessedArticle], fetch_rows: Sequence[FetchLogRow]) -> LoadCounts:
-        """Parquet files in the lake, merged into the database later by merge-lake."""
-        return self.writer.write_batch(articles, fetch_rows)
-
-    def save_feed_states(self, states: Sequence[FeedState]) -> None:
-        self.writer.write_feed_states(states)
-
-    def finish_run(self, summary: RunSummary, status: str) -> None:
-        self.writer.write_run(
-            flow=self.flow_name, started_at=self.started_at, parameters=self.parameters,
-            finished_at=datetime.now(UTC), discovered=summary.discovered, fetched=summary.fetched,
-            stored=summary.stored, failed=summary.failed, status=status, ner_backend=summary.ner_backend,
-            ner_model=summary.ner_model)
-
-    def refresh_search(self) -> None:
-        """Nothing to index: the database changes when the lake is merged (merge-lake refreshes it)."""
-
-    def describe(self) -> str:
-        return f"lake: {self.lake}, merge it with merge-lake"
-
-    def publish_report(self) -> str | None:
-        """None: the database changes when the lake is merged (the merge-lake flow writes it with write_report)."""
-        return None
+def absolute_location(location: str) -> str:
+    """A warehouse or data path with its local file or directory made absolute, as `akhbar serve` hands them to the
+    runs it serves; URLs and catalogs on a server unchanged."""
+    if "://" in location:
+        return location
+    if not is_lake(location):
+        return str(Path(location).expanduser().resolve())
+    file = catalog_file(location)
+    if file is None:
+        return location
+    catalog = catalog_of(location)
+    kind = catalog.partition(":")[0] + ":" if catalog.startswith(FILE_CATALOG_KINDS) else ""
+    return f"{LAKE_PREFIX}{kind}{file.expanduser().resolve()}"
 
 
-def open_sink(db_path: str, run_id: str, lake: str | None = None, *, log: Log | None = None) -> RunSink:
-    """The lake sink when a lake is given, else the warehouse sink."""
-    if lake:
-        return LakeSink(lake, db_path, run_id, log=log)
-    return WarehouseSink(db_path, run_id, log=log)
+def warehouse_name(db_path: str) -> str:
+    """How a run names its warehouse: a DuckDB file's path as given (normalised), a lake's `ducklake:` string."""
+    return db_path if is_lake(db_path) else str(Path(db_path))
+
+
+def url_claims_for_warehouse(db_path: str) -> UrlClaims:
+    """The claims on URLs that runs into this warehouse on this machine share (extractors/fetch/claims.py): beside
+    the DuckDB file or the lake's catalog file; for a catalog on a server, in the temporary directory under a name
+    made from the catalog (its DSN may hold a password, so a hash of it). Runs on other machines do not see them;
+    a page two machines fetch at once is stored once all the same (the loads upsert)."""
+    local = catalog_file(db_path) if is_lake(db_path) else Path(db_path)
+    if local is None:
+        digest = hashlib.sha256(db_path.encode("utf-8")).hexdigest()[:16]
+        local = Path(tempfile.gettempdir()) / f"akhbar-lake-{digest}"
+    return url_claims_for(str(local))

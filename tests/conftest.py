@@ -25,6 +25,8 @@ os.environ.pop("PREFECT_API_URL", None)
 os.environ.setdefault("AKHBAR_TASK_RUNNER", "thread")
 
 sys.path.insert(0, str(REPO / "tests"))
+# postgres_dsn and s3_endpoint: real PostgreSQL and S3 (moto) servers for the lake tests (tests/engines.py)
+pytest_plugins = ["engines"]
 
 
 def pytest_collection_modifyitems(session, config, items):

@@ -219,33 +219,24 @@ def test_run_row_and_artifact_name_the_backend_and_model(tiny_model, tmp_path, m
     assert got[crf.run_id][0] == "crf" and got[crf.run_id][1].startswith("shipped crf ")
 
 
-def test_lake_runs_keep_the_backend_and_older_run_files_still_merge(tmp_path):
-    """A lake run's finish row carries the NER columns; a runs file written before they existed merges too."""
-    from datetime import UTC, datetime
+def test_lake_runs_keep_the_backend(tmp_path):
+    """A run into a DuckLake warehouse records its NER backend and model in `runs` as a run into a file does."""
+    from warehouse.connection import connect
+    from warehouse.store import Warehouse
 
-    import duckdb
-    import pyarrow.parquet as pq
-
-    from warehouse.lake import LakeWriter, list_lake, merge_lake
-
-    lake, db = tmp_path / "lake", tmp_path / "lake.duckdb"
-    now = datetime.now(UTC)
-    old = LakeWriter(lake, "old-run")
-    old.write_run(flow="ingest", started_at=now, parameters={}, finished_at=now, discovered=1, fetched=1, stored=1,
-                  failed=0, status="completed")
-    for path in list_lake(lake).values():  # as a version without the columns wrote it
-        pq.write_table(pq.read_table(path).drop_columns(["ner_backend", "ner_model"]), path)
-    new = LakeWriter(lake, "new-run")
-    new.write_run(flow="ingest", started_at=now, parameters={})
-    new.write_run(flow="ingest", started_at=now, parameters={}, finished_at=now, discovered=2, fetched=2, stored=2,
-                  failed=0, status="completed", ner_backend="camel", ner_model="arabert (int8)")
-    merge_lake(db, lake)
-    con = duckdb.connect(str(db), read_only=True)
+    lake = f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}"
+    warehouse = Warehouse(lake)
+    warehouse.migrate()
+    for run_id, backend, model in (("camel-run", "camel", "arabert (int8)"), ("untagged-run", None, None)):
+        warehouse.start_run(run_id, "ingest", {})
+        warehouse.finish_run(run_id, discovered=2, fetched=2, stored=2, failed=0, status="completed",
+                             ner_backend=backend, ner_model=model)
+    con = connect(lake, read_only=True)
     try:
         got = con.execute("SELECT run_id, status, ner_backend, ner_model FROM runs ORDER BY run_id").fetchall()
     finally:
         con.close()
-    assert got == [("new-run", "completed", "camel", "arabert (int8)"), ("old-run", "completed", None, None)]
+    assert got == [("camel-run", "completed", "camel", "arabert (int8)"), ("untagged-run", "completed", None, None)]
 
 
 @pytest.mark.parametrize("var, value", [("AKHBAR_CAMEL_INT8", "maybe"), ("AKHBAR_NER_THREADS", "0")])

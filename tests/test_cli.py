@@ -94,8 +94,10 @@ def test_ner_cli_reproduces_library_tags():
 
 
 def test_reprocess_without_database_is_a_clear_error(tmp_path):
-    r = akhbar("reprocess", "--db", str(tmp_path / "none.duckdb"))
-    assert r.returncode == 1 and "no database" in r.stderr and "Traceback" not in r.stderr
+    for db in (str(tmp_path / "none.duckdb"), f"ducklake:sqlite:{tmp_path / 'none.sqlite'}"):
+        r = akhbar("reprocess", "--db", db)
+        assert r.returncode == 1 and "no database" in r.stderr and "Traceback" not in r.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_setting_exits_2_with_one_line_naming_the_variable(tmp_path):
@@ -331,3 +333,132 @@ def test_a_temporary_prefect_server_that_does_not_start_in_time_is_one_line(tmp_
     from prefect_procs import sweep
 
     assert not sweep(home), "a server process was left running"
+
+
+def test_lake_usage_errors_are_one_line_and_exit_2_before_anything_starts(tmp_path):
+    """--db ducklake:... with --data-path and --as-of: each misuse is one line naming what to fix, exit 2, and
+    nothing is created (no catalog, no data folder)."""
+    source = tmp_path / "source.duckdb"
+    duckdb.connect(str(source)).close()
+    file_db, sources = str(tmp_path / "d.duckdb"), str(REPO / "sources.toml")
+    postgres = "ducklake:postgres:dbname=akhbar host=127.0.0.1"
+    lake = f"ducklake:sqlite:{tmp_path / 'cat.sqlite'}"
+    cases = [
+        (("ingest", "--sources", sources, "--db", postgres), "--data-path"),
+        (("ingest-urls", "https://example.com/a.html", "--db", postgres), "--data-path"),
+        (("reprocess", "--db", postgres), "--data-path"),
+        (("migrate-warehouse", "--from", str(source), "--to", postgres), "--data-path"),
+        (("ingest", "--sources", sources, "--db", file_db, "--data-path", str(tmp_path / "files")), "--data-path"),
+        (("query", "SELECT 1", "--as-of", "2026-01-01T00:00:00Z", "--db", str(source)),
+         "--as-of needs a ducklake: warehouse"),
+        (("query", "SELECT 1", "--as-of", "yesterday", "--db", lake), "--as-of"),
+        (("query", "SELECT 1", "--as-of", "2026-02-30", "--db", lake), "ISO 8601"),
+        (("demo", "--db", lake), "DuckDB file"),
+        (("migrate-warehouse", "--from", str(tmp_path / "none.duckdb"), "--to", lake), "no such DuckDB file"),
+        (("migrate-warehouse", "--from", str(source), "--to", file_db), "--to"),
+    ]
+    for args, named in cases:
+        r = akhbar(*args, timeout=60)
+        assert r.returncode == 2, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and named in r.stderr, (args, r.stderr)
+        assert "Traceback" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source.duckdb"]
+
+
+def test_ingest_into_a_lake_then_query_it_now_and_as_of_before_the_next_run(tmp_path):
+    """`akhbar ingest --db ducklake:sqlite:...` on the local sample site: the Parquet files go beside the catalog
+    (no --data-path), queries read the lake, and --as-of reads it as it was before a later run."""
+    from flows.sample_site import StaticSite
+
+    catalog = tmp_path / "catalog.sqlite"
+    lake = f"ducklake:sqlite:{catalog}"
+    sources = tmp_path / "sources.toml"
+    with StaticSite() as site:
+        sources.write_text(site.sources_toml(), encoding="utf-8")
+        r = akhbar("ingest", "--sources", str(sources), "--db", lake, "--allow-private-addresses", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"database: {lake}" in r.stdout and "stored 16" in r.stdout
+    assert list((tmp_path / "catalog.sqlite.files").rglob("*.parquet")), "no Parquet files beside the catalog"
+    between = datetime.now(UTC).isoformat()
+    # a second run (it fails: nothing to fetch) adds a runs row after that moment
+    r = akhbar("ingest-urls", "http://127.0.0.1:9/gone.html", "--db", lake, "--allow-private-addresses", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr[-3000:]
+
+    def query(*extra: str) -> list[str]:
+        got = akhbar("query", "SELECT (SELECT count(*) FROM articles) || ' ' || (SELECT count(*) FROM runs)",
+                     "--format", "csv", "--db", lake, *extra, cwd=tmp_path)
+        assert got.returncode == 0, got.stderr
+        return got.stdout.splitlines()[1:]
+
+    assert query() == ["16 2"]
+    assert query("--as-of", between) == ["16 1"]
+
+
+def test_migrate_warehouse_copies_a_file_into_a_lake_once(tmp_path):
+    from extractors.records import ExtractedArticle, Mention, ProcessedArticle
+    from warehouse.store import Warehouse
+
+    source = tmp_path / "file.duckdb"
+    wh = Warehouse(source)
+    wh.migrate()
+    a = ExtractedArticle(url="https://e.com/1", title="عنوان", author=None,
+                         published_at=datetime(2024, 3, 1, tzinfo=UTC), language="ar", text="في بغداد اليوم")
+    wh.load([ProcessedArticle("id1", a.url, "s", a, "h", a.published_at, None,
+                              [Mention("LOC", "بغداد", "بغداد", 3, 8)], "crf")], [], "r")
+    lake = f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}"
+    r = akhbar("migrate-warehouse", "--from", str(source), "--to", lake, "--data-path", str(tmp_path / "files"))
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stdout.splitlines()
+    assert "articles: 1 -> 1 rows" in lines and "mentions: 1 -> 1 rows" in lines, r.stdout
+    assert list((tmp_path / "files").rglob("*.parquet"))
+    got = akhbar("query", "SELECT title FROM articles", "--format", "csv", "--db", lake)
+    assert got.returncode == 0 and got.stdout.splitlines() == ["title", "عنوان"], got.stderr
+    again = akhbar("migrate-warehouse", "--from", str(source), "--to", lake)
+    assert again.returncode == 1 and len(again.stderr.strip().splitlines()) == 1, again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_served_runs_keep_a_lake_and_its_data_path_under_the_project(tmp_path, monkeypatch):
+    """A lake's catalog file and a local data path count as paths under the project directory; a catalog on a
+    server and a data path on object storage need `akhbar serve --allow-any-path`."""
+    import pytest
+
+    from flows.served_policy import ServedRunRefused, check_served_run
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AKHBAR_SERVE_PROJECT_DIR", str(tmp_path))
+    check_served_run(db_path="ducklake:sqlite:data/cat.sqlite", data_path="data/files", allow_private_addresses=False)
+    check_served_run(db_path="ducklake:data/cat.ducklake", allow_private_addresses=False)
+    refused = [
+        {"db_path": "ducklake:sqlite:/etc/cat.sqlite"},
+        {"db_path": "ducklake:../cat.ducklake"},
+        {"db_path": "ducklake:postgres:dbname=akhbar host=10.0.0.5"},
+        {"db_path": "ducklake:sqlite:data/cat.sqlite", "data_path": "s3://bucket/akhbar"},
+        {"db_path": "ducklake:sqlite:data/cat.sqlite", "data_path": "/var/lake"},
+    ]
+    for params in refused:
+        with pytest.raises(ServedRunRefused, match="outside the project directory"):
+            check_served_run(allow_private_addresses=False, **params)
+    monkeypatch.setenv("AKHBAR_SERVE_ALLOW_ANY_PATH", "1")
+    for params in refused:
+        check_served_run(allow_private_addresses=False, **params)
+
+
+def test_served_deployments_get_the_lake_with_absolute_local_paths(tmp_path, monkeypatch):
+    from flows.serve import build_deployments, deployment_specs
+    from flows.sinks import absolute_location
+
+    monkeypatch.chdir(tmp_path)
+    assert absolute_location("ducklake:sqlite:data/c.sqlite") == f"ducklake:sqlite:{tmp_path / 'data/c.sqlite'}"
+    assert absolute_location("ducklake:c.ducklake") == f"ducklake:{tmp_path / 'c.ducklake'}"
+    assert absolute_location("ducklake:postgres:dbname=a") == "ducklake:postgres:dbname=a"
+    assert absolute_location("s3://bucket/p") == "s3://bucket/p"
+    assert absolute_location("files") == str(tmp_path / "files")
+    lake = absolute_location("ducklake:sqlite:c.sqlite")
+    served = {d.name: d.parameters for d in build_deployments(lake, tmp_path / "s.toml", deployment_specs(),
+                                                              "s3://bucket/p")}
+    assert served["nightly-ingest"]["db_path"] == lake and served["nightly-ingest"]["data_path"] == "s3://bucket/p"
+    assert served["ingest-urls"]["data_path"] == "s3://bucket/p"
+    plain = {d.name: d.parameters for d in build_deployments(tmp_path / "a.duckdb", tmp_path / "s.toml",
+                                                             deployment_specs())}
+    assert "data_path" not in plain["nightly-ingest"] and "data_path" not in plain["ingest-urls"]

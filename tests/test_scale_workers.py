@@ -3,8 +3,8 @@
 A real `prefect server start` (SQLite, private PREFECT_HOME, free loopback port), a process work pool with two
 `prefect worker start --limit 1` processes (so each takes one run), and the `ingest` flow deployed with
 `flow.from_source(...).deploy(...)`. Two runs start at once for two sources on the same host (the local site below,
-`requests_per_second = 5`, `max_concurrency = 1`), with `shared_politeness=True`; both write to one lake, which is
-merged at the end. The site records when each request started and ended, and the test checks, across both runs
+`requests_per_second = 5`, `max_concurrency = 1`), with `shared_politeness=True`; both write to one DuckLake
+warehouse (a SQLite catalog) at the same time. The site records when each request started and ended, and the test checks, across both runs
 and both workers, that no two gated requests (feeds and articles) overlapped and that no one-second window held
 more than 5 request starts (+1 for clock edges).
 
@@ -28,7 +28,6 @@ import threading
 import time
 from pathlib import Path
 
-import duckdb
 import httpx
 import pytest
 from conftest import REPO
@@ -225,14 +224,13 @@ def test_two_workers_keep_each_hosts_limits(two_workers):
     api, tmp, procs = two_workers["api"], two_workers["tmp"], two_workers["procs"]
     dep = api_get(api, "/deployments/name/ingest/scale-ingest")
     site = PoliteSite()
-    lake = tmp / "lake"
+    lake = f"ducklake:sqlite:{tmp / 'lake.sqlite'}"
     try:
         runs = {}
         for feed in ("a", "b"):
             (tmp / f"{feed}.toml").write_text(site.sources(feed), encoding="utf-8")
-            params = {"sources_file": str(tmp / f"{feed}.toml"), "db_path": str(tmp / "unused.duckdb"),
-                      "allow_private_addresses": True, "lake": str(lake), "shared_politeness": True,
-                      "write_report": False}
+            params = {"sources_file": str(tmp / f"{feed}.toml"), "db_path": lake,
+                      "allow_private_addresses": True, "shared_politeness": True, "write_report": False}
             r = httpx.post(f"{api}/deployments/{dep['id']}/create_flow_run", json={"parameters": params}, timeout=30)
             assert r.status_code < 300, r.text
             runs[feed] = r.json()["id"]
@@ -287,13 +285,13 @@ def test_two_workers_keep_each_hosts_limits(two_workers):
     assert in_1s <= RATE * 1 + 1 and in_2s <= RATE * 2 + 1
     assert (len(gated) - 1) / span <= RATE * 1.05
 
-    # both runs' batches landed in one lake; one merge loads them
-    from warehouse.lake import merge_lake
+    # both runs wrote their articles and runs into the one lake, at the same time
+    from warehouse.connection import connect
 
-    merged = merge_lake(tmp / "merged.duckdb", lake)
-    con = duckdb.connect(str(tmp / "merged.duckdb"), read_only=True)
+    con = connect(lake, read_only=True)
     try:
-        assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == merged.articles > 0
+        stored = con.execute("SELECT sum(stored) FROM runs").fetchone()[0]
+        assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == stored > 0
         assert sorted(r for (r,) in con.execute("SELECT run_id FROM runs WHERE status = 'completed'").fetchall()) == \
             sorted(runs.values())
     finally:

@@ -57,9 +57,10 @@ def add_article(db: Path, url: str, title: str, text: str) -> None:
 # --- search ------------------------------------------------------------------------------------------------
 
 def test_extension_loads_offline_from_the_pinned_package():
-    from warehouse.search import fts_extension_path, load_fts
+    from warehouse.extensions import extension_file
+    from warehouse.search import load_fts
 
-    path = fts_extension_path()
+    path = extension_file("fts")
     assert path is not None and path.is_file() and f"v{duckdb.__version__}" in str(path)
     con = duckdb.connect()
     con.execute("SET autoinstall_known_extensions = false")
@@ -68,9 +69,10 @@ def test_extension_loads_offline_from_the_pinned_package():
 
 
 def test_unloadable_extension_gives_a_clear_message(monkeypatch, tmp_path):
+    import warehouse.extensions as extensions
     import warehouse.search as search
 
-    monkeypatch.setattr(search, "fts_extension_path", lambda: None)
+    monkeypatch.setattr(extensions, "extension_file", lambda name: None)  # as if the package were not installed
     con = duckdb.connect(config={"extension_directory": str(tmp_path), "autoinstall_known_extensions": False})
     with pytest.raises(search.SearchUnavailable, match="duckdb-extension-fts=="):
         search.load_fts(con)

@@ -23,6 +23,7 @@ import duckdb
 
 from extractors.entities.canon import canonical_entity
 from warehouse.connection import connect, migrate, sql_literal, transaction
+from warehouse.tables import ENTITY_ALIASES
 
 STARTER_PATH = Path(__file__).resolve().parent / "entity_aliases.tsv"
 STARTER_ADDED_AT = "2026-11-29 00:00:00+00"
@@ -61,10 +62,7 @@ CROSS JOIN (SELECT unnest(['PERS', 'LOC', 'ORG', 'MISC']) AS entity_type) t
 
 ALIAS_OF = "SELECT canonical FROM entity_aliases WHERE variant = $key"
 VARIANTS_OF = "SELECT variant FROM entity_aliases WHERE canonical = $key"
-UPSERT_ALIAS = """
-INSERT OR REPLACE INTO entity_aliases (variant, canonical, variant_written, canonical_written, origin, added_at)
-VALUES ($variant, $canonical, $variant_written, $canonical_written, 'user', $added_at)
-"""
+UPSERT_ALIAS = ENTITY_ALIASES.merge(ENTITY_ALIASES.parameter_row(given={"origin": "'user'"}), key=("variant",))
 MOVE_VARIANTS = "UPDATE entity_aliases SET canonical = $new WHERE canonical = $old"
 DELETE_ALIAS = "DELETE FROM entity_aliases WHERE variant = $variant"
 LIST_ALIASES = """

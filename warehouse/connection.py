@@ -1,5 +1,7 @@
-"""Opening the DuckDB file: read-only or writer connections, waiting politely for the file lock, and the
-migrations runner.
+"""Opening the warehouse: a DuckDB file, or a DuckLake (`ducklake:<catalog>`, many writers at once; see
+warehouse/lake_location.py); read-only or writer connections, waiting politely for the file lock, and the
+migrations runner. Both forms open as a connection whose default catalog is the warehouse, so every statement
+of the code base runs unchanged on either.
 
 The file is held open only while writing, so people can query between loads; a writer that finds the file
 locked by another process waits (up to `wait_seconds`) instead of failing at once.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import random
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -23,9 +26,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
+
+from warehouse.errors import WarehouseDamaged, WarehouseError, WarehouseFull, WarehouseLocked
+from warehouse.lake_location import connect_lake, is_lake, lake_dialect
+from warehouse.lake_location import location_problem as location_problem  # re-exported for the CLI
 
 log = logging.getLogger("akhbar.warehouse")
 
@@ -45,23 +52,8 @@ CREATE_MIGRATIONS_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)
 """
 APPLIED_MIGRATIONS = "SELECT version FROM schema_migrations"
+CURRENT_CATALOG_TYPE = "SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
 RECORD_MIGRATION = "INSERT INTO schema_migrations VALUES (?, ?, ?)"
-
-
-class WarehouseError(RuntimeError):
-    """A warehouse problem the user can act on; the message says what to do."""
-
-
-class WarehouseLocked(WarehouseError):
-    """Another process held the database file for longer than the caller was willing to wait."""
-
-
-class WarehouseDamaged(WarehouseError):
-    """The database file is truncated or has blocks whose checksums do not match."""
-
-
-class WarehouseFull(WarehouseError):
-    """The disk (or the file size limit) is full: the write was abandoned and rolled back."""
 
 
 DAMAGE_ERROR = re.compile(r"Corrupt database file|Could not read enough bytes|checksum|not a valid DuckDB database"
@@ -191,12 +183,21 @@ def connect(
     path: str | Path,
     *,
     read_only: bool = False,
+    data_path: str | None = None,
+    as_of: datetime | None = None,
     wait_seconds: float = 300.0,
     on_wait: Callable[[str], None] | None = None,
     row_group_rows: int | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the DuckDB file, waiting up to `wait_seconds` while another process holds its lock.
-    `row_group_rows`: row group size of the data this (write) connection appends (see LOAD_ROW_GROUP_ROWS)."""
+    """Open the warehouse: a DuckDB file (waiting up to `wait_seconds` while another process holds its lock), or
+    a `ducklake:` catalog (`data_path`: where a new lake puts its Parquet files; `as_of`: read the snapshot of
+    that moment). `row_group_rows`: row group size of the data this (write) connection appends to a file (see
+    LOAD_ROW_GROUP_ROWS)."""
+    if is_lake(path):
+        return _connect_lake_migrated(str(path), read_only=read_only, data_path=data_path, as_of=as_of)
+    if as_of is not None:
+        raise WarehouseError(f"{path} is a DuckDB file, which keeps no past snapshots: --as-of needs a ducklake: "
+                             "warehouse (see `akhbar migrate-warehouse`)")
     path = Path(path)
     if read_only and not path.exists():
         raise WarehouseError(f"no database at {path}: run `akhbar ingest` or `akhbar demo` first, or pass --db")
@@ -213,6 +214,21 @@ def connect(
         finally:
             writer.close()
         con = _open_waiting(path, True, wait_seconds, on_wait, None)
+    return con
+
+
+def _connect_lake_migrated(db: str, *, read_only: bool, data_path: str | None,
+                           as_of: datetime | None) -> duckdb.DuckDBPyConnection:
+    """A lake connection; a reader of a lake an older akhbar wrote brings it up to date first, as for files."""
+    con = connect_lake(db, read_only=read_only, data_path=data_path, as_of=as_of)
+    if read_only and as_of is None and _schema_behind(con):
+        con.close()
+        writer = connect_lake(db, read_only=False, data_path=data_path)
+        try:
+            lake_retrying(lambda: migrate(writer), what="migrate", transient=LAKE_SETUP_RACE)
+        finally:
+            writer.close()
+        con = connect_lake(db, read_only=True, data_path=data_path)
     return con
 
 
@@ -284,16 +300,24 @@ def migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
+def is_lake_connection(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the connection's default catalog is a DuckLake."""
+    row = con.execute(CURRENT_CATALOG_TYPE).fetchone()
+    return row is not None and row[0] == "ducklake"
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply the migrations not applied yet, each in its own transaction; returns the versions applied now."""
-    con.execute(CREATE_MIGRATIONS_TABLE)
+    """Apply the migrations not applied yet, each in its own transaction; returns the versions applied now.
+    On a lake each is applied in DuckLake's dialect (warehouse/lake_location.py: lake_dialect)."""
+    dialect = lake_dialect if is_lake_connection(con) else (lambda sql: sql)
+    con.execute(dialect(CREATE_MIGRATIONS_TABLE))
     done = {v for (v,) in con.execute(APPLIED_MIGRATIONS).fetchall()}
     applied = []
     for version, name, sql in migrations():
         if version in done:
             continue
         with transaction(con):
-            con.execute(sql)
+            con.execute(dialect(sql))
             con.execute(RECORD_MIGRATION, [version, name, datetime.now(UTC)])
         applied.append(version)
     return applied
@@ -305,3 +329,36 @@ def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> 
     if row is None:
         raise WarehouseError(f"no row from {sql.strip().splitlines()[0]!r}")
     return row
+
+
+T = TypeVar("T")
+
+# What a lake commit that lost a race says: a logical conflict DuckLake could not settle itself (two updates of
+# writer_turn), or the SQLite catalog busy with another writer's commit.
+LAKE_CONFLICT = re.compile(r"conflict|database is locked|could not serialize|maximum retry count", re.I)
+# Two processes creating one new lake at once race in DuckLake's own set-up (measured: "Failed to load DuckLake
+# - Table entry ... does not have any columns", or a migration finding its table made by another process); the
+# set-up and the migrations are idempotent, so they are run again on such failures.
+LAKE_SETUP_RACE = re.compile(LAKE_CONFLICT.pattern + r"|DuckLake|already exists", re.I)
+LAKE_WRITE_ATTEMPTS = 12  # with the back-off below, about 40 s of another writer's commits before giving up
+
+
+def lake_retrying(write: Callable[[], T], *, what: str, attempts: int = LAKE_WRITE_ATTEMPTS,
+                  transient: re.Pattern[str] = LAKE_CONFLICT) -> T:
+    """`write()` (one whole transaction, opened and committed inside it), run again after a randomised, growing
+    pause when it failed in a way `transient` matches (its commit lost a race with another writer of the lake);
+    WarehouseError when it keeps failing."""
+    delay = 0.1
+    for attempt in range(1, attempts + 1):
+        try:
+            return write()
+        except (duckdb.Error, WarehouseError) as exc:
+            if not transient.search(str(exc)):
+                raise
+            if attempt == attempts:
+                raise WarehouseError(f"{what}: the lake stayed busy with other writers through {attempts} attempts "
+                                     f"({_first_line(exc)}); run again") from None
+            log.warning("lake commit retried (%s, attempt %d): %s", what, attempt, _first_line(exc))
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 5.0)
+    raise AssertionError("unreachable")

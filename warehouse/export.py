@@ -10,8 +10,10 @@ Layout of DIR (Hive partitioning, one folder per table):
 Read it back with `read_parquet('DIR/articles/**/*.parquet', hive_partitioning = true)`.
 
 The database is opened read-only, so an export can run while nobody writes; an ingest that starts meanwhile
-waits for it. Each table is written to a staging folder first and then renamed into place, so a reader of
-DIR never sees a half-written table.
+waits for it. A DuckLake warehouse (`ducklake:<catalog>`) exports the same way: its tables are read at one
+snapshot (the export is one transaction), while other processes go on writing to the lake.
+Each table is written to a staging folder first and then renamed into place, so a reader of DIR never sees a
+half-written table.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 import duckdb
 
 from warehouse.connection import WarehouseError, connect, one_row
+from warehouse.report import location_label
 
 _MONTH = "CAST(date_part('year', timezone('UTC', {ts})) AS INTEGER) AS year, " \
          "CAST(date_part('month', timezone('UTC', {ts})) AS INTEGER) AS month"
@@ -50,8 +53,12 @@ PARTITIONED: dict[str, tuple[str, list[str]]] = {
 }
 # Internal tables that other engines do not need (search index copy, raw HTML archive, bookkeeping).
 # Any other table is exported as one file.
-SKIP = {"lake_files", "schema_migrations", "article_search", "search_index_info", "raw_pages",
+SKIP = {"schema_migrations", "writer_turn", "article_search", "search_index_info", "raw_pages",
         "story_bands", "feed_state"}
+
+# The warehouse's own tables: a lake's connection also shows its catalog's metadata tables (another database).
+TABLES_SQL = ("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+              "AND schema_name = 'main' AND NOT temporary ORDER BY table_name")
 
 
 class ExportError(WarehouseError):
@@ -91,9 +98,8 @@ def export_parquet(db_path: str | Path, out_dir: str | Path, *, wait_seconds: fl
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
     try:
         con.execute("SET enable_progress_bar = false")
-        tables = [r[0] for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT temporary "
-            "ORDER BY table_name").fetchall() if r[0] not in SKIP]
+        con.execute("BEGIN TRANSACTION")  # every table as of one moment (a lake: one snapshot)
+        tables = [r[0] for r in con.execute(TABLES_SQL).fetchall() if r[0] not in SKIP]
         for table in tables:
             target = staging / table
             if table in PARTITIONED:
@@ -109,6 +115,7 @@ def export_parquet(db_path: str | Path, out_dir: str | Path, *, wait_seconds: fl
             result.rows[table] = one_row(con, f"SELECT count(*) FROM {_ident(table)}")[0]
             if on_table is not None:
                 on_table(table, result.rows[table], len(result.rows), len(tables))
+        con.execute("COMMIT")
     except duckdb.Error as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise ExportError(f"export to {out} failed: {exc}") from None
@@ -130,7 +137,7 @@ def export_parquet(db_path: str | Path, out_dir: str | Path, *, wait_seconds: fl
     shutil.rmtree(staging, ignore_errors=True)
     result.seconds = (datetime.now(UTC) - started).total_seconds()
     manifest = {
-        "exported_at": started.isoformat(), "database": str(Path(db_path).resolve()), "format": "parquet",
+        "exported_at": started.isoformat(), "database": location_label(db_path), "format": "parquet",
         "duckdb_version": duckdb.__version__, "rows": result.rows,
         "partitioning": {t: p for t, (_, p) in PARTITIONED.items()},
         "read_with": f"read_parquet('{out}/<table>/**/*.parquet', hive_partitioning = true)",

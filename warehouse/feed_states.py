@@ -16,12 +16,9 @@ from warehouse.tables import FEED_STATE
 
 SELECT_STATES = f"SELECT {FEED_STATE.column_list()} FROM feed_state"
 SELECT_STATES_OF = SELECT_STATES + " WHERE url IN (SELECT unnest(?::VARCHAR[]))"
-UPSERT_STATES = f"""
-INSERT INTO feed_state ({FEED_STATE.column_list()})
-SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),
-       unnest(?::TIMESTAMPTZ[])
-ON CONFLICT (url) DO UPDATE SET {FEED_STATE.set_list(keep=("url",))}
-"""
+# one row per state: the positional parameters are the columns, as arrays
+STATES_GIVEN = "(SELECT " + ", ".join(f"unnest(?::{c.type.sql}[]) AS {c.name}" for c in FEED_STATE.columns) + ")"
+UPSERT_STATES = FEED_STATE.merge(STATES_GIVEN, key=("url",))
 
 
 def load_feed_states(con: duckdb.DuckDBPyConnection, urls: Iterable[str] | None = None) -> dict[str, FeedState]:

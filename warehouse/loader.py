@@ -2,8 +2,8 @@
 mentions and entities, URL aliases and the fetch log.
 
 `load_batch(con, ...)` runs its statements on the connection it is given and leaves the transaction to the
-caller (Warehouse.load opens the file for one transaction; the lake merge loads many batches through one
-connection, each in a transaction with its lake_files rows). Re-loading the same articles changes no row counts.
+caller (Warehouse.load opens the warehouse for one transaction). Every upsert is a MERGE, so the same statements
+run on a DuckDB file and on a DuckLake. Re-loading the same articles changes no row counts.
 """
 
 from __future__ import annotations
@@ -36,11 +36,7 @@ from warehouse.tables import ARTICLES, MENTIONS, RAW_PAGES, STORY_BANDS, URL_ALI
 # Kept as stored on a re-load: the key, the first source that stored the article, and when that was.
 ARTICLE_KEPT_COLUMNS = ("article_id", "source", "first_stored_at")
 
-UPSERT_ARTICLES = f"""
-INSERT INTO articles ({ARTICLES.column_list()})
-SELECT {ARTICLES.column_list()} FROM batch_articles
-ON CONFLICT (article_id) DO UPDATE SET {ARTICLES.set_list(keep=ARTICLE_KEPT_COLUMNS)}
-"""
+UPSERT_ARTICLES = ARTICLES.merge("batch_articles", key=("article_id",), keep=ARTICLE_KEPT_COLUMNS)
 
 # Stories with a stored article sharing an LSH band with an article of the batch, and their first copy's
 # signature: near-duplicate candidates are compared with the story's first copy only, so a popular story
@@ -69,7 +65,7 @@ SELECT article_id, story_id, minhash FROM articles WHERE article_id IN (SELECT a
 DELETE_BANDS = "DELETE FROM story_bands WHERE article_id IN (SELECT article_id FROM batch_tagged)"
 INSERT_BANDS = f"INSERT INTO story_bands SELECT {STORY_BANDS.column_list()} FROM batch_bands"
 
-UPSERT_RAW = f"INSERT OR REPLACE INTO raw_pages SELECT {RAW_PAGES.column_list()} FROM batch_raw"
+UPSERT_RAW = RAW_PAGES.merge("batch_raw", key=("article_id",))
 
 # Entity keys touched by this batch: before (old mentions) and after (new mentions) the replacement.
 TOUCHED_ENTITIES = """
@@ -86,7 +82,9 @@ DELETE_MENTIONS = "DELETE FROM mentions WHERE article_id IN (SELECT article_id F
 INSERT_MENTIONS = f"INSERT INTO mentions SELECT {MENTIONS.column_list()} FROM batch_mentions"
 
 
-INSERT_ALIASES = f"INSERT OR IGNORE INTO url_aliases SELECT {URL_ALIASES.column_list()} FROM batch_aliases"
+# a URL already known as another article's alias stays that article's
+INSERT_ALIASES = URL_ALIASES.merge(f"(SELECT DISTINCT ON (alias_id) {URL_ALIASES.column_list()} FROM batch_aliases)",
+                                   key=("alias_id",), update=False)
 INSERT_FETCHES = "INSERT INTO fetches BY NAME SELECT * FROM batch_fetches"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import duckdb
 
 from extractors.entities.base import ENTITY_TYPES
-from warehouse.connection import WarehouseError, connect
+from warehouse.connection import WarehouseError, connect, is_lake
 
 _PARAMS_LINE = re.compile(r"^--\s*params:\s*(.*)$", re.M)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -99,19 +100,33 @@ def _required(q: NamedQuery) -> set[str]:
 
 # Locked: the SQL that follows cannot switch file access back on.
 NO_FILE_ACCESS = "SET enable_external_access = false; SET lock_configuration = true"
+# A lake's tables are Parquet files under its data path: that one directory (or URL prefix) stays readable.
+LAKE_DATA_PATH = "SELECT data_path FROM ducklake_settings(current_database())"
+ALLOW_DIRECTORY = "SET allowed_directories = [$1]"
+
+
+def forbid_file_access(con: duckdb.DuckDBPyConnection, db_path: str | Path) -> None:
+    """Let the SQL run on `con` reach nothing but the warehouse (for a lake, its own data files)."""
+    if is_lake(db_path):
+        row = con.execute(LAKE_DATA_PATH).fetchone()
+        if row and row[0]:
+            con.execute(ALLOW_DIRECTORY, [row[0]])
+    con.execute(NO_FILE_ACCESS)
 
 
 def run_query(db_path: str | Path, name_or_sql: str, params: dict[str, str] | None = None,
-              wait_seconds: float = 30.0, *, allow_files: bool = False) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """Run a named query or raw SQL on a read-only connection; returns (column names, rows).
+              wait_seconds: float = 30.0, *, allow_files: bool = False,
+              as_of: datetime | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run a named query or raw SQL on a read-only connection; returns (column names, rows). `as_of`: on a
+    `ducklake:` warehouse, read the snapshot of that moment (warehouse/connection.py: connect).
 
     Unless `allow_files`, the SQL can reach nothing but the database: a read-only connection still lets DuckDB
     read any local file (read_text, read_csv), write one (COPY ... TO), attach or install extensions."""
     sql, values = resolve(name_or_sql, params or {})
-    con = connect(db_path, read_only=True, wait_seconds=wait_seconds)
+    con = connect(db_path, read_only=True, wait_seconds=wait_seconds, as_of=as_of)
     try:
         if not allow_files:
-            con.execute(NO_FILE_ACCESS)
+            forbid_file_access(con, db_path)
         try:
             cur = con.execute(sql, values or None)
         except duckdb.PermissionException:

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from warehouse.connection import DEFAULT_DB_PATH, WarehouseError, connect
+from warehouse.lake_location import catalog_file, is_lake
 
 DEFAULT_DAYS = 30
 TOP_TIMELINE_ENTITIES = 10
@@ -126,7 +127,8 @@ ORDER BY mentions DESC, articles DESC, m.entity, m.entity_type
 LIMIT CAST($limit AS INTEGER)
 """
 
-# $canonicals and $types are parallel lists naming the wanted entities.
+# $canonicals and $types are parallel lists naming the wanted entities. Every query orders its rows completely
+# (ties too), so the same rows make the same page whether they come from a DuckDB file or a lake.
 WANTED_CTE = """
 , wanted AS (SELECT unnest(CAST($canonicals AS VARCHAR[])) AS canonical,
                     unnest(CAST($types AS VARCHAR[])) AS entity_type)
@@ -138,7 +140,7 @@ FROM entity_mentions m
 JOIN win USING (article_id)
 JOIN wanted w ON w.canonical = m.entity AND w.entity_type = m.entity_type
 GROUP BY ALL
-ORDER BY win.day
+ORDER BY win.day, m.entity, m.entity_type
 """
 
 CO_MENTIONS_SQL = WINDOW_CTE + WANTED_CTE + """
@@ -152,7 +154,7 @@ SELECT x.entity, x.entity_type, y.entity, y.entity_type, count(*) AS shared_arti
 FROM present x
 JOIN present y ON x.article_id = y.article_id AND x.k < y.k
 GROUP BY ALL
-ORDER BY shared_articles DESC
+ORDER BY shared_articles DESC, x.entity, x.entity_type, y.entity, y.entity_type
 """
 
 SOURCE_HEALTH_SQL = """
@@ -180,6 +182,8 @@ LIMIT CAST($limit AS INTEGER)
 """
 
 REQUIRED_TABLES = ("articles", "mentions", "entities", "fetches")
+# the warehouse's own tables (a lake's connection also shows the catalog's metadata tables)
+WAREHOUSE_TABLES_SQL = "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
 
 
 # ---------------------------------------------------------------- results
@@ -190,7 +194,7 @@ class ReportInfo:
     """What `build_report` wrote."""
 
     out_path: Path
-    db_path: Path
+    db_path: str                                   # the file's absolute path, or the lake (no password)
     bytes: int
     seconds: float
     charts: int
@@ -225,10 +229,35 @@ def _start_of(day: date, later_days: int = 0) -> datetime:
     return start if day == date(1, 1, 1) else start + timedelta(days=later_days)
 
 
+LAKE_REPORT_FOLDER = Path("data")  # for a lake whose catalog is a server: the working directory's data folder
+SECRET_IN_LOCATION = re.compile(r"(password\s*=\s*)('[^']*'|\S+)|(://[^/:@\s]+:)[^@/\s]+(@)", re.I)
+
+
 def report_path_for(db_path: str | Path) -> Path:
-    """Where nightly runs put the report: next to the database, `<name>-report.html`."""
-    p = Path(db_path)
-    return p.with_name(f"{p.stem}-report.html")
+    """Where nightly runs put the report: next to the database, `<name>-report.html`; for a lake beside its
+    catalog file, or in ./data/ when the catalog is a server (`ducklake-<dbname or host>-report.html`)."""
+    if not is_lake(db_path):
+        p = Path(db_path)
+        return p.with_name(f"{p.stem}-report.html")
+    file = catalog_file(str(db_path))
+    if file is not None:
+        return file.with_name(f"{file.stem}-report.html")
+    return LAKE_REPORT_FOLDER / f"ducklake-{_server_catalog_name(str(db_path))}-report.html"
+
+
+def _server_catalog_name(db: str) -> str:
+    """A file-name-safe name for a server catalog: its dbname (or host), so two lakes do not share a report."""
+    named = (re.search(r"\bdbname\s*=\s*'?([\w.-]+)", db) or re.search(r"://[^/]*/([\w.-]+)", db)
+             or re.search(r"\bhost\s*=\s*'?([\w.-]+)", db))
+    return named.group(1) if named else "lake"
+
+
+def location_label(db_path: str | Path) -> str:
+    """The warehouse as the report names it: a file's absolute path, or the lake without any password."""
+    if not is_lake(db_path):
+        return str(Path(db_path).resolve())
+    return SECRET_IN_LOCATION.sub(lambda m: f"{m.group(1)}***" if m.group(1) else f"{m.group(3)}***{m.group(4)}",
+                                  str(db_path))
 
 
 # ---------------------------------------------------------------- building
@@ -238,11 +267,10 @@ def build_report(db_path: str | Path, out_path: str | Path | None = None, days: 
                  wait_seconds: float = 60.0) -> ReportInfo:
     """Read the database (read-only) and write the HTML report; returns what was written."""
     started = time.perf_counter()
-    db_path = Path(db_path)
     out_path = Path(out_path) if out_path is not None else report_path_for(db_path)
     if days < 1:
         raise ReportError(f"--days must be at least 1, got {days}")
-    if not db_path.exists():
+    if not is_lake(db_path) and not Path(db_path).exists():  # a lake's connect says what is missing itself
         raise ReportError(f"no database at {db_path}: run `akhbar ingest` or `akhbar demo` first, or pass --db")
     try:
         import plotly  # noqa: F401
@@ -251,10 +279,10 @@ def build_report(db_path: str | Path, out_path: str | Path | None = None, days: 
 
     con = connect(db_path, read_only=True, wait_seconds=wait_seconds)
     try:
-        tables = {t for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        tables = {t for (t,) in con.execute(WAREHOUSE_TABLES_SQL).fetchall()}
         missing = [t for t in REQUIRED_TABLES if t not in tables]
         if missing:
-            raise ReportError(f"{db_path} is not an akhbar database (no table {', '.join(missing)}); "
+            raise ReportError(f"{location_label(db_path)} is not an akhbar database (no table {', '.join(missing)}); "
                               "run `akhbar ingest` into it first")
         window = _window(con, days)
         data = _read(con, window)
@@ -273,14 +301,15 @@ def build_report(db_path: str | Path, out_path: str | Path | None = None, days: 
          "duplicates)", _fig_stories(data)),
     ]
     empty = [key for key, _, _, (_, has_data) in figures if not has_data]
-    page = _page(db_path, window, data["headline"], [(k, ar, en, fig) for k, ar, en, (fig, _) in figures])
+    page = _page(location_label(db_path), window, data["headline"],
+                 [(k, ar, en, fig) for k, ar, en, (fig, _) in figures])
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out_path)
     return ReportInfo(
-        out_path=out_path, db_path=db_path, bytes=out_path.stat().st_size,
+        out_path=out_path, db_path=location_label(db_path), bytes=out_path.stat().st_size,
         seconds=time.perf_counter() - started, charts=len(figures), days=days, headline=data["headline"],
         article_window=_day_span(window.first_day, window.last_day),
         fetch_window=_day_span(window.fetch_first_day, window.fetch_last_day),
@@ -810,7 +839,7 @@ def _windows_html(window: _Window, headline: dict[str, int]) -> str:
                      for key, ar, en, keys in groups)
 
 
-def _page(db_path: Path, window: _Window, headline: dict[str, int], figures: list) -> str:
+def _page(db_label: str, window: _Window, headline: dict[str, int], figures: list) -> str:
     import plotly
     import plotly.io as pio
 
@@ -821,7 +850,7 @@ def _page(db_path: Path, window: _Window, headline: dict[str, int], figures: lis
                             config={"displaylogo": False, "responsive": True, "showTips": False,
                                     "toImageButtonOptions": {"filename": f"akhbar-{key}"}})
         sections.append(SECTION.format(key=key, ar=html.escape(ar), en=html.escape(en), chart=chart))
-    return PAGE.format(font=FONT_STACK, windows=_windows_html(window, headline), db=html.escape(str(db_path)),
+    return PAGE.format(font=FONT_STACK, windows=_windows_html(window, headline), db=html.escape(db_label),
                        sections="\n".join(sections),
                        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                        plotly_version=html.escape(plotly.__version__))
@@ -852,7 +881,7 @@ def report_markdown(info: ReportInfo) -> str:
         lines.append(f"| {en} | {h.get(key, 0):,} |")
     if info.empty_charts:
         lines += ["", "Charts with no data in this window: " + "; ".join(info.empty_charts) + "."]
-    lines += ["", f"Database: `{info.db_path.resolve()}`"]
+    lines += ["", f"Database: `{info.db_path}`"]
     return "\n".join(lines) + "\n"
 
 
@@ -868,7 +897,8 @@ def add_report_parser(sub: argparse._SubParsersAction, default_db: str = DEFAULT
 
 
 def _add_options(sp: argparse.ArgumentParser, default_db: str) -> None:
-    sp.add_argument("--db", default=default_db, help=f"DuckDB file (default: {default_db})")
+    sp.add_argument("--db", default=default_db,
+                    help=f"DuckDB file or ducklake:CATALOG (default: {default_db})")
     sp.add_argument("--out", default="report.html", help="HTML file to write (default: report.html)")
     sp.add_argument("--days", type=int, default=DEFAULT_DAYS,
                     help=f"days of articles and fetches to show, up to the newest (default: {DEFAULT_DAYS})")

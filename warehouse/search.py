@@ -14,11 +14,22 @@ How it works:
   missing or stale and the database is free.
 - Searching needs only a read-only connection (the index lives in the database file, schema
   `fts_main_article_search`).
+- A DuckLake warehouse (`ducklake:<catalog>`) cannot hold the index (DuckLake tables have no indexes or fts
+  schemas), so its index lives in a local DuckDB cache file: beside a file catalog (`<catalog file>.search.duckdb`),
+  else `<data dir>/search-cache/<hash of the catalog>.search.duckdb` (AKHBAR_DATA_DIR). The cache holds a copy
+  of the article columns a hit shows (title, url, source, date, text) and the index built exactly as in a DuckDB
+  file, so the results are the same (it takes about as much disk as a DuckDB file of the same articles). It
+  records the lake snapshot and the articles' count and newest update it was built from; `search` rebuilds it
+  first when the lake moved on and its articles changed, so a search never silently misses or shows stale
+  articles. A rebuild writes a new file and renames it into place: readers of the old one and a concurrent
+  rebuild are not disturbed, and the lake itself is only read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,9 +38,13 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
-from warehouse.arabic_sql import MACRO_NAME
+from extractors.entities.crf.tagger import user_data_dir
+from warehouse.arabic_sql import MACRO_NAME, macro_sql
 from warehouse.connection import WarehouseError, connect, migrate, one_row
+from warehouse.extensions import load_extension
+from warehouse.lake_location import catalog_file, is_lake
 
 log = logging.getLogger("akhbar.search")
 
@@ -63,47 +78,13 @@ class SearchIndexMissing(SearchError):
     pass
 
 
-def fts_extension_path() -> Path | None:
-    """The fts extension file bundled by the `duckdb-extension-fts` package for this DuckDB version."""
-    try:
-        import duckdb_extension_fts
-    except ImportError:
-        return None
-    base = Path(duckdb_extension_fts.__file__).parent / "extensions"
-    exact = base / f"v{duckdb.__version__}" / "fts.duckdb_extension"
-    if exact.is_file():
-        return exact
-    return None
-
-
 def load_fts(con: duckdb.DuckDBPyConnection) -> None:
-    """Load the fts extension without touching the network, or raise SearchUnavailable."""
+    """Load the fts extension without touching the network (warehouse/extensions.py), or raise SearchUnavailable."""
     con.execute("SET enable_progress_bar = false")  # it would draw on the terminal or fill a run's log
-    errors = []
-    path = fts_extension_path()
-    if path is not None:
-        try:
-            con.execute(f"LOAD '{_sql_str(str(path))}'")
-            return
-        except duckdb.Error as exc:
-            errors.append(f"{path}: {exc}")
-    else:
-        errors.append(f"the duckdb-extension-fts package for DuckDB {duckdb.__version__} is not installed")
     try:
-        con.execute("LOAD fts")  # installed earlier with `INSTALL fts` (needs no network now)
-        return
-    except duckdb.Error as exc:
-        errors.append(f"LOAD fts: {str(exc).splitlines()[0]}")
-    raise SearchUnavailable(
-        "full-text search needs DuckDB's fts extension, which could not be loaded ("
-        + "; ".join(errors)
-        + f"). Install `duckdb-extension-fts=={duckdb.__version__}` (pip), or run `INSTALL fts` once in DuckDB "
-        "on a machine with internet."
-    )
-
-
-def _sql_str(s: str) -> str:
-    return s.replace("'", "''")
+        load_extension(con, "fts")
+    except WarehouseError as exc:
+        raise SearchUnavailable(f"full-text search is unavailable: {exc}") from None
 
 
 def _articles_state(con: duckdb.DuckDBPyConnection) -> tuple[int, datetime | None]:
@@ -152,6 +133,8 @@ def refresh_search_index(db_path: str | Path, *, force: bool = False, wait_secon
     is fresh afterwards.
     """
     say = log or logging.getLogger("akhbar.search").warning
+    if is_lake(db_path):
+        return _refresh_lake_cache(str(db_path), force=force, wait_seconds=wait_seconds, say=say)
     try:
         con = connect(db_path, wait_seconds=wait_seconds, on_wait=say)
     except Exception as exc:
@@ -168,6 +151,149 @@ def refresh_search_index(db_path: str | Path, *, force: bool = False, wait_secon
         return False
     finally:
         con.close()
+
+
+# ---------------------------------------------------------------- the index of a lake: a local cache file
+
+CACHE_SUFFIX = ".search.duckdb"
+CACHE_FOLDER = "search-cache"  # under the user's data directory, for catalogs that are not local files
+SNAPSHOT_COLUMN = "lake_snapshot"
+# The columns of `articles` a hit shows, and `updated_at` for the freshness check (_articles_state).
+CACHE_ARTICLES_SQL = "SELECT article_id, title, url, source, published_at, text, updated_at FROM articles"
+CACHE_INFO_SQL = f"SELECT {SNAPSHOT_COLUMN}, articles, newest_update FROM {INFO_TABLE}"
+CURRENT_CATALOG_SQL = "SELECT current_database()"
+LAKE_SNAPSHOT_SQL = "SELECT id FROM {catalog}.current_snapshot()"  # DuckLake's table function of the catalog
+
+
+def search_cache_path(db: str | Path) -> Path:
+    """Where the search index of a lake is kept: beside a file catalog, else in the user's data directory under
+    a name derived from the catalog string (the same lake always finds the same cache)."""
+    file = catalog_file(str(db))
+    if file is not None:
+        return file.with_name(file.name + CACHE_SUFFIX)
+    key = hashlib.sha256(str(db).encode("utf-8")).hexdigest()[:24]
+    return user_data_dir() / CACHE_FOLDER / f"{key}{CACHE_SUFFIX}"
+
+
+def lake_snapshot(con: duckdb.DuckDBPyConnection) -> int:
+    """The latest snapshot of the lake that is the connection's default catalog."""
+    catalog = str(one_row(con, CURRENT_CATALOG_SQL)[0])
+    quoted = '"' + catalog.replace('"', '""') + '"'
+    return int(one_row(con, LAKE_SNAPSHOT_SQL.format(catalog=quoted))[0])
+
+
+def _cache_built_from(cache: Path) -> tuple[int, int, datetime | None] | None:
+    """(lake snapshot, articles, newest update) the cache was built from; None when there is no usable cache."""
+    if not cache.is_file():
+        return None
+    try:
+        con = duckdb.connect(str(cache), read_only=True)
+    except duckdb.Error:
+        return None  # unreadable (say, left by a crash mid-rename on another OS): rebuilt
+    try:
+        if index_state(con) != "fresh":  # incomplete: no index, or rows that differ from what was recorded
+            return None
+        row = con.execute(CACHE_INFO_SQL).fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    if row is None or row[0] is None:
+        return None
+    return int(row[0]), int(row[1]), row[2]
+
+
+def lake_index_state(db: str, *, wait_seconds: float = 30.0) -> str:
+    """'missing', 'stale' or 'fresh' for a lake's cache. Fresh: built at the lake's latest snapshot, or at an
+    earlier one whose articles (count, newest update) are still the same, as a file's index is judged."""
+    built = _cache_built_from(search_cache_path(db))
+    if built is None:
+        return "missing"
+    lake = connect(db, read_only=True, wait_seconds=wait_seconds)
+    try:
+        if lake_snapshot(lake) == built[0]:
+            return "fresh"
+        return "fresh" if _articles_state(lake) == built[1:] else "stale"
+    finally:
+        lake.close()
+
+
+def rebuild_lake_cache(db: str, *, wait_seconds: float = 300.0,
+                       on_wait: Callable[[str], None] | None = None) -> int:
+    """Build the lake's search cache afresh from its articles; returns the number of articles indexed. The new
+    file replaces the old one in one rename, so a search reading the old one meanwhile is not disturbed."""
+    cache = search_cache_path(db)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    building = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+    for leftover in (building, Path(f"{building}.wal")):
+        leftover.unlink(missing_ok=True)
+    lake = connect(db, read_only=True, wait_seconds=wait_seconds, on_wait=on_wait)
+    try:
+        # The snapshot before the rows: a commit in between makes the cache look older than it is, never newer.
+        snapshot = lake_snapshot(lake)
+        indexed = _build_cache_file(building, lake.execute(CACHE_ARTICLES_SQL).to_arrow_reader(), snapshot)
+    except BaseException:
+        building.unlink(missing_ok=True)
+        raise
+    finally:
+        lake.close()
+    os.replace(building, cache)
+    return indexed
+
+
+def _build_cache_file(path: Path, articles: pa.RecordBatchReader, snapshot: int) -> int:
+    """A cache file: the articles' copy, the normalisation macro, the index as in a warehouse file."""
+    con = duckdb.connect(str(path))
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("lake_articles", articles)  # streamed batch by batch from the lake
+        con.execute("CREATE TABLE articles AS SELECT * FROM lake_articles")
+        con.unregister("lake_articles")
+        con.execute(macro_sql())
+        indexed = rebuild_index(con)
+        con.execute(f"ALTER TABLE {INFO_TABLE} ADD COLUMN {SNAPSHOT_COLUMN} BIGINT")
+        con.execute(f"UPDATE {INFO_TABLE} SET {SNAPSHOT_COLUMN} = ?", [snapshot])
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    return indexed
+
+
+def _refresh_lake_cache(db: str, *, force: bool, wait_seconds: float, say: Callable[[str], None]) -> bool:
+    """refresh_search_index for a lake: never raises, True when the cache is fresh afterwards."""
+    try:
+        if not force and lake_index_state(db, wait_seconds=wait_seconds) == "fresh":
+            return True
+        rebuild_lake_cache(db, wait_seconds=wait_seconds, on_wait=say)
+        return True
+    except Exception as exc:
+        say(f"search index not rebuilt: {exc}")
+        return False
+
+
+def search_index_state(db: str | Path, *, wait_seconds: float = 30.0) -> str:
+    """'missing', 'stale' or 'fresh': the index of a DuckDB file, or a lake's cache."""
+    if is_lake(db):
+        return lake_index_state(str(db), wait_seconds=wait_seconds)
+    con = connect(db, read_only=True, wait_seconds=wait_seconds)
+    try:
+        return index_state(con)
+    finally:
+        con.close()
+
+
+def _fresh_lake_cache(db: str, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the lake's cache, rebuilt first when the lake's articles changed since."""
+    if lake_index_state(db, wait_seconds=wait_seconds) != "fresh":
+        try:
+            rebuild_lake_cache(db, wait_seconds=wait_seconds, on_wait=log.warning)
+        except (duckdb.Error, OSError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise SearchError(f"the search index of {db} could not be brought up to date ({first}); a search "
+                              f"now would miss articles, so none was run: fix that and run again") from None
+    con = duckdb.connect(str(search_cache_path(db)), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")  # as warehouse connections: hits' times in UTC
+    return con
 
 
 @dataclass(slots=True)
@@ -189,7 +315,7 @@ FROM (SELECT name AS article_id, {FTS_SCHEMA}.match_bm25(name, $q, conjunctive :
       FROM {FTS_SCHEMA}.docs) s
 JOIN articles a USING (article_id)
 WHERE s.score IS NOT NULL AND ($source = '' OR a.source = $source)
-ORDER BY s.score DESC, a.published_at DESC NULLS LAST
+ORDER BY s.score DESC, a.published_at DESC NULLS LAST, a.url  -- the url: ties in the same order everywhere
 LIMIT $limit
 """
 
@@ -198,15 +324,12 @@ _WORD = re.compile(r"[^\W_][\w\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u064
 
 def search(db_path: str | Path, text: str, limit: int = 10, *, source: str = "", match_all: bool = False,
            wait_seconds: float = 30.0) -> list[Hit]:
-    """Articles matching `text`, best first, on a read-only connection (the index must exist)."""
+    """Articles matching `text`, best first, on a read-only connection (a DuckDB file's index must exist; a
+    lake's cache is built or brought up to date first)."""
     if not text.strip():
         raise SearchError("give some words to search for")
-    con = connect(db_path, read_only=True, wait_seconds=wait_seconds)
+    con = _searchable(db_path, wait_seconds)
     try:
-        state = index_state(con)
-        if state == "missing":
-            raise SearchIndexMissing(f"{db_path} has no search index yet: run `akhbar search --reindex` "
-                                     "(or any ingest) to build it")
         load_fts(con)
         q = one_row(con, f"SELECT {normalise_sql('$t')}", {"t": text})[0]
         rows = con.execute(SEARCH_SQL, {"q": q, "all": 1 if match_all else 0, "source": source or "",
@@ -219,6 +342,19 @@ def search(db_path: str | Path, text: str, limit: int = 10, *, source: str = "",
         return hits
     finally:
         con.close()
+
+
+def _searchable(db_path: str | Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    """A read-only connection holding the index and the articles it finds: a lake's cache (made fresh first), or
+    the DuckDB file itself (its index must exist)."""
+    if is_lake(db_path):
+        return _fresh_lake_cache(str(db_path), wait_seconds)
+    con = connect(db_path, read_only=True, wait_seconds=wait_seconds)
+    if index_state(con) == "missing":
+        con.close()
+        raise SearchIndexMissing(f"{db_path} has no search index yet: run `akhbar search --reindex` "
+                                 "(or any ingest) to build it")
+    return con
 
 
 def _stems(con: duckdb.DuckDBPyConnection, texts: list[str]) -> dict[str, set[str]]:

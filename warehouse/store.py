@@ -1,5 +1,9 @@
-"""The akhbar DuckDB file as the flows use it: `Warehouse` opens the file for each call and closes it after,
-so people can query between loads.
+"""The warehouse as the flows use it: `Warehouse` opens it (a DuckDB file or a `ducklake:` catalog) for each
+call and closes it after, so people can query between loads.
+
+Every write is one transaction (`Warehouse.write`). On a lake, many processes write at once: each write first
+takes the writer turn (migration 017), so writes that would insert the same keys are ordered rather than
+merged side by side, and a commit that lost the race is run again (warehouse.connection.lake_retrying).
 
 Besides loading batches (warehouse.loader), it records sources and runs and answers the few reads the flows
 need (known article ids, archived pages, source time zones). The statements on sources and runs are also
@@ -14,36 +18,40 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
 from extractors.config import Source
 from extractors.records import FetchLogRow, ProcessedArticle, RawPage
 from warehouse.arrow_records import raw_page_of
-from warehouse.connection import DEFAULT_DB_PATH, LOAD_ROW_GROUP_ROWS, connect, migrate, transaction
+from warehouse.connection import (
+    DEFAULT_DB_PATH,
+    LAKE_SETUP_RACE,
+    LOAD_ROW_GROUP_ROWS,
+    connect,
+    lake_retrying,
+    migrate,
+    transaction,
+)
+from warehouse.lake_location import is_lake
 from warehouse.loader import LoadCounts, load_batch, responsive_gil
 from warehouse.recovery import Repair, begin_load, finish_load, pause_point, repair_unfinished_loads
 from warehouse.tables import RAW_PAGES, SOURCES
 
 log = logging.getLogger("akhbar.warehouse")
+T = TypeVar("T")
 
-SOURCE_PARAMETERS = ", ".join(f"${name}" for name in SOURCES.names if name != "updated_at")
-
-UPSERT_SOURCE = f"""
-INSERT INTO sources VALUES ({SOURCE_PARAMETERS}, now())
-ON CONFLICT (name) DO UPDATE SET {SOURCES.set_list(keep=("name",))}
-"""
-
+SOURCE_GIVEN = SOURCES.parameter_row(given={"updated_at": "now()"})
+UPSERT_SOURCE = SOURCES.merge(SOURCE_GIVEN, key=("name",))
 # A source name used by ingest-urls: recorded if new, never overwriting a configured source's settings.
-ENSURE_SOURCE = f"""
-INSERT INTO sources VALUES ({SOURCE_PARAMETERS}, now())
-ON CONFLICT (name) DO NOTHING
-"""
+ENSURE_SOURCE = SOURCES.merge(SOURCE_GIVEN, key=("name",), update=False)
 
 START_RUN = """
-INSERT INTO runs (run_id, flow, started_at, status, parameters) VALUES (?, ?, ?, 'running', ?)
-ON CONFLICT (run_id) DO UPDATE SET status = 'running'
+MERGE INTO runs AS t USING (SELECT $run_id AS run_id) AS s ON t.run_id = s.run_id
+WHEN MATCHED THEN UPDATE SET status = 'running'
+WHEN NOT MATCHED THEN INSERT (run_id, flow, started_at, status, parameters)
+    VALUES ($run_id, $flow, $started_at, 'running', $parameters)
 """
 
 FINISH_RUN = """
@@ -51,6 +59,8 @@ UPDATE runs SET finished_at = ?, discovered = ?, fetched = ?, stored = ?, failed
     ner_backend = ?, ner_model = ?
 WHERE run_id = ?
 """
+
+TAKE_WRITER_TURN = "UPDATE writer_turn SET turn = turn + 1"
 
 RAW_PAGES_PAGE = f"""
 SELECT {RAW_PAGES.column_list()}
@@ -98,20 +108,24 @@ def due_for_refetch(con: duckdb.DuckDBPyConnection, ids: Sequence[str], before: 
 
 
 class Warehouse:
-    """The akhbar DuckDB file. Every method opens the file, does its work in one transaction and closes it."""
+    """The akhbar warehouse, a DuckDB file or a `ducklake:` catalog. Every method opens it, does its work in one
+    transaction and closes it. `data_path`: where a new lake puts its Parquet files."""
 
-    def __init__(self, path: str | Path = DEFAULT_DB_PATH, *, wait_seconds: float = 300.0,
-                 on_wait: Callable[[str], None] | None = None, load_row_group_rows: int = LOAD_ROW_GROUP_ROWS) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | Path = DEFAULT_DB_PATH, *, data_path: str | None = None,
+                 wait_seconds: float = 300.0, on_wait: Callable[[str], None] | None = None,
+                 load_row_group_rows: int = LOAD_ROW_GROUP_ROWS) -> None:
+        self.lake = is_lake(path)
+        self.path: str | Path = str(path) if self.lake else Path(path)
+        self.data_path = data_path
         self.wait_seconds = wait_seconds
         self.on_wait = on_wait
-        self.load_row_group_rows = load_row_group_rows  # row groups of the data each load appends
+        self.load_row_group_rows = load_row_group_rows  # row groups of the data each load appends to a file
 
     @contextmanager
     def connection(self, *, read_only: bool = False,
                    row_group_rows: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = connect(self.path, read_only=read_only, wait_seconds=self.wait_seconds, on_wait=self.on_wait,
-                      row_group_rows=row_group_rows)
+        con = connect(self.path, read_only=read_only, data_path=self.data_path, wait_seconds=self.wait_seconds,
+                      on_wait=self.on_wait, row_group_rows=row_group_rows)
         try:
             yield con
         finally:
@@ -119,29 +133,41 @@ class Warehouse:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One write transaction; its appends use row groups of `load_row_group_rows` rows."""
+        """One write transaction (appends to a file in row groups of `load_row_group_rows`); on a lake it takes
+        the writer turn first. A commit that loses a race raises: `write` runs it again."""
         with self.connection(row_group_rows=self.load_row_group_rows) as con, transaction(con):
+            if self.lake:
+                con.execute(TAKE_WRITER_TURN)
             yield con
 
+    def write(self, work: Callable[[duckdb.DuckDBPyConnection], T], *, what: str = "write") -> T:
+        """`work(con)` in one write transaction, run again on a lake when its commit loses a race."""
+        def once() -> T:
+            with self.transaction() as con:
+                return work(con)
+
+        return lake_retrying(once, what=what) if self.lake else once()
+
     def migrate(self) -> list[int]:
-        with self.connection() as con:
-            return migrate(con)
+        def once() -> list[int]:
+            with self.connection() as con:
+                return migrate(con)
+
+        return lake_retrying(once, what="migrate", transient=LAKE_SETUP_RACE) if self.lake else once()
 
     def upsert_sources(self, sources: Sequence[Source], *, replace: bool = True) -> None:
         """Record the sources' settings; with replace=False only names not known yet are added."""
-        with self.transaction() as con:
-            upsert_sources(con, sources, replace=replace)
+        self.write(lambda con: upsert_sources(con, sources, replace=replace), what="sources")
 
     def start_run(self, run_id: str, flow: str, parameters: dict[str, Any]) -> None:
-        with self.transaction() as con:
-            con.execute(START_RUN, [run_id, flow, datetime.now(UTC),
-                                    json.dumps(parameters, ensure_ascii=False, default=str)])
+        given = {"run_id": run_id, "flow": flow, "started_at": datetime.now(UTC),
+                 "parameters": json.dumps(parameters, ensure_ascii=False, default=str)}
+        self.write(lambda con: con.execute(START_RUN, given), what="run start")
 
     def finish_run(self, run_id: str, *, discovered: int, fetched: int, stored: int, failed: int,
                    status: str = "completed", ner_backend: str | None = None, ner_model: str | None = None) -> None:
-        with self.transaction() as con:
-            con.execute(FINISH_RUN, [datetime.now(UTC), discovered, fetched, stored, failed, status, ner_backend,
-                                     ner_model, run_id])
+        values = [datetime.now(UTC), discovered, fetched, stored, failed, status, ner_backend, ner_model, run_id]
+        self.write(lambda con: con.execute(FINISH_RUN, values), what="run end")
 
     def known_article_ids(self, ids: Sequence[str]) -> set[str]:
         if not ids:
@@ -177,6 +203,9 @@ class Warehouse:
         """Upsert articles, replace their mentions, refresh their entities and append the fetch log in one
         transaction, journaled (warehouse/recovery.py): DuckDB can recover a transaction killed in its WAL write
         half-applied, so what an unfinished load left is repaired first, by this load or the next one."""
+        if self.lake:  # a lake commit is whole or absent: no journal, no repair
+            with responsive_gil():
+                return self.write(lambda con: load_batch(con, articles, fetch_rows, run_id), what="load")
         unique_ids = list(dict.fromkeys(a.article_id for a in articles))
         pause_point("load-start")
         with responsive_gil(), self.connection(row_group_rows=self.load_row_group_rows) as con:
@@ -192,7 +221,10 @@ class Warehouse:
             return counts
 
     def repair(self) -> Repair | None:
-        """Repair what loads killed half-way left in the file (warehouse/recovery.py); None when none did."""
+        """Repair what loads killed half-way left in the file (warehouse/recovery.py); None when none did (and
+        always on a lake, whose commits are whole)."""
+        if self.lake:
+            return None
         with self.connection() as con:
             return self._repair(con)
 

@@ -2,7 +2,7 @@
 
 The migrations in warehouse/schema/*.sql stay the source of the DDL (databases are migrated in place); these
 specs describe the resulting tables, in their column order, and generate what the code needs from them: the
-Arrow schema of a batch, the column list of an INSERT or SELECT, the SET list of an upsert.
+Arrow schema of a batch, the column list of an INSERT or SELECT, an upsert (MERGE).
 tests/test_warehouse.py compares every spec with `DESCRIBE <table>` on a freshly migrated database.
 """
 
@@ -65,10 +65,24 @@ class TableSpec:
         skip = set(without)
         return ", ".join(prefix + quoted(c.name) for c in self.columns if c.name not in skip)
 
-    def set_list(self, *, keep: Iterable[str]) -> str:
-        """`"a" = excluded."a", ...` for ON CONFLICT DO UPDATE: every column except those kept as stored."""
-        kept = set(keep)
-        return ", ".join(f"{quoted(c.name)} = excluded.{quoted(c.name)}" for c in self.columns if c.name not in kept)
+    def parameter_row(self, *, given: dict[str, str] | None = None) -> str:
+        """`(SELECT $a::TYPE AS "a", ...)`: one row of this table from named query parameters, a MERGE source;
+        `given` replaces a column's parameter with an SQL expression (`now()`)."""
+        given = given or {}
+        fields = ", ".join(f"{given.get(c.name, f'${c.name}::{c.type.sql}')} AS {quoted(c.name)}" for c in self.columns)
+        return f"(SELECT {fields})"
+
+    def merge(self, source: str, *, key: Iterable[str], keep: Iterable[str] = (), update: bool = True) -> str:
+        """`MERGE INTO` this table from `source` (a table name or a parenthesised SELECT with this table's column
+        names) on `key`: matched rows get every column but `key` and `keep` (unless update=False: left as they
+        are), the others are inserted. MERGE, not INSERT ... ON CONFLICT, because a DuckLake warehouse has no
+        primary keys to conflict on; the same statement serves both forms."""
+        keys, kept = tuple(key), set(keep) | set(key)
+        on = " AND ".join(f"t.{quoted(k)} = s.{quoted(k)}" for k in keys)
+        assignments = ", ".join(f"{quoted(c.name)} = s.{quoted(c.name)}" for c in self.columns if c.name not in kept)
+        matched = f"WHEN MATCHED THEN UPDATE SET {assignments}\n" if update and assignments else ""
+        return (f"MERGE INTO {self.name} AS t USING {source} AS s ON {on}\n{matched}"
+                f"WHEN NOT MATCHED THEN INSERT ({self.column_list()}) VALUES ({self.column_list(prefix='s.')})")
 
 
 def _spec(name: str, *columns: tuple[str, ColumnType]) -> TableSpec:
@@ -136,11 +150,7 @@ FEED_STATE = _spec(
 
 URL_ALIASES = _spec("url_aliases", ("alias_id", VARCHAR), ("url", VARCHAR), ("article_id", VARCHAR))
 
-LAKE_FILES = _spec(
-    "lake_files",
-    ("path", VARCHAR), ("lake", VARCHAR), ("table_name", VARCHAR), ("run_id", VARCHAR), ("rows", BIGINT),
-    ("merged_at", TIMESTAMPTZ),
-)
+WRITER_TURN = _spec("writer_turn", ("turn", BIGINT))
 
 LOAD_JOURNAL = _spec("load_journal", ("load_id", VARCHAR), ("started_at", TIMESTAMPTZ), ("article_ids", VARCHAR_LIST))
 
@@ -151,4 +161,4 @@ ENTITY_ALIASES = _spec(
 )
 
 ALL_TABLES = (SOURCES, ARTICLES, MENTIONS, ENTITIES, FETCHES, RUNS, STORY_BANDS, RAW_PAGES, FEED_STATE,
-              URL_ALIASES, LAKE_FILES, LOAD_JOURNAL, ENTITY_ALIASES)
+              URL_ALIASES, LOAD_JOURNAL, ENTITY_ALIASES, WRITER_TURN)

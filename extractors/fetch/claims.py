@@ -15,6 +15,7 @@ import time
 import uuid
 from pathlib import Path
 
+CLAIMED_ELSEWHERE = "skipped: being fetched by another run"  # the start of a claimed page's error
 DEFAULT_TTL_SECONDS = 6 * 3600.0  # longer than any run; a claim this old belongs to a run that is gone
 
 
@@ -67,12 +68,12 @@ class UrlClaims:
                 self._mine.add(path)
                 return None
             if _process_alive(pid) and time.time() - at < self.ttl_seconds:
-                return f"skipped: being fetched by another run (process {pid})"
+                return f"{CLAIMED_ELSEWHERE} (process {pid})"
         os.link(tmp, path.with_name(f"{tmp.name}.new"))  # a copy for os.replace, which consumes its source
         os.replace(path.with_name(f"{tmp.name}.new"), path)  # atomic; of two runs taking over, the last wins
         won = self._read(path)
         if won is None or won[0] != self.token:
-            return "skipped: being fetched by another run"
+            return CLAIMED_ELSEWHERE
         self._mine.add(path)
         return None
 
