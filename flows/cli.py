@@ -46,7 +46,7 @@ from warehouse.connection import (
     storage_problem,
 )
 from warehouse.formatting import DEFAULT_CELL_WIDTH
-from warehouse.lake_location import catalog_file
+from warehouse.lake_location import catalog_file, display_location
 from warehouse.queries import QueryArgumentError
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def _print_summary(summary: RunSummary, *, max_failures: int = 10) -> None:
             print(f"    {url}: {reason}")
         if len(summary.failures) > max_failures:
             print(f"    ... and {len(summary.failures) - max_failures} more")
-    print(f"  database: {summary.db_path if is_lake(summary.db_path) else Path(summary.db_path).resolve()}")
+    print(f"  database: {display_location(summary.db_path)}")
 
 
 def cell_width(text: str) -> int | None:
@@ -260,9 +260,10 @@ def cmd_migrate_warehouse(args: argparse.Namespace) -> int:
         print(f"{copy.table}: {copy.source_rows} -> {copy.target_rows} rows")
     short = [c.table for c in copies if c.source_rows != c.target_rows]
     if short:
-        _err(f"the row counts of {', '.join(short)} differ between {source} and {args.to}: the copy is incomplete")
+        _err(f"the row counts of {', '.join(short)} differ between {source} and {display_location(args.to)}: the "
+             "copy is incomplete")
         return EXIT_ERROR
-    print(f"copied {len(copies)} tables from {source} into {args.to}")
+    print(f"copied {len(copies)} tables from {source} into {display_location(args.to)}")
     return EXIT_OK
 
 
@@ -286,10 +287,24 @@ def check_ingest_urls(args: argparse.Namespace) -> None:
 
 
 def check_location(db: str, data_path: str | None, *, writing: bool) -> None:
-    """--db and --data-path together (a PostgreSQL catalog written without --data-path, ...): UsageError."""
+    """--db and --data-path together (a PostgreSQL catalog written without --data-path, a lake that exists with
+    another data path, ...): UsageError."""
     problem = location_problem(db, data_path, writing=writing)
     if problem:
         raise UsageError(problem)
+    if writing and data_path and is_lake(db):
+        check_lake_data_path(db, data_path)
+
+
+def check_lake_data_path(db: str, data_path: str) -> None:
+    """A lake keeps the data path it was made with: another --data-path would fail once the run has started
+    (DuckLake refuses to attach with it), so it is refused first, naming both."""
+    from warehouse.queries import lake_data_path, same_data_path
+
+    held = lake_data_path(db)
+    if held is not None and not same_data_path(data_path, held):
+        raise UsageError(f"--data-path {data_path} is not the data path of {display_location(db)}, which keeps its "
+                         f"files in {held}: leave --data-path out (the catalog remembers it) or give that one")
 
 
 def check_writable_warehouse(args: argparse.Namespace) -> None:
@@ -304,7 +319,7 @@ def check_reprocess(args: argparse.Namespace) -> None:
     check_writable_warehouse(args)
     local = catalog_file(args.db) if is_lake(args.db) else Path(args.db)  # None: a catalog on a server
     if local is not None and not local.exists():
-        raise WarehouseError(f"no database at {args.db}: nothing to reprocess (pass --db)")
+        raise WarehouseError(f"no database at {display_location(args.db)}: nothing to reprocess (pass --db)")
 
 
 def check_serve(args: argparse.Namespace) -> None:
@@ -312,9 +327,13 @@ def check_serve(args: argparse.Namespace) -> None:
     check_location(args.db, args.data_path, writing=True)
 
 
-def check_reading(args: argparse.Namespace) -> None:
-    """--db and --data-path of a command that only reads."""
-    check_location(args.db, args.data_path, writing=False)
+def check_warehouse_location(args: argparse.Namespace) -> None:
+    """--db of every command that takes one (and --data-path with it), before anything slow starts: a password in
+    a PostgreSQL catalog, a lake that names no catalog, ... The writing commands' own checks add what writing
+    needs (a PostgreSQL catalog's --data-path)."""
+    db = getattr(args, "db", None)
+    if db is not None:
+        check_location(str(db), getattr(args, "data_path", None), writing=False)
 
 
 def check_database_arg(db: str) -> None:
@@ -487,7 +506,6 @@ def as_of_moment(text: str) -> datetime:
 
 def check_query(args: argparse.Namespace) -> None:
     """--as-of reads a past snapshot, which only a lake keeps."""
-    check_reading(args)
     if args.as_of is not None and not is_lake(args.db):
         raise UsageError(f"--as-of needs a ducklake: warehouse ({args.db} is a DuckDB file, which keeps no past "
                          "snapshots; see `akhbar migrate-warehouse`)")
@@ -534,19 +552,37 @@ def _refresh_search_index(db: str, reindex: bool) -> None:
     ok = refresh_search_index(db, force=reindex, wait_seconds=300 if state == "missing" else 5,
                               log=lambda msg: print(f"akhbar: {msg}", file=sys.stderr))
     if not ok and state == "missing":
-        raise SearchIndexMissing(f"could not build the search index of {db} (see above)")
+        raise SearchIndexMissing(f"could not build the search index of {display_location(db)} (see above)")
     if not ok:
         print("akhbar: note: searching the previous index; articles stored since are not in it yet", file=sys.stderr)
 
 
+def _rebuild_lake_search_cache(db: str) -> None:
+    """--reindex on a lake: its local cache rebuilt now (search itself rebuilds it only when the lake changed);
+    WarehouseError, one line with the reason, when it could not be."""
+    from warehouse.search import NOT_REBUILT, refresh_search_index
+
+    reasons: list[str] = []
+
+    def log(message: str) -> None:  # notes (waiting for a lock) as they come; the failure goes into the error
+        if message.startswith(NOT_REBUILT):
+            reasons.append(message.removeprefix(NOT_REBUILT))
+        else:
+            print(f"akhbar: {message}", file=sys.stderr)
+
+    if not refresh_search_index(db, force=True, log=log):
+        reason = reasons[-1] if reasons else "see above"
+        raise WarehouseError(f"the search index of {display_location(db)} was not rebuilt: {reason}")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from warehouse.formatting import render
-    from warehouse.search import hit_rows, refresh_search_index, search
+    from warehouse.search import hit_rows, search
 
     db = args.db
     if is_lake(db):  # the index is a local cache of the lake, brought up to date by search itself when behind
         if args.reindex:
-            refresh_search_index(db, force=True, log=lambda msg: print(f"akhbar: {msg}", file=sys.stderr))
+            _rebuild_lake_search_cache(db)
     elif not Path(db).exists():
         _err(f"no database at {db}: run `akhbar ingest` or `akhbar demo` first, or pass --db")
         return EXIT_ERROR
@@ -554,7 +590,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         _refresh_search_index(db, args.reindex)
     if not args.text:
         if args.reindex:
-            print(f"search index of {db} rebuilt")
+            print(f"search index of {display_location(db)} rebuilt")
             return EXIT_OK
         raise UsageError("give some words to search for")
     hits = search(db, " ".join(args.text), limit=args.limit, source=args.source or "", match_all=args.all)
@@ -576,7 +612,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
         result = export_parquet(args.db, args.dir, on_table=table_done)
     total = sum(result.rows.values())
-    print(f"exported {total} rows from {args.db} to {result.out_dir} in {result.seconds:.1f}s:")
+    print(f"exported {total} rows from {display_location(args.db)} to {result.out_dir} in {result.seconds:.1f}s:")
     for table, n in result.rows.items():
         print(f"  {table}: {n}")
     print(f"read with: SELECT * FROM read_parquet('{result.out_dir}/articles/**/*.parquet', hive_partitioning = true)")
@@ -697,7 +733,6 @@ COMMANDS = (
         option("--param", action="append", default=[], metavar="KEY=VALUE",
                help="a parameter of the named query, e.g. --param type=LOC (repeat for more)"),
         db_option(),
-        DATA_PATH,
         option("--as-of", type=as_of_moment, default=None, metavar="TIMESTAMP",
                help="read the warehouse as it was at this moment (ISO 8601; a ducklake: warehouse's snapshot)"),
         TABLE_FORMAT,
@@ -724,20 +759,18 @@ COMMANDS = (
     Command("search", "Arabic full-text search over the stored articles (BM25, Arabic stemmer)", cmd_search, (
         option("text", nargs="*", metavar="TEXT", help="words to search for"),
         db_option(),
-        DATA_PATH,
         option("--limit", type=positive_int, default=10, help="at most N results (default: 10)"),
         option("--source", default=None, help="only articles of this source"),
         option("--all", action="store_true", help="only articles containing every word"),
         TABLE_FORMAT,
         TABLE_WIDTH,
         option("--reindex", action="store_true", help="rebuild the search index first"),
-    ), check=check_reading),
+    )),
     Command("export", "export the database as Parquet files (Hive-partitioned) for other engines", cmd_export, (
         option("dir", metavar="DIR", help="output directory (its table folders are replaced)"),
         option("--format", default="parquet", choices=["parquet"], help="output format (default: parquet)"),
         db_option(),
-        DATA_PATH,
-    ), check=check_reading),
+    )),
     Command("reprocess", "re-extract and re-tag archived pages without fetching (e.g. after a model update)",
             cmd_reprocess, (
         db_option(),
@@ -747,7 +780,8 @@ COMMANDS = (
     ), runs_flows=True, check=check_reprocess),
     Command("migrate-warehouse", "copy a DuckDB file's warehouse into a new ducklake: warehouse, table by table",
             cmd_migrate_warehouse, (
-        option("--from", dest="source", required=True, metavar="FILE", help="the DuckDB file to copy (only read)"),
+        option("--from", dest="source", required=True, metavar="FILE",
+               help="the DuckDB file to copy (read; a file made by an older akhbar is first migrated in place)"),
         option("--to", required=True, metavar="LAKE",
                help="the lake to fill: ducklake:CATALOG (a .ducklake file, sqlite:PATH or postgres:DSN); it must "
                     "hold no articles yet"),
@@ -814,6 +848,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         load_settings()  # a bad AKHBAR_* value: one line and exit 2, before any command starts
+        check_warehouse_location(args)
         if getattr(args, "check", None):
             args.check(args)
         with stop_signals(), (prefect_api() if getattr(args, "runs_flows", False) else nullcontext()):

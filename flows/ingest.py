@@ -349,6 +349,19 @@ def finish(sink: WarehouseSink, summary: RunSummary, started: float, status: str
     return summary
 
 
+def optional_parameters(*, data_path: str | None, shared_politeness: bool = False,
+                        since: date | None = None) -> dict[str, Any]:
+    """The run's parameters worth recording only when set (the `runs.parameters` of most runs stay short)."""
+    params: dict[str, Any] = {}
+    if data_path:
+        params["data_path"] = data_path
+    if shared_politeness:
+        params["shared_politeness"] = True
+    if since is not None:
+        params["since"] = since.isoformat()
+    return params
+
+
 @flow(name="ingest", log_prints=True, task_runner=ConfiguredTaskRunner())
 def ingest(
     sources_file: str = "sources.toml",
@@ -390,14 +403,9 @@ def ingest(
     run_id = new_run_id()
     summary = RunSummary(run_id=run_id, db_path=warehouse_name(db_path))
     shared = shared_politeness_enabled(shared_politeness)
-    params: dict[str, Any] = {"sources_file": sources_file, "db_path": db_path, "limit": limit,
-                              "allow_private_addresses": allow_private_addresses, "backend": backend}
-    if data_path:
-        params["data_path"] = data_path
-    if shared:
-        params["shared_politeness"] = True
-    if since is not None:
-        params["since"] = since.isoformat()
+    params = {"sources_file": sources_file, "db_path": db_path, "limit": limit,
+              "allow_private_addresses": allow_private_addresses, "backend": backend,
+              **optional_parameters(data_path=data_path, shared_politeness=shared, since=since)}
     sink = WarehouseSink(db_path, run_id, data_path=data_path, log=get_run_logger().warning)
     prepare_run(sink, config.sources, "ingest", params)
     outcome = RunOutcome()
@@ -453,11 +461,9 @@ def ingest_urls(
     check_served_run(db_path=db_path, data_path=data_path, allow_private_addresses=allow_private_addresses)
     run_id = new_run_id()
     summary = RunSummary(run_id=run_id, db_path=warehouse_name(db_path))
-    params: dict[str, Any] = {"urls": [without_userinfo(str(u)) for u in urls], "db_path": db_path,
-                              "source": source, "allow_private_addresses": allow_private_addresses,
-                              "backend": backend}
-    if data_path:
-        params["data_path"] = data_path
+    params = {"urls": [without_userinfo(str(u)) for u in urls], "db_path": db_path, "source": source,
+              "allow_private_addresses": allow_private_addresses, "backend": backend,
+              **optional_parameters(data_path=data_path)}
     sink = WarehouseSink(db_path, run_id, data_path=data_path, log=get_run_logger().warning)
     # the name may be a configured source: keep its settings
     prepare_run(sink, [Source(name=source, feeds=())], "ingest-urls", params, replace_sources=False)

@@ -18,6 +18,7 @@ import duckdb
 from flows.cli_common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, positive_int
 from flows.cli_common import error as _err
 from warehouse.connection import DEFAULT_DB_PATH, connect, one_row
+from warehouse.lake_location import is_lake
 
 PAGE_ARTICLES = 500
 MIN_ARTICLES = 50  # fewer articles teach the word clusters almost nothing the shipped training text does not
@@ -34,7 +35,8 @@ LIMIT $limit
 
 
 def add_adapt_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", default=DEFAULT_DB_PATH, help=f"DuckDB file to learn from (default: {DEFAULT_DB_PATH})")
+    parser.add_argument("--db", default=DEFAULT_DB_PATH,
+                        help=f"the warehouse to learn from, a DuckDB file or ducklake:... (default: {DEFAULT_DB_PATH})")
     parser.add_argument("--allow-fewer-corpora", action="store_true",
                         help="adapt even when AQMAR or Wojood (not shipped) cannot be found: trains on what is "
                              "there, which is weaker than the shipped model on modern text")
@@ -77,11 +79,11 @@ def _reset() -> int:
     return EXIT_OK
 
 
-def _checked_db(db: str) -> Path:
+def _checked_db(db: str) -> str | Path:
     from extractors.entities.training.adapt import AdaptError
 
-    if db.startswith("ducklake:"):
-        raise AdaptError("`akhbar ner adapt` learns from a DuckDB file; give its path with --db")
+    if is_lake(db):
+        return db  # read through warehouse.connection.connect, like a file
     path = Path(db)
     if path.is_dir():
         raise AdaptError(f"--db {db} is a directory; give the path of a DuckDB file")
@@ -123,7 +125,7 @@ def _adapt(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def count_articles(db: Path) -> int:
+def count_articles(db: str | Path) -> int:
     con = connect(db, read_only=True)
     try:
         return int(one_row(con, ARTICLES_WITH_TEXT)[0])
@@ -135,7 +137,7 @@ def count_articles(db: Path) -> int:
         con.close()
 
 
-def article_texts(db: Path, page: int = PAGE_ARTICLES) -> Iterator[str]:
+def article_texts(db: str | Path, page: int = PAGE_ARTICLES) -> Iterator[str]:
     """The stored article texts, in pages of `page` articles, each page read on its own connection."""
     after = ""
     while True:

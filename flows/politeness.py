@@ -27,7 +27,7 @@ crawling rates (see docs/SCALING.md).
 
 Without shared politeness, runs on one machine still share each host's limits through lock files
 (`local_host_gate`, extractors/fetch/host_locks.py), and runs into one database do not fetch a URL another is
-fetching (`url_claims_for`, extractors/fetch/claims.py).
+fetching (`flows.sinks.url_claims_for_warehouse`, extractors/fetch/claims.py).
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ import httpx
 
 from extractors.config import Source
 from extractors.discover.urls import BadURL, canonical_url, host_of
-from extractors.fetch.claims import UrlClaims
 from extractors.fetch.errors import FetchError
 from extractors.fetch.host_locks import LocalHostGate
 from flows.settings import load_settings
@@ -74,12 +73,6 @@ def host_locks_dir() -> Path:
 def local_host_gate() -> LocalHostGate:
     """Per-host limits shared with the other runs on this machine (used when there is no shared politeness)."""
     return LocalHostGate(host_locks_dir())
-
-
-def url_claims_for(db_path: str) -> UrlClaims:
-    """Claims on the URLs a run is fetching for the database at `db_path`, in a directory beside it, so two runs
-    into one database do not fetch the same page twice (runs into other databases still fetch it)."""
-    return UrlClaims(Path(f"{db_path}.claims"))
 
 
 def shared_politeness_enabled(value: bool | None) -> bool:

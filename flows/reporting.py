@@ -13,6 +13,7 @@ from prefect.artifacts import (
 )
 
 from flows.run_summary import RunSummary
+from warehouse.lake_location import display_location
 from warehouse.queries import run_query
 from warehouse.report import build_report, report_markdown
 
@@ -45,7 +46,8 @@ def publish_run_artifacts(summary: RunSummary, flow_name: str) -> None:
     ner = f"entities by {summary.ner_backend}: {summary.ner_model}" if summary.ner_backend else "no entities tagged"
     create_table_artifact(per_source, key=f"{flow_name}-summary",
                           description=f"Run {summary.run_id}: per source counts ({summary.seconds:.1f}s, "
-                                      f"{summary.mentions} mentions, {ner}, database {summary.db_path})")
+                                      f"{summary.mentions} mentions, {ner}, database "
+                                      f"{display_location(summary.db_path)})")
     try:
         cols, rows = run_query(summary.db_path, "run-entities", {"run_id": summary.run_id, "limit": "25"})
         top = [dict(zip(cols, r)) for r in rows]

@@ -266,6 +266,42 @@ def build_deployments(db_path: str | Path, sources_file: Path, specs: dict[str, 
     return out
 
 
+def server_environment(host: str, port: int, api_url: str, auth: str | None, policy: ServedPolicy) -> dict[str, str]:
+    """Set this process's environment for the served runs (offline, their policy, the auth they send), and return
+    the server's: the same, plus where it listens and where its UI finds the API."""
+    os.environ.update(OFFLINE_ENV)
+    os.environ.update(policy.environment())  # inherited by the flow runs the runner starts
+    if auth is not None:  # the server asks for it, and the runner and its flow runs send it
+        os.environ.update(dict.fromkeys(AUTH_VARS, auth))
+    os.environ.pop("PREFECT_API_URL", None)
+    server_env = dict(os.environ)
+    # The UI asks the server where the API is; without this it would say the default port 4200.
+    if not (server_env.get("PREFECT_SERVER_UI_API_URL") or server_env.get("PREFECT_UI_API_URL")):
+        server_env["PREFECT_SERVER_UI_API_URL"] = api_url
+    server_env["PREFECT_SERVER_API_HOST"] = host
+    server_env["PREFECT_SERVER_API_PORT"] = str(port)
+    return server_env
+
+
+def run_deployments(base: str, api_url: str, db: str, sources: Path, data_path: str | None) -> None:
+    """Serve the deployments (build_deployments) with the server at `api_url`, in the foreground, until Ctrl+C
+    (which ends it quietly)."""
+    import asyncio
+
+    from prefect.runner import Runner
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings({PREFECT_API_URL: api_url}):
+        deployments = build_deployments(db, sources, deployment_specs(), data_path)
+        runner = Runner(name="akhbar-serve", pause_on_shutdown=True)
+        for deployment in deployments:
+            runner.add_deployment(deployment)
+        print(f"akhbar: Prefect UI at {base} — deployments {NIGHTLY} and {ADHOC} are being served "
+              f"(Ctrl+C to stop)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(runner.start())
+
+
 def serve(host: str = "127.0.0.1", port: int = 4200, db_path: str = "data/akhbar.duckdb",
           sources_file: str = "sources.toml", startup_timeout: float = 120.0, *, insecure: bool = False,
           policy: ServedPolicy | None = None, data_path: str | None = None) -> int:
@@ -292,18 +328,7 @@ def serve(host: str = "127.0.0.1", port: int = 4200, db_path: str = "data/akhbar
     api_url = f"{base}/api"
     home = prefect_home()
     log_path = home / "akhbar-server.log"
-
-    os.environ.update(OFFLINE_ENV)
-    os.environ.update(policy.environment())  # inherited by the flow runs the runner starts
-    if auth is not None:  # the server asks for it, and the runner and its flow runs send it
-        os.environ.update(dict.fromkeys(AUTH_VARS, auth))
-    os.environ.pop("PREFECT_API_URL", None)
-    server_env = dict(os.environ)
-    # The UI asks the server where the API is; without this it would say the default port 4200.
-    if not (server_env.get("PREFECT_SERVER_UI_API_URL") or server_env.get("PREFECT_UI_API_URL")):
-        server_env["PREFECT_SERVER_UI_API_URL"] = api_url
-    server_env["PREFECT_SERVER_API_HOST"] = host
-    server_env["PREFECT_SERVER_API_PORT"] = str(port)
+    server_env = server_environment(host, port, api_url, auth, policy)
     # Ctrl+C must work even when started from a shell that ignores SIGINT for background jobs, and SIGTERM
     # (systemd, a test's teardown) takes the same clean path.
     previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
@@ -317,20 +342,7 @@ def serve(host: str = "127.0.0.1", port: int = 4200, db_path: str = "data/akhbar
             raise ServeError(f"{exc}; its log ({log_path}) ends with:\n{_tail(log_path)}") from None
         os.environ["PREFECT_API_URL"] = api_url
         announce_served_api(home, api_url)
-        import asyncio
-
-        from prefect.runner import Runner
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        with temporary_settings({PREFECT_API_URL: api_url}):
-            deployments = build_deployments(db, sources, deployment_specs(), data)
-            runner = Runner(name="akhbar-serve", pause_on_shutdown=True)
-            for d in deployments:
-                runner.add_deployment(d)
-            print(f"akhbar: Prefect UI at {base} — deployments {NIGHTLY} and {ADHOC} are being served "
-                  f"(Ctrl+C to stop)", flush=True)
-            with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(runner.start())
+        run_deployments(base, api_url, db, sources, data)
     except KeyboardInterrupt:
         pass
     finally:

@@ -19,12 +19,11 @@ from extractors.config import CrawlSettings, Source
 from extractors.discover.feed_state import FeedState
 from extractors.fetch.claims import UrlClaims
 from extractors.records import FetchLogRow, ProcessedArticle
-from flows.politeness import url_claims_for
 from flows.reporting import publish_html_report
 from flows.run_summary import RunSummary
 from warehouse.connection import is_lake, verify_database
 from warehouse.feed_states import load_feed_states, save_feed_states
-from warehouse.lake_location import LAKE_PREFIX, catalog_file, catalog_of
+from warehouse.lake_location import LAKE_PREFIX, catalog_file, catalog_of, display_location
 from warehouse.loader import LoadCounts
 from warehouse.retention import RetentionCounts, apply_retention
 from warehouse.search import refresh_search_index
@@ -40,7 +39,9 @@ class WarehouseSink:
     loads; a lake takes commits from several runs at once).
 
     `data_path` is where a lake's Parquet files go when this run creates the lake (None: DuckLake's default
-    beside a file catalog); it is ignored for a DuckDB file and for a lake that exists (its catalog knows)."""
+    beside a file catalog, required for a PostgreSQL catalog). A lake that exists keeps the data path its catalog
+    holds: leave `data_path` out, or give that same one; another one fails to open (WarehouseError naming both).
+    Not for a DuckDB file (the CLI refuses the pair)."""
 
     def __init__(self, db_path: str, run_id: str, *, data_path: str | None = None, log: Log | None = None) -> None:
         self.db_path = db_path
@@ -92,7 +93,7 @@ class WarehouseSink:
         refresh_search_index(self.db_path, log=self.log)
 
     def describe(self) -> str:
-        return f"db: {self.db_path}"
+        return f"db: {display_location(self.db_path)}"
 
     def publish_report(self) -> str | None:
         """The HTML report next to the database (its path; None when it could not be written)."""
@@ -120,12 +121,13 @@ def warehouse_name(db_path: str) -> str:
 
 
 def url_claims_for_warehouse(db_path: str) -> UrlClaims:
-    """The claims on URLs that runs into this warehouse on this machine share (extractors/fetch/claims.py): beside
-    the DuckDB file or the lake's catalog file; for a catalog on a server, in the temporary directory under a name
-    made from the catalog (its DSN may hold a password, so a hash of it). Runs on other machines do not see them;
-    a page two machines fetch at once is stored once all the same (the loads upsert)."""
+    """The claims on the URLs runs into this warehouse on this machine are fetching (extractors/fetch/claims.py),
+    so two of them do not fetch one page twice (runs into other warehouses still fetch it): a `.claims` folder
+    beside the DuckDB file or the lake's catalog file; for a catalog on a server, in the temporary directory under
+    a name made from the catalog (its DSN may hold a password, so a hash of it). Runs on other machines do not see
+    them; a page two machines fetch at once is stored once all the same (the loads upsert)."""
     local = catalog_file(db_path) if is_lake(db_path) else Path(db_path)
     if local is None:
         digest = hashlib.sha256(db_path.encode("utf-8")).hexdigest()[:16]
         local = Path(tempfile.gettempdir()) / f"akhbar-lake-{digest}"
-    return url_claims_for(str(local))
+    return UrlClaims(Path(f"{local}.claims"))

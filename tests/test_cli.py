@@ -462,3 +462,62 @@ def test_served_deployments_get_the_lake_with_absolute_local_paths(tmp_path, mon
     plain = {d.name: d.parameters for d in build_deployments(tmp_path / "a.duckdb", tmp_path / "s.toml",
                                                              deployment_specs())}
     assert "data_path" not in plain["nightly-ingest"] and "data_path" not in plain["ingest-urls"]
+
+
+def test_a_password_in_db_is_refused_by_every_command_before_anything_starts(tmp_path):
+    """A PostgreSQL catalog written with its password is refused, one line saying to use PGPASSWORD or
+    ~/.pgpass, exit 2, by the commands that read as much as by those that write; nothing is connected to (no
+    server listens there) and nothing is created."""
+    source = tmp_path / "source.duckdb"
+    duckdb.connect(str(source)).close()
+    sources = str(REPO / "sources.toml")
+    for secret_db in ("ducklake:postgres:host=127.0.0.1 port=9 dbname=news password=hunter2",
+                      "ducklake:postgres:postgresql://news:hunter2@127.0.0.1:9/news"):
+        lake = ("--db", secret_db)
+        commands = [
+            ("query", "SELECT 1", *lake), ("search", "العراق", *lake), ("export", str(tmp_path / "out"), *lake),
+            ("report", "--out", str(tmp_path / "r.html"), *lake), ("entities", "alias", "--list", *lake),
+            ("ner", "adapt", *lake),
+            ("ingest", "--sources", sources, *lake, "--data-path", str(tmp_path / "files")),
+            ("ingest-urls", "https://example.com/a.html", *lake, "--data-path", str(tmp_path / "files")),
+            ("reprocess", *lake, "--data-path", str(tmp_path / "files")), ("serve", *lake, "--port", "9"),
+            ("migrate-warehouse", "--from", str(source), "--to", secret_db, "--data-path", str(tmp_path / "files")),
+        ]
+        for args in commands:
+            r = akhbar(*args, timeout=60)
+            assert r.returncode == 2, (args, r.stdout, r.stderr)
+            assert len(r.stderr.strip().splitlines()) == 1 and "PGPASSWORD" in r.stderr, (args, r.stderr)
+            assert "hunter2" not in r.stderr + r.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["source.duckdb"]
+
+
+def test_a_lake_keeps_its_data_path_and_another_is_refused_naming_both(tmp_path, monkeypatch):
+    """An existing lake's data path is in its catalog: another --data-path would fail inside the run, so the
+    command refuses it first (one line naming both paths, exit 2); the same path, given relatively, is accepted."""
+    from warehouse.store import Warehouse
+
+    lake = f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}"
+    Warehouse(lake, data_path=str(tmp_path / "parquet")).migrate()
+    other = str(tmp_path / "elsewhere")
+    for args in (("ingest", "--sources", str(REPO / "sources.toml")), ("ingest-urls", "https://example.com/a.html"),
+                 ("reprocess",)):
+        r = akhbar(*args, "--db", lake, "--data-path", other, timeout=60)
+        assert r.returncode == 2, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert other in r.stderr and str(tmp_path / "parquet") in r.stderr
+    from flows.cli import check_lake_data_path
+
+    check_lake_data_path(lake, str(tmp_path / "parquet") + "/")
+    monkeypatch.chdir(tmp_path)
+    check_lake_data_path(lake, "parquet")  # DuckLake makes a relative path absolute the same way
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_commands_that_only_read_take_no_data_path(tmp_path):
+    """--data-path only matters when a lake is created: query, search and export refuse it (it used to be
+    accepted and ignored)."""
+    lake = f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}"
+    for args in (("query", "SELECT 1"), ("search", "العراق"), ("export", str(tmp_path / "out"))):
+        r = akhbar(*args, "--db", lake, "--data-path", str(tmp_path / "files"), timeout=60)
+        assert r.returncode == 2 and "--data-path" in r.stderr, (args, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1

@@ -8,10 +8,12 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import copy_database
+from test_kill_load import sound, synthetic_batch
 
 from warehouse.connection import WarehouseError, connect
 from warehouse.lake_copy import TableCopy, copy_warehouse
 from warehouse.queries import named_queries, run_query
+from warehouse.store import Warehouse
 
 # the tables an ingest of the sample site fills: each must arrive in the lake with all its rows
 FILLED_TABLES = {"articles", "mentions", "entities", "fetches", "runs", "sources", "raw_pages", "story_bands",
@@ -51,7 +53,7 @@ def test_every_table_arrives_with_all_its_rows(sample_ingest, copied):
     lake, copies = copied
     by_table = {c.table: c for c in copies}
     assert set(by_table) >= FILLED_TABLES
-    assert "schema_migrations" not in by_table and "search_index_info" not in by_table
+    assert not {"schema_migrations", "search_index_info", "load_journal", "writer_turn"} & set(by_table)
     for table, copy in by_table.items():
         in_file = file_rows(sample_ingest.db, f'SELECT count(*) FROM main."{table}"')[0][0]
         assert copy.source_rows == in_file, table
@@ -83,7 +85,7 @@ def test_every_named_query_answers_the_same_on_the_lake(sample_ingest, copied):
 
 def test_a_lake_that_holds_articles_is_refused_and_left_as_it_was(sample_ingest, copied):
     lake, copies = copied
-    with pytest.raises(WarehouseError, match="already holds articles"):
+    with pytest.raises(WarehouseError, match="already holds rows in articles"):
         copy_warehouse(sample_ingest.db, lake)
     counts = {c.table: c.target_rows for c in copies}
     for table in ("articles", "mentions", "entity_aliases"):
@@ -124,3 +126,58 @@ def test_a_missing_source_or_a_target_that_is_no_lake_is_one_line(sample_ingest,
         copy_warehouse(sample_ingest.db, str(tmp_path / "other.duckdb"))
     assert "\n" not in str(not_lake.value)
     assert not (tmp_path / "other.duckdb").exists()
+
+
+def test_a_load_torn_in_the_source_is_repaired_before_the_copy(tmp_path):
+    """The state a load killed in its commit leaves (tests/test_kill_load.py): a journal row, a stored article
+    whose mentions and bands are doubled, an absent one whose mentions and bands are present. The lake gets
+    the repaired rows, and no journal a lake would never act on."""
+    db = tmp_path / "torn.duckdb"
+    source = Warehouse(db)
+    source.migrate()
+    stored, absent = synthetic_batch(0, 2, mentions_per=3)
+    source.load([stored], [], "run-1")
+    with source.transaction() as con:
+        con.execute("INSERT INTO load_journal VALUES ('torn', now(), ['a000000', 'a000001'])")
+        con.execute("INSERT INTO mentions SELECT * FROM mentions")
+        con.execute("INSERT INTO story_bands SELECT * FROM story_bands")
+        con.execute("INSERT INTO mentions SELECT 'a000001', entity_type, text, canonical, start, \"end\", backend "
+                    "FROM mentions WHERE article_id = 'a000000' LIMIT 3")
+    assert {"duplicated mentions", "orphan mentions", "unfinished loads"} <= set(sound(db))
+
+    lake = lake_at(tmp_path / "lake")
+    copies = {c.table: c for c in copy_warehouse(db, lake)}
+    assert sound(db) == {}  # repaired in place, as its next load would have
+    assert "load_journal" not in copies
+    assert copies["mentions"].target_rows == copies["mentions"].source_rows == 3
+    distinct_mentions = "SELECT count(*) FROM (SELECT DISTINCT * FROM mentions)"
+    assert lake_rows(lake, "SELECT count(*) FROM mentions") == lake_rows(lake, distinct_mentions) == [(3,)]
+    assert lake_rows(lake, "SELECT DISTINCT article_id FROM mentions") == [(stored.article_id,)]
+    distinct_bands = "SELECT count(*) FROM (SELECT DISTINCT * FROM story_bands)"
+    assert lake_rows(lake, "SELECT count(*) FROM story_bands") == lake_rows(lake, distinct_bands) != [(0,)]
+    assert absent.article_id not in {row[0] for row in lake_rows(lake, "SELECT article_id FROM articles")}
+
+
+def test_a_lake_with_rows_of_its_own_is_refused_and_keeps_them(sample_ingest, tmp_path):
+    """A lake without articles whose ingest has only begun (its run row is there, it may be fetching still):
+    the copy must neither delete that run nor mix its own log into it."""
+    lake = lake_at(tmp_path / "lake")
+    Warehouse(lake).migrate()
+    Warehouse(lake).start_run("running-ingest", "ingest", {"sources_file": "s.toml"})
+    with pytest.raises(WarehouseError, match="already holds rows in runs") as refused:
+        copy_warehouse(sample_ingest.db, lake)
+    assert "\n" not in str(refused.value)
+    assert lake_rows(lake, "SELECT run_id FROM runs") == [("running-ingest",)]
+    assert lake_rows(lake, "SELECT count(*) FROM articles") == [(0,)]
+
+
+def test_a_lake_with_an_alias_a_user_added_is_refused(sample_ingest, tmp_path):
+    """Only the starter aliases the migrations seed are replaced by the source's; a user's alias is the lake's
+    own data."""
+    lake = lake_at(tmp_path / "lake")
+    Warehouse(lake).migrate()
+    Warehouse(lake).write(lambda con: con.execute(
+        "INSERT INTO entity_aliases VALUES ('بغدد', 'بغداد', 'بغدد', 'بغداد', 'user', now())"))
+    with pytest.raises(WarehouseError, match="already holds rows in entity_aliases"):
+        copy_warehouse(sample_ingest.db, lake)
+    assert lake_rows(lake, "SELECT variant FROM entity_aliases WHERE origin = 'user'") == [("بغدد",)]

@@ -165,6 +165,47 @@ def test_search_cli_on_a_lake(twins):
     assert r.stdout == on_file.stdout and len(r.stdout.splitlines()) == 4
 
 
+def test_reindex_of_a_lake_that_cannot_be_read_fails_in_one_line(twins, tmp_path):
+    """--reindex says "rebuilt" only when it was: a lake that is not there is exit 1 and one line saying why."""
+    r = akhbar("search", "--reindex", "--db", twins.lake)
+    assert r.returncode == 0 and "rebuilt" in r.stdout, r.stderr
+    gone = f"ducklake:sqlite:{tmp_path / 'gone.sqlite'}"
+    r = akhbar("search", "--reindex", "--db", gone)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "rebuilt" not in r.stdout
+    assert len(r.stderr.strip().splitlines()) == 1 and "was not rebuilt: no lake at" in r.stderr, r.stderr
+
+
+# --- query -------------------------------------------------------------------------------------------------
+
+def lake_parquet_files(lake: str) -> dict[Path, bytes]:
+    from warehouse.queries import lake_data_path
+
+    data_path = lake_data_path(lake)
+    assert data_path
+    return {f: f.read_bytes() for f in sorted(Path(data_path).rglob("*.parquet"))}
+
+
+def test_query_on_a_lake_refuses_what_would_write_its_files(own_lake):
+    """The lake's data path stays readable to `akhbar query` (its tables are those files), which DuckDB would
+    also let a COPY ... TO overwrite: without --allow-files, only reads run; the lake is unharmed and still reads."""
+    files = lake_parquet_files(own_lake)
+    target = next(f for f in files if "articles" in str(f))
+    count = akhbar("query", "SELECT count(*) AS n FROM articles", "--format", "csv", "--db", own_lake)
+    assert count.returncode == 0 and int(count.stdout.splitlines()[1]) > 0, count.stderr
+    for sql in (f"COPY (SELECT 1 AS x) TO '{target}' (FORMAT parquet)",
+                f"SELECT 1; COPY (SELECT 1 AS x) TO '{target}' (FORMAT parquet)",
+                f"EXPLAIN ANALYZE COPY (SELECT 1 AS x) TO '{target}' (FORMAT parquet)"):
+        r = akhbar("query", sql, "--db", own_lake)
+        assert r.returncode == 2, (sql, r.stdout, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1 and "SELECT statements only" in r.stderr, r.stderr
+    assert lake_parquet_files(own_lake) == files
+    again = akhbar("query", "SELECT count(*) AS n FROM articles", "--format", "csv", "--db", own_lake)
+    assert again.returncode == 0 and again.stdout == count.stdout, again.stderr
+    explained = akhbar("query", "EXPLAIN SELECT count(*) FROM articles", "--db", own_lake)
+    assert explained.returncode == 0, explained.stderr
+
+
 # --- report ------------------------------------------------------------------------------------------------
 
 def comparable(page: str, db_label: str) -> str:
@@ -174,27 +215,26 @@ def comparable(page: str, db_label: str) -> str:
 
 
 def test_report_on_a_lake_is_the_report_on_the_file(twins, tmp_path):
-    from warehouse.report import build_report, location_label
+    from warehouse.lake_location import display_location
+    from warehouse.report import build_report
 
     on_file = build_report(twins.file, tmp_path / "file.html", days=30)
     on_lake = build_report(twins.lake, tmp_path / "lake.html", days=30)
     assert on_lake.headline == on_file.headline and on_lake.headline["articles"] > 0
     assert (on_lake.article_window, on_lake.fetch_window) == (on_file.article_window, on_file.fetch_window)
     assert on_lake.empty_charts == on_file.empty_charts
-    assert on_lake.db_path == twins.lake and on_file.db_path == location_label(twins.file)
+    assert on_lake.db_path == twins.lake and on_file.db_path == display_location(twins.file)
     lake_page = comparable(on_lake.out_path.read_text(encoding="utf-8"), twins.lake)
     file_page = comparable(on_file.out_path.read_text(encoding="utf-8"), str(twins.file.resolve()))
     assert lake_page == file_page
 
 
 def test_report_of_a_lake_goes_beside_its_catalog_or_into_data(twins, tmp_path):
-    from warehouse.report import location_label, report_path_for
+    from warehouse.report import report_path_for
 
     assert report_path_for(twins.lake) == twins.folder / "news-report.html"
     assert report_path_for("ducklake:postgres:host=db.example dbname=news password=s3cret") == \
         Path("data/ducklake-news-report.html")
-    assert "s3cret" not in location_label("ducklake:postgres:host=db.example dbname=news password=s3cret")
-    assert "s3cret" not in location_label("ducklake:postgres:postgresql://me:s3cret@db.example/news")
     r = akhbar("report", "--db", twins.lake, "--out", str(tmp_path / "cli.html"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "cli.html").is_file() and "0 articles" not in r.stdout
@@ -225,3 +265,5 @@ def test_export_of_a_lake_holds_what_the_file_export_holds(twins, tmp_path):
     assert (tmp_path / "lake" / "articles" / "source=sample-news").is_dir()
     manifest = json.loads((tmp_path / "lake" / "_export.json").read_text(encoding="utf-8"))
     assert manifest["database"] == twins.lake and manifest["rows"] == from_file.rows
+    assert json.loads((tmp_path / "file" / "_export.json").read_text(encoding="utf-8"))["database"] == \
+        str(twins.file.resolve())

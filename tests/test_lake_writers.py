@@ -121,3 +121,37 @@ def test_concurrent_ingest_runs_into_one_lake_store_each_article_once(shared_sit
     assert rows(db, """SELECT count(*) FROM (SELECT article_id, start, "end", entity_type FROM mentions
                        GROUP BY ALL HAVING count(*) > 1)""") == [(0,)]
     assert rows(db, "SELECT count(*) FROM articles WHERE article_id NOT IN (SELECT article_id FROM mentions)") == [(0,)]
+
+
+def test_an_ingest_into_a_postgres_catalog_with_its_files_on_s3(shared_site, tmp_path, fresh_postgres_dsn,
+                                                                  s3_endpoint):
+    """The many-machines form: the catalog on PostgreSQL, the Parquet files on S3 (credentials as a user sets
+    them in the environment); a second run and a reader on the same lake."""
+    db, data = f"ducklake:postgres:{fresh_postgres_dsn}", f"s3://{s3_endpoint.bucket}/news"
+    env = {**s3_endpoint.environment(), "PREFECT_HOME": str(tmp_path / "home"), "PREFECT_LOGGING_LEVEL": "WARNING"}
+    sources = tmp_path / "s.toml"
+    sources.write_text(f'[[sources]]\nname = "feed0"\nfeeds = ["{shared_site.url("/feed0.xml")}"]\n'
+                       "requests_per_second = 0\n", encoding="utf-8")
+    ingest = [AKHBAR, "ingest", "--sources", str(sources), "--db", db, "--data-path", data,
+              "--allow-private-addresses"]
+    for _ in range(2):  # the second run finds every article stored
+        run = subprocess.run(ingest, capture_output=True, text=True, env=env, timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+    query = subprocess.run([AKHBAR, "query", "SELECT count(*) AS n, count(DISTINCT article_id) AS d FROM articles",
+                            "--db", db, "--format", "csv"], capture_output=True, text=True, env=env, timeout=300)
+    assert query.returncode == 0, query.stderr[-3000:]
+    assert query.stdout.split() == ["n,d", "8,8"]
+    keys = s3_endpoint.keys("news/")
+    assert keys and all(k.endswith(".parquet") for k in keys)
+    assert any("articles" in k for k in keys)  # the articles' rows are in the bucket, not in PostgreSQL
+
+
+def test_alias_commands_at_once_on_a_lake_record_the_alias_once(tmp_path):
+    db = f"ducklake:sqlite:{tmp_path / 'lake.sqlite'}"
+    Warehouse(db).migrate()
+    procs = [subprocess.Popen([AKHBAR, "entities", "alias", "بايدن", "جو بايدن", "--db", db], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and "Traceback" not in err, err[-2000:]
+    assert rows(db, "SELECT count(*) FROM entity_aliases WHERE variant = 'بايدن'") == [(1,)]

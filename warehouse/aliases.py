@@ -22,8 +22,9 @@ from pathlib import Path
 import duckdb
 
 from extractors.entities.canon import canonical_entity
-from warehouse.connection import connect, migrate, sql_literal, transaction
-from warehouse.tables import ENTITY_ALIASES
+from warehouse.connection import connect, write_transaction
+from warehouse.lake_location import catalog_file, is_lake
+from warehouse.tables import ENTITY_ALIASES, sql_literal
 
 STARTER_PATH = Path(__file__).resolve().parent / "entity_aliases.tsv"
 STARTER_ADDED_AT = "2026-11-29 00:00:00+00"
@@ -141,17 +142,16 @@ def starter_sql(rows: list[Alias] | None = None) -> str:
 # ---------------------------------------------------------------- changing and reading the table
 
 
-def _open(db_path: str | Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
-    path = Path(db_path)
-    if not path.is_file():
-        raise AliasError(f"no database at {path}: run `akhbar ingest` or `akhbar demo` first, or pass --db")
-    con = connect(path, wait_seconds=wait_seconds)
-    try:
-        migrate(con)
-    except BaseException:
-        con.close()
-        raise
-    return con
+def _check_exists(db_path: str | Path) -> None:
+    file = catalog_file(str(db_path)) if is_lake(db_path) else Path(db_path)
+    if file is not None and not file.is_file():
+        raise AliasError(f"no database at {db_path}: run `akhbar ingest` or `akhbar demo` first, or pass --db")
+
+
+def _ready(db_path: str | Path, wait_seconds: float) -> None:
+    """The warehouse exists and is up to date (a reader's connect migrates an older one first)."""
+    _check_exists(db_path)
+    connect(db_path, read_only=True, wait_seconds=wait_seconds).close()
 
 
 def refresh_entities(con: duckdb.DuckDBPyConnection) -> None:
@@ -191,53 +191,50 @@ def add_alias(db_path: str | Path, variant_written: str, canonical_written: str,
     variant, canonical = entity_key(variant_written), entity_key(canonical_written)
     if not variant or not canonical:
         raise AliasError("both VARIANT and CANONICAL must hold a name")
-    con = _open(db_path, wait_seconds)
-    try:
-        with transaction(con):
-            final = _target(con, canonical) or canonical  # the target's own target: the table stays flat
-            if final == variant:
-                how = "the same key" if canonical == variant else f"an alias of {variant!r} already"
-                raise AliasError(f"{canonical_written.strip()!r} is {how} (key {variant!r}); nothing to merge")
-            replaced = _target(con, variant)
-            if replaced == final:
-                return AliasChange(variant, final, unchanged=True)
-            moved = tuple(sorted(v for (v,) in con.execute(VARIANTS_OF, {"key": variant}).fetchall()))
-            if moved:
-                con.execute(MOVE_VARIANTS, {"new": final, "old": variant})
-            con.execute(UPSERT_ALIAS, {"variant": variant, "canonical": final,
-                                       "variant_written": variant_written.strip(),
-                                       "canonical_written": canonical_written.strip(),
-                                       "added_at": datetime.now(UTC)})
-            _refresh(con, {variant, final, *moved, *([replaced] if replaced else [])})
-            mentions = con.execute(MENTIONS_OF_KEY, {"key": variant}).fetchone()
+    _ready(db_path, wait_seconds)
+
+    def merge(con: duckdb.DuckDBPyConnection) -> AliasChange:
+        final = _target(con, canonical) or canonical  # the target's own target: the table stays flat
+        if final == variant:
+            how = "the same key" if canonical == variant else f"an alias of {variant!r} already"
+            raise AliasError(f"{canonical_written.strip()!r} is {how} (key {variant!r}); nothing to merge")
+        replaced = _target(con, variant)
+        if replaced == final:
+            return AliasChange(variant, final, unchanged=True)
+        moved = tuple(sorted(v for (v,) in con.execute(VARIANTS_OF, {"key": variant}).fetchall()))
+        if moved:
+            con.execute(MOVE_VARIANTS, {"new": final, "old": variant})
+        con.execute(UPSERT_ALIAS, {"variant": variant, "canonical": final,
+                                   "variant_written": variant_written.strip(),
+                                   "canonical_written": canonical_written.strip(), "added_at": datetime.now(UTC)})
+        _refresh(con, {variant, final, *moved, *([replaced] if replaced else [])})
+        mentions = con.execute(MENTIONS_OF_KEY, {"key": variant}).fetchone()
         return AliasChange(variant, final, replaced, moved, int(mentions[0]) if mentions else 0)
-    finally:
-        con.close()
+
+    return write_transaction(db_path, merge, what="entity alias", wait_seconds=wait_seconds)
 
 
 def remove_alias(db_path: str | Path, variant_written: str, *, wait_seconds: float = 60.0) -> AliasChange:
     """Remove the alias of the variant written `variant_written` (starter or user); AliasError when none."""
     variant = entity_key(variant_written)
-    con = _open(db_path, wait_seconds)
-    try:
-        with transaction(con):
-            target = _target(con, variant)
-            if target is None:
-                raise AliasError(f"{variant_written.strip()!r} (key {variant!r}) is no alias; "
-                                 "see `akhbar entities alias --list`")
-            con.execute(DELETE_ALIAS, {"variant": variant})
-            _refresh(con, {variant, target})
+    _ready(db_path, wait_seconds)
+
+    def remove(con: duckdb.DuckDBPyConnection) -> AliasChange:
+        target = _target(con, variant)
+        if target is None:
+            raise AliasError(f"{variant_written.strip()!r} (key {variant!r}) is no alias; "
+                             "see `akhbar entities alias --list`")
+        con.execute(DELETE_ALIAS, {"variant": variant})
+        _refresh(con, {variant, target})
         return AliasChange(variant, target)
-    finally:
-        con.close()
+
+    return write_transaction(db_path, remove, what="entity alias", wait_seconds=wait_seconds)
 
 
 def list_aliases(db_path: str | Path, *, wait_seconds: float = 60.0) -> tuple[list[str], list[tuple]]:
     """Every alias: (column names, rows), ordered by target then variant."""
-    path = Path(db_path)
-    if not path.is_file():
-        raise AliasError(f"no database at {path}: run `akhbar ingest` or `akhbar demo` first, or pass --db")
-    con = connect(path, read_only=True, wait_seconds=wait_seconds)  # an older file is migrated first
+    _check_exists(db_path)
+    con = connect(db_path, read_only=True, wait_seconds=wait_seconds)  # an older warehouse is migrated first
     try:
         cur = con.execute(LIST_ALIASES)
         return [d[0] for d in cur.description or []], cur.fetchall()

@@ -14,7 +14,7 @@ Search calls it too: readers bring an older file up to date before reading (ware
 from __future__ import annotations
 
 from extractors.arabic import REMOVED, UNIFIED, code_point_ranges
-from warehouse.connection import sql_literal
+from warehouse.tables import sql_literal
 
 MACRO_NAME = "akhbar_normalize"
 

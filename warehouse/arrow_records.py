@@ -1,7 +1,7 @@
 """Pipeline records (extractors.records) as Arrow tables shaped by the table specs, and back.
 
-The loader registers these tables in DuckDB for its bulk statements; the lake writes them as Parquet files and
-reads them back into records when it merges. A column takes the value of the record's attribute of the same
+The loader registers these tables in DuckDB for its bulk statements; archived pages are read back into records
+for reprocessing. A column takes the value of the record's attribute of the same
 name unless the builder passes it explicitly, so a field added to a record and to a spec needs no code here.
 """
 
@@ -15,16 +15,14 @@ from typing import Any
 import pyarrow as pa
 
 from extractors.dedup import band_keys
-from extractors.records import ExtractedArticle, FetchLogRow, Mention, ProcessedArticle, RawPage
+from extractors.records import ExtractedArticle, FetchLogRow, ProcessedArticle, RawPage
 from warehouse.tables import ARTICLES, FETCHES, MENTIONS, RAW_PAGES, STORY_BANDS, TIMESTAMPTZ, VARCHAR_LIST, TableSpec
 
 # Columns of `articles` that hold the fields of ExtractedArticle of the same name (url is the canonical one of
 # ProcessedArticle instead).
 EXTRACTED_COLUMNS = tuple(f.name for f in fields(ExtractedArticle) if f.name in ARTICLES.names and f.name != "url")
 # Columns of `fetches` a FetchLogRow holds (the rest, run_id, comes from the load).
-FETCH_ROW_COLUMNS = tuple(f.name for f in fields(FetchLogRow))
 RAW_PAGE_COLUMNS = tuple(f.name for f in fields(RawPage))
-MENTION_COLUMNS = tuple(f.name for f in fields(Mention))
 
 
 def utc(dt: datetime | None) -> datetime | None:
@@ -107,46 +105,3 @@ def bands_table(items: Sequence[ProcessedArticle], keys: dict[str, list[int]] | 
 def raw_page_of(row: dict[str, Any]) -> RawPage:
     """The RawPage of a raw_pages row (a dict with at least RawPage's fields)."""
     return RawPage(**{name: row[name] for name in RAW_PAGE_COLUMNS})
-
-
-def _mentions_by_article(mentions: pa.Table | None) -> dict[str, list[Mention]]:
-    by_article: dict[str, list[Mention]] = {}
-    for row in mentions.to_pylist() if mentions is not None else ():
-        by_article.setdefault(row["article_id"], []).append(Mention(**{n: row[n] for n in MENTION_COLUMNS}))
-    return by_article
-
-
-def processed_articles(arts: pa.Table, mentions: pa.Table | None, raw: pa.Table | None) -> list[ProcessedArticle]:
-    """The ProcessedArticles that articles/mentions/raw_pages tables were written from (story_id left unset)."""
-    by_article = _mentions_by_article(mentions)
-    raws = {row["article_id"]: raw_page_of(row) for row in (raw.to_pylist() if raw is not None else ())}
-    out = []
-    for a in arts.to_pylist():
-        extracted = ExtractedArticle(url=a["url"], **{name: a[name] for name in EXTRACTED_COLUMNS})
-        extracted.categories = list(extracted.categories or [])
-        extracted.tags = list(extracted.tags or [])
-        tagged = a["ner_backend"] is not None
-        out.append(ProcessedArticle(
-            article_id=a["article_id"], url=a["url"], source=a["source"], article=extracted,
-            content_hash=a["content_hash"], fetched_at=a["fetched_at"], final_url=a["final_url"],
-            mentions=by_article.get(a["article_id"], []) if tagged else None, backend=a["ner_backend"],
-            minhash=a["minhash"] or b"", raw=raws.get(a["article_id"]), fetched_url=a.get("fetched_url")))
-    return out
-
-
-RETRIED_SUFFIX = " (retried)"
-
-
-def fetch_rows(fetches: pa.Table | None) -> list[FetchLogRow]:
-    """The FetchLogRows of a fetches table. Files written before the `final` column marked earlier attempts
-    with a suffix on the error instead; they are read as migration 008 rewrote the stored rows."""
-    rows = []
-    for row in fetches.to_pylist() if fetches is not None else ():
-        if "final" not in row:
-            error = row["error"] or ""
-            row["final"] = not error.endswith(RETRIED_SUFFIX)
-            row["error"] = row["error"] if row["final"] else error[: -len(RETRIED_SUFFIX)]
-        row.setdefault("replaced_bytes", None)  # files written before migration 013
-        row.setdefault("cut", None)  # files written before migration 015
-        rows.append(FetchLogRow(**{name: row[name] for name in FETCH_ROW_COLUMNS}))
-    return rows

@@ -30,9 +30,10 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from warehouse.errors import WarehouseDamaged, WarehouseError, WarehouseFull, WarehouseLocked
+from warehouse.errors import WarehouseDamaged, WarehouseError, WarehouseFull, WarehouseLocked, first_line
 from warehouse.lake_location import connect_lake, is_lake, lake_dialect
 from warehouse.lake_location import location_problem as location_problem  # re-exported for the CLI
+from warehouse.tables import quoted, sql_literal
 
 log = logging.getLogger("akhbar.warehouse")
 
@@ -70,10 +71,6 @@ CATALOG_TABLES = ("SELECT schema_name, table_name FROM duckdb_tables() "
                   "WHERE database_name = current_database() AND NOT temporary")
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-
-
 def damaged(path: str | Path, detail: str) -> WarehouseDamaged:
     return WarehouseDamaged(f"{path} is damaged ({detail}); restore it from a copy, or save what is still readable "
                             f"with `akhbar export DIR --db {path}` (a new ingest into another --db starts afresh)")
@@ -84,10 +81,10 @@ def storage_problem(exc: BaseException, path: str | Path) -> WarehouseError | No
     if isinstance(exc, WarehouseError):
         return exc
     if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS or FULL_ERROR.search(str(exc)):
-        return WarehouseFull(f"no space left to write {path} ({_first_line(exc)}); free some disk space and run "
+        return WarehouseFull(f"no space left to write {path} ({first_line(exc, 200)}); free some disk space and run "
                              "again (what was being written was rolled back; everything stored before is kept)")
     if isinstance(exc, duckdb.Error) and DAMAGE_ERROR.search(str(exc)):
-        return damaged(path, _first_line(exc))
+        return damaged(path, first_line(exc, 200))
     return None
 
 
@@ -97,7 +94,7 @@ def check_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
         con.execute(CATALOG_TABLES).fetchall()
         row = con.execute(DATABASE_SIZE).fetchone()
     except duckdb.Error as exc:
-        raise storage_problem(exc, path) or damaged(path, _first_line(exc)) from None
+        raise storage_problem(exc, path) or damaged(path, first_line(exc, 200)) from None
     if row is not None and path.exists():
         expected = FILE_HEADER_BYTES + int(row[0]) * int(row[1])
         size = path.stat().st_size
@@ -115,9 +112,9 @@ def verify_database(path: str | Path, *, wait_seconds: float = 300.0,
     con = _open_waiting(path, True, wait_seconds, on_wait, None)
     try:
         for schema, table in con.execute(CATALOG_TABLES).fetchall():
-            con.execute(f"SELECT sum(hash(t)) FROM {_identifier(schema)}.{_identifier(table)} AS t").fetchall()
+            con.execute(f"SELECT sum(hash(t)) FROM {quoted(schema)}.{quoted(table)} AS t").fetchall()
     except duckdb.Error as exc:
-        raise storage_problem(exc, path) or damaged(path, _first_line(exc)) from None
+        raise storage_problem(exc, path) or damaged(path, first_line(exc, 200)) from None
     finally:
         con.close()
 
@@ -126,15 +123,6 @@ def check_database(path: str | Path, *, wait_seconds: float = 300.0) -> None:
     """The cheap checks of a writer's open (see check_file) on an existing file, before a command starts a run."""
     if Path(path).exists():
         _open_waiting(Path(path), False, wait_seconds, None, None).close()
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def sql_literal(text: str) -> str:
-    """`text` as a quoted SQL string literal, for the statements that take no parameters (ATTACH, SET, macros)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _connect_writer(path: Path, row_group_rows: int | None) -> duckdb.DuckDBPyConnection:
@@ -337,9 +325,9 @@ T = TypeVar("T")
 # writer_turn), or the SQLite catalog busy with another writer's commit.
 LAKE_CONFLICT = re.compile(r"conflict|database is locked|could not serialize|maximum retry count", re.I)
 # Two processes creating one new lake at once race in DuckLake's own set-up (measured: "Failed to load DuckLake
-# - Table entry ... does not have any columns", or a migration finding its table made by another process); the
-# set-up and the migrations are idempotent, so they are run again on such failures.
-LAKE_SETUP_RACE = re.compile(LAKE_CONFLICT.pattern + r"|DuckLake|already exists", re.I)
+# - Table entry "runs" does not have any columns"), or a migration finds its table just made by the other; the
+# set-up and the migrations are idempotent, so they are run again on those failures.
+LAKE_SETUP_RACE = re.compile(LAKE_CONFLICT.pattern + r"|does not have any columns|with name \S+ already exists", re.I)
 LAKE_WRITE_ATTEMPTS = 12  # with the back-off below, about 40 s of another writer's commits before giving up
 
 
@@ -356,9 +344,35 @@ def lake_retrying(write: Callable[[], T], *, what: str, attempts: int = LAKE_WRI
             if not transient.search(str(exc)):
                 raise
             if attempt == attempts:
-                raise WarehouseError(f"{what}: the lake stayed busy with other writers through {attempts} attempts "
-                                     f"({_first_line(exc)}); run again") from None
-            log.warning("lake commit retried (%s, attempt %d): %s", what, attempt, _first_line(exc))
+                raise WarehouseError(f"{what}: the lake refused the commit {attempts} times ({first_line(exc, 200)}); "
+                                     "other writers keep it busy: run again") from None
+            log.warning("lake commit retried (%s, attempt %d): %s", what, attempt, first_line(exc, 200))
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 5.0)
     raise AssertionError("unreachable")
+
+
+# Every write transaction on a lake updates this one row first (migration 017): DuckLake lets transactions that
+# only insert into a table commit side by side, two updates of one row conflict, so writes are ordered.
+TAKE_WRITER_TURN = "UPDATE writer_turn SET turn = turn + 1"
+
+
+def write_transaction(db: str | Path, work: Callable[[duckdb.DuckDBPyConnection], T], *, what: str,
+                      data_path: str | None = None, wait_seconds: float = 300.0,
+                      on_wait: Callable[[str], None] | None = None, row_group_rows: int | None = None) -> T:
+    """`work(con)` in one write transaction on the warehouse `db`; on a lake it takes the writer turn first and
+    is run again, whole, when its commit loses a race with another writer."""
+    lake = is_lake(db)
+
+    def once() -> T:
+        con = connect(db, data_path=data_path, wait_seconds=wait_seconds, on_wait=on_wait,
+                      row_group_rows=row_group_rows)
+        try:
+            with transaction(con):
+                if lake:
+                    con.execute(TAKE_WRITER_TURN)
+                return work(con)
+        finally:
+            con.close()
+
+    return lake_retrying(once, what=what) if lake else once()

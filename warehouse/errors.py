@@ -17,3 +17,9 @@ class WarehouseDamaged(WarehouseError):
 
 class WarehouseFull(WarehouseError):
     """The disk (or the file size limit) is full: the write was abandoned and rolled back."""
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (its class name when empty), cut to `limit` characters: what a
+    one-line error quotes of what DuckDB or the OS said."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:limit]

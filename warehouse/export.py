@@ -30,7 +30,8 @@ from pathlib import Path
 import duckdb
 
 from warehouse.connection import WarehouseError, connect, one_row
-from warehouse.report import location_label
+from warehouse.lake_location import display_location
+from warehouse.tables import quoted, sql_literal
 
 _MONTH = "CAST(date_part('year', timezone('UTC', {ts})) AS INTEGER) AS year, " \
          "CAST(date_part('month', timezone('UTC', {ts})) AS INTEGER) AS month"
@@ -72,15 +73,6 @@ class ExportResult:
     seconds: float = 0.0
 
 
-def _lit(s: str) -> str:
-    """A SQL string literal (COPY ... TO takes no parameters)."""
-    return "'" + s.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 # on_table(table, rows, tables done, tables in all), after each table is written (progress)
 TableDone = Callable[[str, int, int, int], None]
 
@@ -106,13 +98,13 @@ def export_parquet(db_path: str | Path, out_dir: str | Path, *, wait_seconds: fl
                 select, parts = PARTITIONED[table]
                 target.mkdir()
                 con.execute(
-                    f"COPY ({select}) TO {_lit(str(target))} (FORMAT parquet, COMPRESSION {compression}, "
+                    f"COPY ({select}) TO {sql_literal(str(target))} (FORMAT parquet, COMPRESSION {compression}, "
                     f"PARTITION_BY ({', '.join(parts)}), OVERWRITE_OR_IGNORE, FILENAME_PATTERN 'part-{{i}}')")
             else:
                 target.mkdir()
-                con.execute(f"COPY (SELECT * FROM {_ident(table)}) TO {_lit(str(target / 'part-0.parquet'))} "
+                con.execute(f"COPY (SELECT * FROM {quoted(table)}) TO {sql_literal(str(target / 'part-0.parquet'))} "
                             f"(FORMAT parquet, COMPRESSION {compression})")
-            result.rows[table] = one_row(con, f"SELECT count(*) FROM {_ident(table)}")[0]
+            result.rows[table] = one_row(con, f"SELECT count(*) FROM {quoted(table)}")[0]
             if on_table is not None:
                 on_table(table, result.rows[table], len(result.rows), len(tables))
         con.execute("COMMIT")
@@ -137,7 +129,7 @@ def export_parquet(db_path: str | Path, out_dir: str | Path, *, wait_seconds: fl
     shutil.rmtree(staging, ignore_errors=True)
     result.seconds = (datetime.now(UTC) - started).total_seconds()
     manifest = {
-        "exported_at": started.isoformat(), "database": location_label(db_path), "format": "parquet",
+        "exported_at": started.isoformat(), "database": display_location(db_path), "format": "parquet",
         "duckdb_version": duckdb.__version__, "rows": result.rows,
         "partitioning": {t: p for t, (_, p) in PARTITIONED.items()},
         "read_with": f"read_parquet('{out}/<table>/**/*.parquet', hive_partitioning = true)",

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from warehouse.errors import WarehouseError
+from warehouse.errors import WarehouseError, first_line
+from warehouse.tables import sql_literal
 
 # The extensions the warehouse uses; each has its package `duckdb-extension-<name with - for _>` on PyPI.
 WAREHOUSE_EXTENSIONS = ("fts", "ducklake", "sqlite_scanner", "postgres_scanner", "httpfs")
@@ -61,10 +62,10 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
     path = extension_file(name)
     if path is not None:
         try:
-            con.execute(f"LOAD '{_sql_string(str(path))}'")
+            con.execute(f"LOAD {sql_literal(str(path))}")
             return
         except duckdb.Error as exc:
-            problems.append(f"{path}: {_first_line(exc)}")
+            problems.append(f"{path}: {first_line(exc)}")
     else:
         problems.append(f"no {extension_package(name)} for DuckDB {duckdb.__version__} installed")
     if name.isidentifier():  # LOAD takes a bare name; anything else is not an extension name
@@ -72,7 +73,7 @@ def load_extension(con: duckdb.DuckDBPyConnection, name: str) -> None:
             con.execute(f"LOAD {name}")
             return
         except duckdb.Error as exc:
-            problems.append(f"LOAD {name}: {_first_line(exc)}")
+            problems.append(f"LOAD {name}: {first_line(exc)}")
     raise _unavailable(name, problems)
 
 
@@ -114,11 +115,3 @@ def _endpoint_settings(endpoint_url: str) -> tuple[str, str, bool]:
     if parts.scheme == "http":
         return host, "path", False
     return host, "vhost", True
-
-
-def _sql_string(text: str) -> str:
-    return text.replace("'", "''")
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.errors import WarehouseError
+from warehouse.errors import WarehouseError, first_line
 from warehouse.extensions import load_extension, s3_secret_from_environment
+from warehouse.tables import sql_literal
 
 LAKE_PREFIX = "ducklake:"
 LAKE_ALIAS = "akhbar"
@@ -52,7 +53,20 @@ def catalog_file(db: str) -> Path | None:
 def default_data_path(db: str) -> str | None:
     """Where a new file-catalog lake keeps its Parquet files: a folder beside the catalog (None: PostgreSQL)."""
     file = catalog_file(db)
-    return f"{file}.files" if file is not None else None
+    return f"{file.expanduser().resolve()}.files" if file is not None else None
+
+
+# A password written into a PostgreSQL DSN: `password=...` or `postgresql://user:PASSWORD@host/...`
+PASSWORD_IN_DSN = re.compile(r"(password\s*=\s*)('[^']*'|\S+)|(://[^/:@\s]+:)[^@\s]+(@)", re.I)
+
+
+def display_location(db: str | Path) -> str:
+    """The warehouse as messages, logs and reports name it: a file's absolute path, a lake without any password
+    (location_problem refuses one in --db; this also covers a value that reached the code another way)."""
+    if not is_lake(db):
+        return str(Path(db).resolve())
+    return PASSWORD_IN_DSN.sub(lambda m: f"{m.group(1)}***" if m.group(1) else f"{m.group(3)}***{m.group(4)}",
+                               str(db))
 
 
 def location_problem(db: str, data_path: str | None, *, writing: bool) -> str | None:
@@ -66,9 +80,12 @@ def location_problem(db: str, data_path: str | None, *, writing: bool) -> str | 
     if catalog in ("", "sqlite:", "postgres:", "duckdb:"):
         return (f"--db {db} names no catalog: use ducklake:sqlite:PATH, ducklake:postgres:DSN "
                 "or ducklake:PATH.ducklake")
+    if catalog.startswith("postgres:") and PASSWORD_IN_DSN.search(catalog):
+        return ("--db holds a password: give it to PostgreSQL through PGPASSWORD or ~/.pgpass instead (a --db "
+                "value is shown in logs and stored with each run)")
     if catalog.startswith("postgres:") and writing and not data_path:
         return ("a PostgreSQL catalog needs --data-path DIR_OR_URL (where the lake's Parquet files go, e.g. "
-                "s3://bucket/akhbar or a folder every writer sees)")
+                "s3://bucket/akhbar or a folder every writer sees; the same value on every writer)")
     return None
 
 
@@ -90,22 +107,20 @@ def lake_dialect(sql: str) -> str:
     return re.sub(r"INSERT\s+OR\s+IGNORE\s+INTO", "INSERT INTO", sql, flags=re.I)
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _attach_statement(db: str, *, read_only: bool, data_path: str | None, as_of: datetime | None) -> str:
     options = []
     file = catalog_file(db)
     data_path = data_path or (default_data_path(db) if file is not None and not file.exists() else None)
+    if data_path and "://" not in data_path:  # the catalog keeps it: relative, it would move with each cwd
+        data_path = str(Path(data_path).expanduser().resolve())
     if data_path and not read_only:
-        options.append(f"DATA_PATH {_sql_string(data_path)}")
+        options.append(f"DATA_PATH {sql_literal(data_path)}")
     if read_only:
         options.append("READ_ONLY")
     if as_of is not None:
-        options.append(f"SNAPSHOT_TIME {_sql_string(as_of.isoformat())}")
+        options.append(f"SNAPSHOT_TIME {sql_literal(as_of.isoformat())}")
     with_options = f" ({', '.join(options)})" if options else ""
-    return f"ATTACH {_sql_string(db)} AS {LAKE_ALIAS}{with_options}"
+    return f"ATTACH {sql_literal(db)} AS {LAKE_ALIAS}{with_options}"
 
 
 def _use_wal(file: Path) -> None:
@@ -133,7 +148,7 @@ def connect_lake(db: str, *, read_only: bool = False, data_path: str | None = No
         con.execute("SET TimeZone = 'UTC'")
     except duckdb.Error as exc:
         con.close()
-        raise WarehouseError(f"cannot open {db}: {_first_line(exc)}") from None
+        raise WarehouseError(f"cannot open {db}: {first_line(exc)}") from None
     except BaseException:
         con.close()
         raise
@@ -151,7 +166,3 @@ def _load_lake_extensions(con: duckdb.DuckDBPyConnection, db: str) -> None:
         load_extension(con, "postgres_scanner")
     load_extension(con, "httpfs")  # the data path may be on object storage, known only once attached
     s3_secret_from_environment(con)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

@@ -7,6 +7,7 @@ uses DuckDB named parameters ($a, $b). Values always travel as query parameters,
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,8 @@ import duckdb
 
 from extractors.entities.base import ENTITY_TYPES
 from warehouse.connection import WarehouseError, connect, is_lake
+from warehouse.errors import first_line
+from warehouse.lake_location import connect_lake
 
 _PARAMS_LINE = re.compile(r"^--\s*params:\s*(.*)$", re.M)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -105,8 +108,65 @@ LAKE_DATA_PATH = "SELECT data_path FROM ducklake_settings(current_database())"
 ALLOW_DIRECTORY = "SET allowed_directories = [$1]"
 
 
+# `EXPLAIN [ANALYZE]` in front of a statement: ANALYZE runs it, so what follows must be a read too
+EXPLAIN_PREFIX = re.compile(r"^\s*EXPLAIN\s+(ANALYZE\s+)?", re.I)
+READ_ONLY_SQL = ("on a ducklake: warehouse, akhbar query runs SELECT statements only (and EXPLAIN of one), not "
+                 "{kind}: write with SELECT, or pass --allow-files to let the SQL write files")
+
+
+def is_read(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> bool:
+    """Whether a parsed statement only reads: a SELECT (DESCRIBE, SHOW, SUMMARIZE, FROM ... are SELECTs to
+    DuckDB), or an EXPLAIN of one."""
+    if statement.type == duckdb.StatementType.SELECT:
+        return True
+    if statement.type != duckdb.StatementType.EXPLAIN:
+        return False
+    explained = EXPLAIN_PREFIX.sub("", statement.query, count=1)
+    if explained == statement.query:  # a comment before EXPLAIN, ...: not worth guessing
+        return False
+    inner = con.extract_statements(explained)
+    return len(inner) == 1 and inner[0].type == duckdb.StatementType.SELECT
+
+
+def refuse_writes(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """QueryArgumentError unless every statement of `sql` only reads. On a lake, the files under its data path
+    stay reachable (its tables are those files), and DuckDB lets a read-only connection write there (COPY ... TO
+    a table's Parquet file): only reads go."""
+    try:
+        statements = con.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(f"query failed: {first_line(exc)}") from None
+    for statement in statements:
+        if not is_read(con, statement):
+            raise QueryArgumentError(READ_ONLY_SQL.format(kind=statement.type.name))
+
+
+def lake_data_path(db: str) -> str | None:
+    """The data path a lake's catalog holds, None when there is no lake at `db` yet (or it cannot be read now:
+    whoever opens it next says why)."""
+    try:
+        con = connect_lake(db, read_only=True)
+    except WarehouseError:
+        return None
+    try:
+        row = con.execute(LAKE_DATA_PATH).fetchone()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    return str(row[0]) if row and row[0] else None
+
+
+def same_data_path(given: str, held: str) -> bool:
+    """Whether `--data-path` names the data path a lake holds, as DuckLake compares them: a local path made
+    absolute (against the working directory), with one trailing slash."""
+    if "://" not in given:
+        given = os.path.abspath(given)
+    return given.rstrip("/") + "/" == held.rstrip("/") + "/"
+
+
 def forbid_file_access(con: duckdb.DuckDBPyConnection, db_path: str | Path) -> None:
-    """Let the SQL run on `con` reach nothing but the warehouse (for a lake, its own data files)."""
+    """Let the SQL run on `con` reach nothing but the warehouse (for a lake, its own data files, to read)."""
     if is_lake(db_path):
         row = con.execute(LAKE_DATA_PATH).fetchone()
         if row and row[0]:
@@ -126,6 +186,8 @@ def run_query(db_path: str | Path, name_or_sql: str, params: dict[str, str] | No
     con = connect(db_path, read_only=True, wait_seconds=wait_seconds, as_of=as_of)
     try:
         if not allow_files:
+            if is_lake(db_path):
+                refuse_writes(con, sql)
             forbid_file_access(con, db_path)
         try:
             cur = con.execute(sql, values or None)
@@ -133,7 +195,7 @@ def run_query(db_path: str | Path, name_or_sql: str, params: dict[str, str] | No
             raise QueryError("this SQL reads or writes files outside the database; run it with --allow-files "
                              "if that is what you want") from None
         except Exception as exc:  # duckdb raises many error types; all are the user's query problem here
-            raise QueryError(f"query failed: {str(exc).splitlines()[0]}") from None  # not DuckDB's echo of the SQL
+            raise QueryError(f"query failed: {first_line(exc)}") from None  # not DuckDB's echo of the SQL
         if cur.description is None:
             return [], []
         cols = [d[0] for d in cur.description]

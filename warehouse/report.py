@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from warehouse.connection import DEFAULT_DB_PATH, WarehouseError, connect
-from warehouse.lake_location import catalog_file, is_lake
+from warehouse.lake_location import catalog_file, display_location, is_lake
 
 DEFAULT_DAYS = 30
 TOP_TIMELINE_ENTITIES = 10
@@ -230,7 +230,6 @@ def _start_of(day: date, later_days: int = 0) -> datetime:
 
 
 LAKE_REPORT_FOLDER = Path("data")  # for a lake whose catalog is a server: the working directory's data folder
-SECRET_IN_LOCATION = re.compile(r"(password\s*=\s*)('[^']*'|\S+)|(://[^/:@\s]+:)[^@/\s]+(@)", re.I)
 
 
 def report_path_for(db_path: str | Path) -> Path:
@@ -250,14 +249,6 @@ def _server_catalog_name(db: str) -> str:
     named = (re.search(r"\bdbname\s*=\s*'?([\w.-]+)", db) or re.search(r"://[^/]*/([\w.-]+)", db)
              or re.search(r"\bhost\s*=\s*'?([\w.-]+)", db))
     return named.group(1) if named else "lake"
-
-
-def location_label(db_path: str | Path) -> str:
-    """The warehouse as the report names it: a file's absolute path, or the lake without any password."""
-    if not is_lake(db_path):
-        return str(Path(db_path).resolve())
-    return SECRET_IN_LOCATION.sub(lambda m: f"{m.group(1)}***" if m.group(1) else f"{m.group(3)}***{m.group(4)}",
-                                  str(db_path))
 
 
 # ---------------------------------------------------------------- building
@@ -282,7 +273,7 @@ def build_report(db_path: str | Path, out_path: str | Path | None = None, days: 
         tables = {t for (t,) in con.execute(WAREHOUSE_TABLES_SQL).fetchall()}
         missing = [t for t in REQUIRED_TABLES if t not in tables]
         if missing:
-            raise ReportError(f"{location_label(db_path)} is not an akhbar database (no table {', '.join(missing)}); "
+            raise ReportError(f"{display_location(db_path)} is not an akhbar database (no table {', '.join(missing)}); "
                               "run `akhbar ingest` into it first")
         window = _window(con, days)
         data = _read(con, window)
@@ -301,7 +292,7 @@ def build_report(db_path: str | Path, out_path: str | Path | None = None, days: 
          "duplicates)", _fig_stories(data)),
     ]
     empty = [key for key, _, _, (_, has_data) in figures if not has_data]
-    page = _page(location_label(db_path), window, data["headline"],
+    page = _page(display_location(db_path), window, data["headline"],
                  [(k, ar, en, fig) for k, ar, en, (fig, _) in figures])
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -309,7 +300,7 @@ def build_report(db_path: str | Path, out_path: str | Path | None = None, days: 
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out_path)
     return ReportInfo(
-        out_path=out_path, db_path=location_label(db_path), bytes=out_path.stat().st_size,
+        out_path=out_path, db_path=display_location(db_path), bytes=out_path.stat().st_size,
         seconds=time.perf_counter() - started, charts=len(figures), days=days, headline=data["headline"],
         article_window=_day_span(window.first_day, window.last_day),
         fetch_window=_day_span(window.fetch_first_day, window.fetch_last_day),

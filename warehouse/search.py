@@ -43,10 +43,12 @@ import pyarrow as pa
 from extractors.entities.crf.tagger import user_data_dir
 from warehouse.arabic_sql import MACRO_NAME, macro_sql
 from warehouse.connection import WarehouseError, connect, migrate, one_row
+from warehouse.errors import first_line
 from warehouse.extensions import load_extension
-from warehouse.lake_location import catalog_file, is_lake
+from warehouse.lake_location import catalog_file, display_location, is_lake
 
 log = logging.getLogger("akhbar.search")
+NOT_REBUILT = "search index not rebuilt: "  # how refresh_search_index's log gives the reason it failed
 
 INDEX_TABLE = "article_search"
 INFO_TABLE = "search_index_info"
@@ -138,7 +140,7 @@ def refresh_search_index(db_path: str | Path, *, force: bool = False, wait_secon
     try:
         con = connect(db_path, wait_seconds=wait_seconds, on_wait=say)
     except Exception as exc:
-        say(f"search index not rebuilt: {exc}")
+        say(f"{NOT_REBUILT}{exc}")
         return False
     try:
         migrate(con)  # the index is built with the normalisation macro of the migrations
@@ -147,7 +149,7 @@ def refresh_search_index(db_path: str | Path, *, force: bool = False, wait_secon
         rebuild_index(con)
         return True
     except Exception as exc:
-        say(f"search index not rebuilt: {exc}")
+        say(f"{NOT_REBUILT}{exc}")
         return False
     finally:
         con.close()
@@ -267,7 +269,7 @@ def _refresh_lake_cache(db: str, *, force: bool, wait_seconds: float, say: Calla
         rebuild_lake_cache(db, wait_seconds=wait_seconds, on_wait=say)
         return True
     except Exception as exc:
-        say(f"search index not rebuilt: {exc}")
+        say(f"{NOT_REBUILT}{exc}")
         return False
 
 
@@ -288,9 +290,9 @@ def _fresh_lake_cache(db: str, wait_seconds: float) -> duckdb.DuckDBPyConnection
         try:
             rebuild_lake_cache(db, wait_seconds=wait_seconds, on_wait=log.warning)
         except (duckdb.Error, OSError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise SearchError(f"the search index of {db} could not be brought up to date ({first}); a search "
-                              f"now would miss articles, so none was run: fix that and run again") from None
+            raise SearchError(f"the search index of {display_location(db)} could not be brought up to date "
+                              f"({first_line(exc)}); a search now would miss articles, so none was run: fix that "
+                              "and run again") from None
     con = duckdb.connect(str(search_cache_path(db)), read_only=True)
     con.execute("SET TimeZone = 'UTC'")  # as warehouse connections: hits' times in UTC
     return con

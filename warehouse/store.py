@@ -6,8 +6,7 @@ takes the writer turn (migration 017), so writes that would insert the same keys
 merged side by side, and a commit that lost the race is run again (warehouse.connection.lake_retrying).
 
 Besides loading batches (warehouse.loader), it records sources and runs and answers the few reads the flows
-need (known article ids, archived pages, source time zones). The statements on sources and runs are also
-module functions over an open connection, for the lake merge.
+need (known article ids, archived pages, source time zones).
 """
 
 from __future__ import annotations
@@ -29,10 +28,12 @@ from warehouse.connection import (
     DEFAULT_DB_PATH,
     LAKE_SETUP_RACE,
     LOAD_ROW_GROUP_ROWS,
+    TAKE_WRITER_TURN,
     connect,
     lake_retrying,
     migrate,
     transaction,
+    write_transaction,
 )
 from warehouse.lake_location import is_lake
 from warehouse.loader import LoadCounts, load_batch, responsive_gil
@@ -59,8 +60,6 @@ UPDATE runs SET finished_at = ?, discovered = ?, fetched = ?, stored = ?, failed
     ner_backend = ?, ner_model = ?
 WHERE run_id = ?
 """
-
-TAKE_WRITER_TURN = "UPDATE writer_turn SET turn = turn + 1"
 
 RAW_PAGES_PAGE = f"""
 SELECT {RAW_PAGES.column_list()}
@@ -142,11 +141,9 @@ class Warehouse:
 
     def write(self, work: Callable[[duckdb.DuckDBPyConnection], T], *, what: str = "write") -> T:
         """`work(con)` in one write transaction, run again on a lake when its commit loses a race."""
-        def once() -> T:
-            with self.transaction() as con:
-                return work(con)
-
-        return lake_retrying(once, what=what) if self.lake else once()
+        return write_transaction(self.path, work, what=what, data_path=self.data_path,
+                                 wait_seconds=self.wait_seconds, on_wait=self.on_wait,
+                                 row_group_rows=self.load_row_group_rows)
 
     def migrate(self) -> list[int]:
         def once() -> list[int]:

@@ -40,8 +40,13 @@ class Column:
 
 
 def quoted(name: str) -> str:
-    """A column name as a SQL identifier (some, such as "end", are keywords)."""
+    """A name as a SQL identifier (some column names, such as "end", are keywords)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def sql_literal(text: str) -> str:
+    """`text` as a quoted SQL string literal, for the statements that take no parameters (ATTACH, SET, macros)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ per_source AS (
     FROM fetch_health((SELECT t FROM since), NULL)
 ),
 reasons AS (
-    SELECT source, string_agg(reason || ' ×' || n, '; ' ORDER BY n DESC) AS failure_reasons
+    SELECT source, string_agg(reason || ' ×' || n, '; ' ORDER BY n DESC, reason) AS failure_reasons
     FROM fetch_failures((SELECT t FROM since), NULL)
     GROUP BY source
 ),

@@ -5,5 +5,5 @@
 CREATE TABLE IF NOT EXISTS writer_turn (turn BIGINT NOT NULL);
 INSERT INTO writer_turn SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM writer_turn);
 
--- The Parquet lake and its merge flow gave way to DuckLake: its bookkeeping table goes.
+-- The bookkeeping of the Parquet lake that many writers used before DuckLake: no longer written or read.
 DROP TABLE IF EXISTS lake_files;
