@@ -15,7 +15,10 @@ What it does (one run):
 
     .venv/bin/python benchmarks/pipeline.py [--n 2000] [--copies K] [--runner process] [--batch-size 200]
         [--concurrency 16] [--floor-pages 0] [--peer-pages 200] [--no-peers] [--json out.json] [--profile]
-        [--backend crf|camel] [--camel-layers 12]
+        [--backend crf|camel] [--camel-layers 12] [--db file|lake]
+
+`--db lake`: the flow writes into a fresh DuckLake (`ducklake:sqlite:`, Parquet files beside the catalog) instead
+of a fresh DuckDB file. Several writers into one lake at once: benchmarks/lake_writers.py.
 
 `--backend camel`: the flow tags with the camel backend over a random BERT-base-shaped model folder that the
 benchmark writes first (benchmarks/ner_speed.py --make-model, in a subprocess; nothing downloaded), pointed at by
@@ -289,14 +292,15 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
         f'[crawl]\ntimeout_seconds = 30\n\n[[sources]]\nname = "bench-news"\nsitemaps = ["{base}/sitemap_index.xml"]\n'
         f"max_articles = {max(args.n, 1)}\nrequests_per_second = 0\nmax_concurrency = {args.concurrency}\n"
         f'timezone = "Asia/Riyadh"\n', encoding="utf-8")
-    db = workdir / "bench.duckdb"
+    # a fresh DuckDB file, or with --db lake a fresh DuckLake (SQLite catalog, Parquet files beside it)
+    db = f"ducklake:sqlite:{workdir / 'lake' / 'catalog.sqlite'}" if args.db == "lake" else str(workdir / "bench.duckdb")
 
     sampler = TreeSampler(exclude={site_pid}, prefect_pids=prefect_pids)
     cpu_main0, (cpu_kids0, _) = cpu_self(), cpu_children()
     load_before = loadavg()
     sampler.start()
     t_call = time.perf_counter()
-    summary = ingest(sources_file=str(sources), db_path=str(db), allow_private_addresses=True, backend=args.backend,
+    summary = ingest(sources_file=str(sources), db_path=db, allow_private_addresses=True, backend=args.backend,
                      batch_size=args.batch_size)
     t_done = time.perf_counter()
     sampler.stop()
@@ -334,7 +338,7 @@ def run_flow(args: argparse.Namespace, base: str, workdir: Path, site_pid: int) 
     st = summary.stage_seconds
     wall = t_done - t_call
     return {
-        "summary": summary, "db": str(db), "wall": wall, "prefect_start": prefect_start,
+        "summary": summary, "db": db, "wall": wall, "prefect_start": prefect_start,
         "startup": marks.get("body_start", t_call) - t_call,
         "prepare": marks.get("prepared", t_call) - marks.get("body_start", t_call),
         "discover": marks.get("discovered", t_call) - marks.get("prepared", t_call),
@@ -421,7 +425,9 @@ def floor_cpu(site_dir: Path, indices: list[int], texts: list[str], backend_name
 def floor_duckdb(db: str, workdir: Path) -> dict:
     import duckdb
 
-    src = duckdb.connect(db, read_only=True)
+    from warehouse.connection import connect
+
+    src = connect(db, read_only=True)  # the run's warehouse: a DuckDB file or a lake
     def table(sql: str):
         rel = src.execute(sql)
         return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.fetch_arrow_table()
@@ -582,6 +588,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="NER backend of the flow; camel: over a random BERT-base-shaped model the benchmark writes")
     ap.add_argument("--camel-layers", type=int, default=12, help="encoder layers of that model (BERT-base: 12)")
     ap.add_argument("--json", help="write the figures to this JSON file")
+    ap.add_argument("--db", choices=["file", "lake"], default="file",
+                    help="the flow's warehouse: a fresh DuckDB file (default) or a fresh DuckLake (ducklake:sqlite:, "
+                         "local Parquet files); many writers into one lake: benchmarks/lake_writers.py")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (pages, databases)")
     args = ap.parse_args(argv)
 
@@ -615,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
           f"sitemaps at {info['base']} (stdlib ThreadingHTTPServer, separate process; generated in "
           f"{time.perf_counter() - t0:.1f}s)")
     res: dict = {"date": f"{started_at:%Y-%m-%d %H:%M} UTC", "machine": machine(), "n": args.n, "runner": runner,
-                 "backend": args.backend,
+                 "backend": args.backend, "db": args.db,
                  "batch_size": args.batch_size, "concurrency": args.concurrency, "copies": args.copies, "experiments": experiments, "command": " ".join(sys.argv)}
     try:
         r = run_flow(args, info["base"], workdir, site.pid)
@@ -627,9 +636,9 @@ def main(argv: list[str] | None = None) -> int:
         if s.failures:
             print(f"  failures: {Counter(reason[:60] for _, reason in s.failures).most_common(5)}")
         manifest = read_manifest(site_dir)
-        import duckdb
+        from warehouse.connection import connect
 
-        con = duckdb.connect(r["db"], read_only=True)
+        con = connect(r["db"], read_only=True)
         stored = dict(con.execute("SELECT url, text FROM articles").fetchall())
         con.close()
         base = info["base"]
