@@ -51,7 +51,8 @@ SELECT (SELECT count(*) FROM articles),
 
 def read(db: str, stop: Path) -> None:
     reads, torn = 0, []
-    while not stop.exists():
+    while True:
+        done = stop.exists()  # one more read after the writers ended: at least one read, however slow the start
         con = connect(db, read_only=True)
         try:
             articles, mentions, bare = con.execute(SNAPSHOT_CHECK).fetchone()
@@ -60,6 +61,8 @@ def read(db: str, stop: Path) -> None:
         reads += 1
         if mentions != 2 * articles or bare:
             torn.append([articles, mentions, bare])
+        if done:
+            break
     print(json.dumps({"reads": reads, "torn": torn}))
 
 
