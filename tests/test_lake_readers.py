@@ -267,3 +267,26 @@ def test_export_of_a_lake_holds_what_the_file_export_holds(twins, tmp_path):
     assert manifest["database"] == twins.lake and manifest["rows"] == from_file.rows
     assert json.loads((tmp_path / "file" / "_export.json").read_text(encoding="utf-8"))["database"] == \
         str(twins.file.resolve())
+
+
+def test_query_on_a_lake_refuses_ducklake_maintenance(own_lake):
+    """DuckLake's maintenance functions delete files even in a SELECT on a read-only attach: measured,
+    ducklake_cleanup_old_files removed a scheduled file, then failed to record it. Without --allow-files they
+    are refused, and the files stay."""
+    from warehouse.connection import connect
+
+    for n in range(3):  # new files for the articles table, merged into one: the old ones are scheduled to go
+        add_article(own_lake, f"https://e.com/maintenance-{n}", f"عنوان {n}", f"نص الخبر رقم {n} من بغداد")
+    con = connect(own_lake)
+    try:
+        con.execute("CALL ducklake_merge_adjacent_files('akhbar')")
+        con.execute("CALL ducklake_expire_snapshots('akhbar', older_than => now())")
+        scheduled = con.execute("SELECT count(*) FROM __ducklake_metadata_akhbar.ducklake_files_scheduled_for_deletion"
+                                ).fetchone()[0]
+    finally:
+        con.close()
+    assert scheduled > 0
+    files = lake_parquet_files(own_lake)
+    r = akhbar("query", "SELECT * FROM ducklake_cleanup_old_files('akhbar', cleanup_all => true)", "--db", own_lake)
+    assert r.returncode == 2 and "maintenance" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert lake_parquet_files(own_lake) == files

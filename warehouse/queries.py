@@ -114,6 +114,14 @@ READ_ONLY_SQL = ("on a ducklake: warehouse, akhbar query runs SELECT statements 
                  "{kind}: write with SELECT, or pass --allow-files to let the SQL write files")
 
 
+# DuckLake's maintenance functions change files even when called in a SELECT on a read-only attach (measured:
+# ducklake_cleanup_old_files deleted a file, then failed to record it; ducklake_delete_orphaned_files would delete
+# the files an in-flight writer has not committed yet)
+LAKE_MAINTENANCE = re.compile(r"\bducklake_(cleanup|delete|expire|merge|rewrite|flush|set|add)\w*\s*\(", re.I)
+LAKE_MAINTENANCE_SQL = ("akhbar query does not run DuckLake's maintenance functions ({name}): run them in a DuckDB "
+                        "session of their own (docs/SCALING.md), or pass --allow-files")
+
+
 def is_read(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> bool:
     """Whether a parsed statement only reads: a SELECT (DESCRIBE, SHOW, SUMMARIZE, FROM ... are SELECTs to
     DuckDB), or an EXPLAIN of one."""
@@ -139,6 +147,9 @@ def refuse_writes(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     for statement in statements:
         if not is_read(con, statement):
             raise QueryArgumentError(READ_ONLY_SQL.format(kind=statement.type.name))
+    maintenance = LAKE_MAINTENANCE.search(sql)
+    if maintenance:
+        raise QueryArgumentError(LAKE_MAINTENANCE_SQL.format(name=maintenance.group(0).rstrip("( ")))
 
 
 def lake_data_path(db: str) -> str | None:
