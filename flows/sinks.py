@@ -23,15 +23,13 @@ from flows.reporting import publish_html_report
 from flows.run_summary import RunSummary
 from warehouse.connection import is_lake, verify_database
 from warehouse.feed_states import load_feed_states, save_feed_states
-from warehouse.lake_location import LAKE_PREFIX, catalog_file, catalog_of, display_location
+from warehouse.lake_location import absolute_lake, catalog_file, display_location
 from warehouse.loader import LoadCounts
 from warehouse.retention import RetentionCounts, apply_retention
 from warehouse.search import refresh_search_index
 from warehouse.store import Warehouse
 
 Log = Callable[[str], None]
-# the catalogs written `ducklake:<kind>:FILE` (a bare `ducklake:FILE` is a DuckDB catalog too)
-FILE_CATALOG_KINDS = ("sqlite:", "duckdb:")
 
 
 class WarehouseSink:
@@ -107,12 +105,7 @@ def absolute_location(location: str) -> str:
         return location
     if not is_lake(location):
         return str(Path(location).expanduser().resolve())
-    file = catalog_file(location)
-    if file is None:
-        return location
-    catalog = catalog_of(location)
-    kind = catalog.partition(":")[0] + ":" if catalog.startswith(FILE_CATALOG_KINDS) else ""
-    return f"{LAKE_PREFIX}{kind}{file.expanduser().resolve()}"
+    return absolute_lake(location)
 
 
 def warehouse_name(db_path: str) -> str:

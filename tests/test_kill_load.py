@@ -117,11 +117,10 @@ def test_a_load_killed_while_duckdb_writes_its_wal_is_repaired_by_the_next_load(
         assert con.execute("SELECT count(*) FROM mentions").fetchone()[0] == 40_000
 
 
-def test_the_repair_removes_orphans_and_duplicates_and_recounts_entities(tmp_path):
-    """The state DuckDB left in the test above, built with SQL: one journal row, a stored article whose mentions
-    and bands are doubled, an absent one whose mentions and bands are present, entity counts of neither."""
-    wh = Warehouse(tmp_path / "w.duckdb")
-    wh.migrate()
+def tear_a_load(wh: Warehouse) -> tuple[ProcessedArticle, ProcessedArticle]:
+    """The state DuckDB left in the test above, built with SQL in a migrated warehouse: one journal row, a stored
+    article whose mentions and bands are doubled, an absent one whose mentions and bands are present, entity
+    counts of neither. Returns (stored, absent)."""
     stored, absent = synthetic_batch(0, 2, mentions_per=3)
     wh.load([stored], [], "run-1")
     with wh.transaction() as con:
@@ -132,6 +131,13 @@ def test_the_repair_removes_orphans_and_duplicates_and_recounts_entities(tmp_pat
                     "FROM mentions WHERE article_id = 'a000000' LIMIT 3")
         con.execute("INSERT INTO story_bands SELECT 'a000001', band, key FROM story_bands LIMIT 16")
         con.execute("UPDATE entities SET mention_count = mention_count + 7")
+    return stored, absent
+
+
+def test_the_repair_removes_orphans_and_duplicates_and_recounts_entities(tmp_path):
+    wh = Warehouse(tmp_path / "w.duckdb")
+    wh.migrate()
+    stored, absent = tear_a_load(wh)
     assert set(sound(wh.path)) == {"duplicated mentions", "orphan mentions", "duplicated bands", "orphan bands",
                                    "entities off their recount", "unfinished loads"}
     done = wh.repair()

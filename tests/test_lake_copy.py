@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import copy_database
-from test_kill_load import sound, synthetic_batch
+from test_kill_load import sound, tear_a_load
 
 from warehouse.connection import WarehouseError, connect
 from warehouse.lake_copy import TableCopy, copy_warehouse
@@ -135,14 +135,7 @@ def test_a_load_torn_in_the_source_is_repaired_before_the_copy(tmp_path):
     db = tmp_path / "torn.duckdb"
     source = Warehouse(db)
     source.migrate()
-    stored, absent = synthetic_batch(0, 2, mentions_per=3)
-    source.load([stored], [], "run-1")
-    with source.transaction() as con:
-        con.execute("INSERT INTO load_journal VALUES ('torn', now(), ['a000000', 'a000001'])")
-        con.execute("INSERT INTO mentions SELECT * FROM mentions")
-        con.execute("INSERT INTO story_bands SELECT * FROM story_bands")
-        con.execute("INSERT INTO mentions SELECT 'a000001', entity_type, text, canonical, start, \"end\", backend "
-                    "FROM mentions WHERE article_id = 'a000000' LIMIT 3")
+    stored, absent = tear_a_load(source)
     assert {"duplicated mentions", "orphan mentions", "unfinished loads"} <= set(sound(db))
 
     lake = lake_at(tmp_path / "lake")

@@ -14,12 +14,12 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 from conftest import copy_database
+from test_search_export import add_article
 
 AKHBAR = str(Path(sys.executable).parent / "akhbar")
 QUERIES = ("العراق", "والعراق", "الحكومة", "مجلس الأمن", "الأمم المتحدة")
@@ -68,18 +68,6 @@ def hits_of(db: str | Path, text: str, **options) -> list[tuple]:
 
     return [(h.title, h.url, h.source, h.published_at, h.score, h.snippet, h.article_id)
             for h in search(db, text, limit=50, **options)]
-
-
-def add_article(db: str, url: str, title: str, text: str) -> None:
-    from extractors.discover.urls import article_id
-    from extractors.records import ExtractedArticle, ProcessedArticle
-    from warehouse.store import Warehouse
-
-    a = ExtractedArticle(url=url, title=title, author=None, published_at=datetime(2024, 4, 1, tzinfo=UTC),
-                         language="ar", text=text)
-    Warehouse(db).load([ProcessedArticle(article_id=article_id(url), url=url, source="extra", article=a,
-                                         content_hash="h-" + url, fetched_at=a.published_at, final_url=None,
-                                         mentions=[], backend="crf")], [], "test-run")
 
 
 # --- search ------------------------------------------------------------------------------------------------

@@ -357,22 +357,30 @@ def lake_retrying(write: Callable[[], T], *, what: str, attempts: int = LAKE_WRI
 TAKE_WRITER_TURN = "UPDATE writer_turn SET turn = turn + 1"
 
 
+@contextmanager
+def writing(db: str | Path, *, data_path: str | None = None, wait_seconds: float = 300.0,
+            on_wait: Callable[[str], None] | None = None,
+            row_group_rows: int | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One write transaction on the warehouse `db`, committed when the block ends (a lake's takes the writer turn
+    first); the warehouse is closed after. A lake commit that loses a race raises: write_transaction retries."""
+    con = connect(db, data_path=data_path, wait_seconds=wait_seconds, on_wait=on_wait, row_group_rows=row_group_rows)
+    try:
+        with transaction(con):
+            if is_lake(db):
+                con.execute(TAKE_WRITER_TURN)
+            yield con
+    finally:
+        con.close()
+
+
 def write_transaction(db: str | Path, work: Callable[[duckdb.DuckDBPyConnection], T], *, what: str,
                       data_path: str | None = None, wait_seconds: float = 300.0,
                       on_wait: Callable[[str], None] | None = None, row_group_rows: int | None = None) -> T:
-    """`work(con)` in one write transaction on the warehouse `db`; on a lake it takes the writer turn first and
-    is run again, whole, when its commit loses a race with another writer."""
-    lake = is_lake(db)
-
+    """`work(con)` in one write transaction on the warehouse `db` (see `writing`), run again, whole, on a lake
+    when its commit loses a race with another writer."""
     def once() -> T:
-        con = connect(db, data_path=data_path, wait_seconds=wait_seconds, on_wait=on_wait,
-                      row_group_rows=row_group_rows)
-        try:
-            with transaction(con):
-                if lake:
-                    con.execute(TAKE_WRITER_TURN)
-                return work(con)
-        finally:
-            con.close()
+        with writing(db, data_path=data_path, wait_seconds=wait_seconds, on_wait=on_wait,
+                     row_group_rows=row_group_rows) as con:
+            return work(con)
 
-    return lake_retrying(once, what=what) if lake else once()
+    return lake_retrying(once, what=what) if is_lake(db) else once()

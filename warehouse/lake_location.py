@@ -39,15 +39,31 @@ def catalog_of(db: str) -> str:
     return db[len(LAKE_PREFIX):]
 
 
-def catalog_file(db: str) -> Path | None:
-    """The catalog's own file (SQLite or DuckDB), None for a PostgreSQL catalog."""
+FILE_CATALOG_KINDS = ("sqlite:", "duckdb:")  # a bare path is a DuckDB catalog file too
+
+
+def _file_catalog(db: str) -> tuple[str, Path] | None:
+    """(kind prefix, file) of a catalog kept in a file, None for a PostgreSQL catalog."""
     catalog = catalog_of(db)
     if catalog.startswith("postgres:"):
         return None
-    for prefix in ("sqlite:", "duckdb:"):
-        if catalog.startswith(prefix):
-            return Path(catalog[len(prefix):])
-    return Path(catalog)
+    kind = next((k for k in FILE_CATALOG_KINDS if catalog.startswith(k)), "")
+    return kind, Path(catalog[len(kind):])
+
+
+def catalog_file(db: str) -> Path | None:
+    """The catalog's own file (SQLite or DuckDB), None for a PostgreSQL catalog."""
+    found = _file_catalog(db)
+    return found[1] if found else None
+
+
+def absolute_lake(db: str) -> str:
+    """`db` with its catalog file made absolute (unchanged for a catalog on a server)."""
+    found = _file_catalog(db)
+    if found is None:
+        return db
+    kind, file = found
+    return f"{LAKE_PREFIX}{kind}{file.expanduser().resolve()}"
 
 
 def default_data_path(db: str) -> str | None:

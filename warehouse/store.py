@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,12 +28,12 @@ from warehouse.connection import (
     DEFAULT_DB_PATH,
     LAKE_SETUP_RACE,
     LOAD_ROW_GROUP_ROWS,
-    TAKE_WRITER_TURN,
     connect,
     lake_retrying,
     migrate,
     transaction,
     write_transaction,
+    writing,
 )
 from warehouse.lake_location import is_lake
 from warehouse.loader import LoadCounts, load_batch, responsive_gil
@@ -130,14 +130,11 @@ class Warehouse:
         finally:
             con.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One write transaction (appends to a file in row groups of `load_row_group_rows`); on a lake it takes
-        the writer turn first. A commit that loses a race raises: `write` runs it again."""
-        with self.connection(row_group_rows=self.load_row_group_rows) as con, transaction(con):
-            if self.lake:
-                con.execute(TAKE_WRITER_TURN)
-            yield con
+    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """One write transaction (appends to a file in row groups of `load_row_group_rows`; on a lake it takes
+        the writer turn first). A commit that loses a race raises: `write` runs it again."""
+        return writing(self.path, data_path=self.data_path, wait_seconds=self.wait_seconds, on_wait=self.on_wait,
+                       row_group_rows=self.load_row_group_rows)
 
     def write(self, work: Callable[[duckdb.DuckDBPyConnection], T], *, what: str = "write") -> T:
         """`work(con)` in one write transaction, run again on a lake when its commit loses a race."""
